@@ -1,0 +1,1 @@
+//! Reference chat server (skeleton).

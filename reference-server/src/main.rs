@@ -1,0 +1,2 @@
+//! `reference-server` binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! `stampede` binary.
+fn main() {}
