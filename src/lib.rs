@@ -1,1 +1,28 @@
-//! stampede (skeleton).
+//! stampede: a load-testing tool for chat-service competitions.
+//!
+//! It ramps thousands of virtual users (VUs) that each hold a real Socket.IO chat session against a
+//! team's server, measures every failure and latency (HDR histograms in microseconds, corrected for
+//! coordinated omission, message delivery verified member by member), and writes one [`RunSummary`]
+//! per run that scoring, matches and brackets are computed from.
+//!
+//! [`RunSummary`]: report::RunSummary
+//!
+//! # Layout
+//! Modules in reading order; each owns one layer and depends only on the ones above it.
+//! - [`scenario`]: the TOML scenario model, validation with precise errors, and lowering into a
+//!   [`LoadPlan`](engine::plan::LoadPlan).
+//! - [`client`]: protocol clients a VU drives: REST over reqwest and Socket.IO v4 over
+//!   tokio-tungstenite, as typestates (`Guest → Authed → Joined`).
+//! - [`metrics`]: what a run measures: operation and failure kinds, per-VU recording, one aggregator
+//!   task, and the live [`Snapshot`](metrics::Snapshot) every view reads.
+//! - [`engine`]: runs a `LoadPlan`: the ramp controller, one task per VU, pacing, delivery tracking,
+//!   cancellation.
+//! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
+//!   log, text).
+//! - [`cli`]: command-line flags resolved into validated configs, progress display, exit-code policy.
+
+pub mod client;
+pub mod engine;
+pub mod metrics;
+pub mod report;
+pub mod scenario;

@@ -1,0 +1,221 @@
+//! `LoadPlan`: everything the engine needs to run, already lowered from a scenario.
+//!
+//! Every load shape (ramp, constant, arrival rate, several phases) becomes the same two lists: when each
+//! VU starts ([`Arrival`]) and which user level is in force when ([`LevelSpan`]). The engine runs one
+//! loop over these lists and never knows which shape produced them. All durations here are already
+//! time-scaled; nothing downstream multiplies by the scale again.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A complete, validated plan for one run against one or more targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    /// Scenario name (file stem unless the file names it), used in result paths and reports.
+    pub scenario: String,
+    /// Seed every random choice of the run derives from.
+    pub seed: u64,
+    /// Factor applied to every duration of the load shape and to think times (1.0 = real time).
+    pub time_scale: f64,
+    /// VU starts, sorted by `at`. `vu` indexes are 0..arrivals.len() in order.
+    pub arrivals: Vec<Arrival>,
+    /// The user levels, in time order, covering `0..duration` without gaps.
+    pub levels: Vec<LevelSpan>,
+    /// Total run time; at this point every VU still running is stopped and counted.
+    pub duration: Duration,
+    /// The VU flows; `Arrival::flow` indexes this list.
+    pub flows: Vec<Flow>,
+    /// How VUs are put into rooms.
+    pub rooms: RoomPolicy,
+    /// What chat messages look like.
+    pub messages: MessageSpec,
+    /// Budget of a single step unless the step sets its own (the competition used 30 s).
+    pub step_timeout: Duration,
+    /// How long a sent message may take to reach every other member before it counts as missing.
+    pub delivery_deadline: Duration,
+    /// Whether a delivery finding (missing, duplicate, reordered) also fails the member's VU. Either
+    /// way it counts as a failed delivery against the run.
+    pub delivery_fails_vu: bool,
+    /// Rules deciding the exit code.
+    pub thresholds: Vec<Threshold>,
+}
+
+/// One VU start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// Offset from the start of the run.
+    pub at: Duration,
+    /// VU index, unique within the run.
+    pub vu: u32,
+    /// Index into [`LoadPlan::flows`].
+    pub flow: u16,
+}
+
+/// A period during which the load shape holds one user level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelSpan {
+    /// Position in [`LoadPlan::levels`].
+    pub index: u32,
+    /// Users the shape aims to have active during this span (for arrival-rate phases: users started
+    /// so far when the span ends).
+    pub target_users: u32,
+    /// Start offset.
+    pub start: Duration,
+    /// End offset (exclusive).
+    pub end: Duration,
+    /// Name of the phase it belongs to.
+    pub phase: String,
+}
+
+/// A weighted sequence of steps; each VU runs exactly one flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    /// Name, for reports.
+    pub name: String,
+    /// Relative weight among flows (> 0).
+    pub weight: u32,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a VU's flow, in protocol order. The engine enforces the order a session allows:
+/// REST steps need a login, socket steps need `Connect`, room steps need `EnterRoom`/`JoinRoom`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `POST /api/auth/register`, then `POST /api/auth/login` when `login` is set (the UI did both).
+    Register {
+        /// Also log in after registering.
+        login: bool,
+    },
+    /// `GET /health`.
+    Health,
+    /// `GET /api/rooms?page=0&pageSize=N&sortField=createdAt&sortOrder=desc`.
+    ListRooms {
+        /// Page size, 1..=50.
+        page_size: u32,
+    },
+    /// Create or join a room over REST, as [`RoomPolicy`] decides for this VU.
+    EnterRoom,
+    /// Open the socket: websocket upgrade, Engine.IO open, Socket.IO CONNECT with `{token,sessionId}`.
+    Connect,
+    /// `GET /api/rooms/:id`.
+    GetRoom,
+    /// Emit `joinRoom`, await `joinRoomSuccess`.
+    JoinRoom,
+    /// Emit `fetchPreviousMessages` `pages` times (paging with `before`), await each
+    /// `previousMessagesLoaded`.
+    FetchHistory {
+        /// Pages to load (stops early when the server says `hasMore: false`).
+        pages: u32,
+    },
+    /// Send chat messages at a fixed pace; each one is timed from its intended send time.
+    SendMessages {
+        /// Messages to send; `None` sends until the run ends.
+        count: Option<u32>,
+        /// Interval between intended send times.
+        interval: Duration,
+    },
+    /// React to the latest message received from someone else (or its own), await
+    /// `messageReactionUpdate`.
+    React {
+        /// The emoji.
+        reaction: String,
+    },
+    /// Emit `markMessagesAsRead` for messages received so far (fire and forget, as the UI does).
+    MarkRead,
+    /// Upload a file (`POST /api/files/upload`), then post it as a `file` chat message and await its echo.
+    UploadFile {
+        /// File size in bytes.
+        bytes: u32,
+        /// MIME type sent.
+        mime: String,
+    },
+    /// `POST /api/users/profile-image` with an image of this size.
+    ProfileImage {
+        /// Image size in bytes.
+        bytes: u32,
+    },
+    /// Mention an AI in a message and await its stream to complete.
+    AiMention {
+        /// `wayneAI` or `consultingAI`.
+        ai: String,
+    },
+    /// Wait a random time in `min..=max` (already time-scaled), still answering pings and receiving.
+    Think {
+        /// Shortest wait.
+        min: Duration,
+        /// Longest wait.
+        max: Duration,
+    },
+    /// Keep the session open, answering pings and verifying deliveries, until the run ends.
+    Hold,
+    /// Emit `leaveRoom`.
+    LeaveRoom,
+}
+
+/// How VUs are put into rooms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomPolicy {
+    /// The room assignment.
+    pub assignment: RoomAssignment,
+    /// Share of VUs (0.0..=1.0) sent to one common hot room instead, chosen by seeded draw.
+    pub hot_room_share: f64,
+    /// Password given to rooms the VUs create (and used to join them).
+    pub password: Option<String>,
+}
+
+/// Which room a VU enters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomAssignment {
+    /// Consecutive VUs fill rooms of `size`; the first VU of a group creates the room, the rest join it.
+    Groups {
+        /// Users per room.
+        size: u32,
+    },
+    /// `rooms` rooms shared by everyone; each VU picks one by seeded draw.
+    Shared {
+        /// Number of rooms.
+        rooms: u32,
+    },
+}
+
+/// What chat messages look like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSpec {
+    /// Text of each message; the engine appends a short unique marker used to verify delivery.
+    pub text: String,
+    /// Pad the text with filler up to this many bytes (0 = no padding).
+    pub size: u32,
+}
+
+/// A rule that decides the exit code (1 when any is broken).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "metric", rename_all = "snake_case")]
+pub enum Threshold {
+    /// Failed VUs / started VUs must not exceed `max`.
+    VuFailureRatio {
+        /// Largest allowed ratio, 0.0..=1.0.
+        max: f64,
+    },
+    /// Failed requests / all requests must not exceed `max`.
+    RequestFailureRatio {
+        /// Largest allowed ratio, 0.0..=1.0.
+        max: f64,
+    },
+    /// The given percentile of an operation's latency must not exceed `max_ms`.
+    Latency {
+        /// Operation name as in reports (e.g. `delivery`, `join_room`).
+        op: String,
+        /// Percentile, e.g. 99.0.
+        percentile: f64,
+        /// Largest allowed value in milliseconds.
+        max_ms: f64,
+    },
+    /// Messages not delivered to some member must not exceed `max` in count.
+    DeliveryMissing {
+        /// Largest allowed count.
+        max: u64,
+    },
+}

@@ -1,0 +1,292 @@
+//! `RunSummary`: the one model of a finished (or interrupted) run against one target.
+//!
+//! Everything downstream reads this and nothing else: the JSON/CSV/text renderers, scoring, matches and
+//! brackets (which re-score saved summaries offline). It is serialized once, snake_case, with a
+//! `schema_version` bumped on any incompatible change; `schema/run-summary.schema.json` describes it
+//! and a test checks real output against that schema.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::plan::Threshold;
+use crate::metrics::{FailureKind, Op};
+
+/// Version of the [`RunSummary`] layout. Bump on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A finished run against one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Layout version, [`SCHEMA_VERSION`] when written by this build.
+    pub schema_version: u32,
+    /// Which tool and version produced it.
+    pub tool: ToolInfo,
+    /// Scenario name.
+    pub scenario: String,
+    /// Base URL of the target (`http://host:port`).
+    pub target: String,
+    /// Team name in a match; `None` for a plain run.
+    pub team: Option<String>,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Time scale the plan was lowered with.
+    pub time_scale: f64,
+    /// Wall-clock start, RFC 3339 UTC.
+    pub started_at: String,
+    /// Seconds the run lasted.
+    pub duration_secs: f64,
+    /// Seconds the plan asked for.
+    pub planned_duration_secs: f64,
+    /// True when the run was interrupted (Ctrl-C, `q`) and the figures cover only part of the plan.
+    pub partial: bool,
+    /// Why the run ended early, when it did.
+    pub stop_reason: Option<String>,
+    /// VU totals.
+    pub users: UserTotals,
+    /// Request totals (every [`Op::is_request`] operation, each expected delivery counting once).
+    pub requests: RequestTotals,
+    /// Chat message totals and delivery verification.
+    pub messages: MessageTotals,
+    /// Latency per operation over the whole run.
+    pub latency: Vec<OpLatency>,
+    /// One row per user level of the ramp.
+    pub levels: Vec<LevelRow>,
+    /// One row per second.
+    pub timeline: Vec<TimelineRow>,
+    /// Failures per (kind, operation) with a bounded sample of messages.
+    pub failures: Vec<FailureRow>,
+    /// How the load generator itself fared.
+    pub generator: GeneratorHealth,
+    /// Each threshold of the scenario and whether it held.
+    pub thresholds: Vec<ThresholdResult>,
+    /// How latency was measured (coordinated omission correction), in words, for readers of the JSON.
+    pub measurement_notes: Vec<String>,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// Always `stampede`.
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+}
+
+/// VU totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTotals {
+    /// VUs the plan would start.
+    pub planned: u64,
+    /// VUs actually started.
+    pub started: u64,
+    /// Most VUs holding an open socket at once.
+    pub peak_connected: u64,
+    /// VUs that finished (or were still running at the end) without any failure.
+    pub passed: u64,
+    /// VUs with at least one failure.
+    pub failed: u64,
+}
+
+/// Request totals of a run or a level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestTotals {
+    /// Successful requests.
+    pub ok: u64,
+    /// Failed requests.
+    pub failed: u64,
+}
+
+/// Chat message totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTotals {
+    /// `chatMessage` emits.
+    pub sent: u64,
+    /// Sends whose own echo came back.
+    pub echoed: u64,
+    /// (message, other member) pairs that should have been delivered.
+    pub deliveries_expected: u64,
+    /// Of those, delivered within the deadline.
+    pub delivered: u64,
+    /// Of those, never delivered within the deadline.
+    pub missing: u64,
+    /// Extra copies received.
+    pub duplicate: u64,
+    /// Deliveries that arrived out of the sender's order.
+    pub reordered: u64,
+}
+
+/// Latency statistics of one operation, in milliseconds (recorded in microseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpLatency {
+    /// The operation.
+    pub op: Op,
+    /// Samples.
+    pub count: u64,
+    /// Smallest.
+    pub min_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+    /// The full histogram (HdrHistogram V2 + DEFLATE, base64), so percentiles can be recomputed and
+    /// merged offline.
+    pub histogram: String,
+}
+
+/// Everything counted while the ramp held one user level: "successes and failures at the same number
+/// of users".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LevelRow {
+    /// Position in the plan's level list.
+    pub index: u32,
+    /// Phase name.
+    pub phase: String,
+    /// Users the shape aimed for.
+    pub target_users: u32,
+    /// Start offset, seconds.
+    pub start_secs: f64,
+    /// End offset, seconds (where the run stopped, for the last level of a partial run).
+    pub end_secs: f64,
+    /// True when the run ended before this level did.
+    pub incomplete: bool,
+    /// VUs started so far at the end of the level.
+    pub users_started: u64,
+    /// VUs running (started, not finished, not failed) at the end of the level.
+    pub users_active: u64,
+    /// VUs holding an open socket at the end of the level.
+    pub users_connected: u64,
+    /// VUs started so far without any failure, at the end of the level.
+    pub vus_passed: u64,
+    /// VUs failed so far, at the end of the level.
+    pub vus_failed: u64,
+    /// VUs that failed during this level.
+    pub vus_failed_in_level: u64,
+    /// Requests that completed during this level.
+    pub requests: RequestTotals,
+    /// Messages sent during this level.
+    pub messages_sent: u64,
+    /// Deliveries verified during this level.
+    pub deliveries: u64,
+    /// Deliveries found missing during this level.
+    pub deliveries_missing: u64,
+    /// Delivery latency during this level.
+    pub delivery_p50_ms: f64,
+    /// Delivery latency during this level.
+    pub delivery_p95_ms: f64,
+    /// Delivery latency during this level.
+    pub delivery_p99_ms: f64,
+    /// Latency of every request operation except delivery, during this level.
+    pub request_p99_ms: f64,
+    /// Failures during this level by kind name (only kinds that occurred).
+    pub failures: BTreeMap<String, u64>,
+    /// Delivery histogram of the level (same encoding as [`OpLatency::histogram`]); empty when none.
+    pub delivery_histogram: String,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRow {
+    /// Seconds since the start (end of the interval).
+    pub t_secs: f64,
+    /// Level in force.
+    pub level: u32,
+    /// Users the shape aimed for.
+    pub target_users: u32,
+    /// VUs running.
+    pub active_users: u64,
+    /// VUs holding an open socket.
+    pub connected_users: u64,
+    /// VUs failed so far.
+    pub vus_failed: u64,
+    /// Requests completed in this interval.
+    pub requests_ok: u64,
+    /// Requests failed in this interval.
+    pub requests_failed: u64,
+    /// Messages sent in this interval.
+    pub messages_sent: u64,
+    /// Deliveries verified in this interval.
+    pub messages_delivered: u64,
+    /// Failures in this interval by kind name (only kinds that occurred).
+    pub failures: BTreeMap<String, u64>,
+    /// Delivery latency in this interval.
+    pub delivery_p50_ms: f64,
+    /// Delivery latency in this interval.
+    pub delivery_p95_ms: f64,
+    /// Delivery latency in this interval.
+    pub delivery_p99_ms: f64,
+    /// Latency of requests other than delivery in this interval.
+    pub request_p99_ms: f64,
+    /// Worst scheduler lag of the generator in this interval.
+    pub scheduler_lag_ms: f64,
+    /// Generator CPU use in this interval, percent of one core.
+    pub cpu_percent: f64,
+}
+
+/// Failures of one kind in one operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRow {
+    /// What went wrong.
+    pub kind: FailureKind,
+    /// Where.
+    pub op: Op,
+    /// How often.
+    pub count: u64,
+    /// The first few messages (bounded).
+    pub samples: Vec<String>,
+}
+
+/// The load generator's view of itself. A run where the generator may have been the bottleneck says so,
+/// and a match played on an unhealthy generator is void.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorHealth {
+    /// Mean CPU use, percent of one core.
+    pub cpu_percent_mean: f64,
+    /// Highest one-second CPU use, percent of one core.
+    pub cpu_percent_max: f64,
+    /// Cores available to the generator.
+    pub cores: u32,
+    /// 99th percentile of scheduler lag (how late a 100 ms timer fired), ms.
+    pub scheduler_lag_p99_ms: f64,
+    /// Worst scheduler lag, ms.
+    pub scheduler_lag_max_ms: f64,
+    /// Peak resident memory, bytes.
+    pub peak_rss_bytes: u64,
+    /// True when the generator may have limited the results.
+    pub bottleneck: bool,
+    /// Why it may have, in words.
+    pub warnings: Vec<String>,
+}
+
+/// Outcome of one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// The rule.
+    pub threshold: Threshold,
+    /// The measured value it was compared with.
+    pub actual: f64,
+    /// True when the rule held.
+    pub passed: bool,
+}
+
+impl RunSummary {
+    /// Latency of `op`, if any sample was recorded.
+    pub fn latency_of(&self, op: Op) -> Option<&OpLatency> {
+        self.latency.iter().find(|l| l.op == op)
+    }
+
+    /// True when every threshold held.
+    pub fn thresholds_passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.passed)
+    }
+}
