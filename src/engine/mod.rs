@@ -2,4 +2,10 @@
 //! walking its flow, and cancellation stops everything in an orderly way so results are always written.
 //! The engine never touches the terminal; views read its [`Snapshot`](crate::metrics::Snapshot)s.
 
+pub mod delivery;
 pub mod plan;
+pub mod rooms;
+pub mod run;
+pub mod vu;
+
+pub use run::{EngineError, EngineOptions, RunOutcome, Target, run};

@@ -1,6 +1,17 @@
-//! What a run measures and how: operation and failure kinds, per-VU recording, one aggregator task that
-//! merges everything each tick, and the live snapshot every view reads.
+//! What a run measures and how: operation and failure kinds, per-VU recording into sharded event
+//! buffers, one aggregator that owns every histogram, the generator's self-check, and the live
+//! snapshot every view reads.
+//!
+//! Flow of data: VU → [`Recorder`] (event push, gauges) → [`Hub`] buffers → [`Aggregator`] (drains on
+//! every tick, closes seconds and levels) → [`Snapshot`] for views and [`TeamResult`] at the end.
 
+pub mod aggregate;
+pub mod health;
 pub mod kinds;
+pub mod recorder;
+pub mod snapshot;
 
+pub use aggregate::{Aggregator, TeamInfo, TeamResult};
 pub use kinds::{FailureKind, Op};
+pub use recorder::{GaugeValues, Hub, Recorder};
+pub use snapshot::Snapshot;
