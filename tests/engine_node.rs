@@ -1,0 +1,173 @@
+//! The engine against a server it did not write: a chat server on the real npm `socket.io` v4
+//! package, behaving well and misbehaving on purpose (losing, duplicating, delaying messages).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stampede::engine::plan::Step;
+use stampede::engine::{self, EngineOptions, Target};
+use stampede::metrics::{FailureKind, Op, Snapshot, TeamResult};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use common::{NodeServer, full_flow, ramp_plan};
+
+async fn run(url: &str, plan: stampede::engine::plan::LoadPlan) -> TeamResult {
+    let (tx, _rx) = watch::channel(Snapshot::default());
+    let target = Target {
+        name: "node".into(),
+        url: url.into(),
+    };
+    let outcome = engine::run(
+        Arc::new(plan),
+        &[target],
+        EngineOptions::default(),
+        CancellationToken::new(),
+        tx,
+    )
+    .await
+    .expect("run starts");
+    assert!(!outcome.interrupted);
+    outcome.teams.into_iter().next().unwrap()
+}
+
+fn failures(r: &TeamResult) -> Vec<String> {
+    r.failures
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} x{}: {:?}",
+                f.kind.name(),
+                f.op.name(),
+                f.count,
+                f.samples
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_against_the_npm_socket_io_server() {
+    let server = NodeServer::start(&[]);
+    let plan = ramp_plan(
+        10,
+        2,
+        Duration::from_secs(1),
+        Duration::from_secs(4),
+        full_flow(3, Duration::from_millis(200)),
+    );
+    let r = run(&server.url, plan).await;
+    assert!(r.failures.is_empty(), "{:#?}", failures(&r));
+    assert_eq!(r.users.started, 20);
+    assert_eq!(r.users.failed, 0);
+    assert_eq!(r.users.peak_connected, 20);
+    // Exact users per level.
+    assert_eq!(r.levels.len(), 2);
+    assert_eq!(r.levels[0].users_started, 10);
+    assert_eq!(r.levels[1].users_started, 20);
+    assert_eq!(r.levels[1].users_connected, 20);
+    // 20 users × (3 chat + 1 file + 1 AI mention) messages, all echoed; each reaches 4 others.
+    assert_eq!(r.messages.sent, 100);
+    assert_eq!(r.messages.echoed, 60 + 20);
+    assert_eq!(r.messages.missing, 0);
+    assert_eq!(r.messages.duplicate, 0);
+    assert!(r.messages.delivered > 0);
+    assert_eq!(r.messages.delivered, r.messages.deliveries_expected);
+    for op in [
+        Op::Register,
+        Op::Login,
+        Op::JoinRoom,
+        Op::History,
+        Op::SendAck,
+        Op::Delivery,
+        Op::React,
+        Op::Upload,
+        Op::FileMessage,
+        Op::ProfileImage,
+        Op::AiComplete,
+        Op::AiFirstChunk,
+        Op::WsConnect,
+        Op::SioConnect,
+    ] {
+        assert!(
+            r.latency.iter().any(|l| l.op == op),
+            "no latency for {}",
+            op.name()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_and_duplicated_messages_are_counted() {
+    let server = NodeServer::start(&["--drop", "0.2", "--dup", "0.2"]);
+    let flow = vec![
+        Step::Register { login: true },
+        Step::EnterRoom,
+        Step::Connect,
+        Step::JoinRoom,
+        // Everyone is in the room before the first send, so every message has 4 expected receivers.
+        Step::Think {
+            min: Duration::from_millis(500),
+            max: Duration::from_millis(500),
+        },
+        Step::SendMessages {
+            count: Some(10),
+            interval: Duration::from_millis(50),
+        },
+        Step::Hold,
+    ];
+    let plan = ramp_plan(10, 1, Duration::from_secs(1), Duration::from_secs(5), flow);
+    let r = run(&server.url, plan).await;
+    // 10 users × 10 messages, each to 4 other members: 400 deliveries expected.
+    assert_eq!(r.messages.sent, 100);
+    assert_eq!(r.messages.deliveries_expected, 400, "{:#?}", failures(&r));
+    assert!(r.messages.missing > 20, "missing {}", r.messages.missing);
+    assert!(
+        r.messages.duplicate > 10,
+        "duplicate {}",
+        r.messages.duplicate
+    );
+    assert_eq!(r.messages.delivered + r.messages.missing, 400);
+    assert!(
+        r.failures
+            .iter()
+            .any(|f| f.kind == FailureKind::DeliveryMissing && !f.samples.is_empty())
+    );
+    // Delivery findings do not fail VUs unless the scenario says so.
+    assert_eq!(r.users.failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_and_reordered_deliveries_are_measured() {
+    let server = NodeServer::start(&["--delay-ms", "300", "--jitter-ms", "200"]);
+    let flow = vec![
+        Step::Register { login: false },
+        Step::EnterRoom,
+        Step::Connect,
+        Step::JoinRoom,
+        Step::SendMessages {
+            count: Some(10),
+            interval: Duration::from_millis(20),
+        },
+        Step::Hold,
+    ];
+    let plan = ramp_plan(5, 1, Duration::from_secs(1), Duration::from_secs(4), flow);
+    let r = run(&server.url, plan).await;
+    let delivery = r
+        .latency
+        .iter()
+        .find(|l| l.op == Op::Delivery)
+        .expect("deliveries measured");
+    assert!(delivery.min_ms >= 299.0, "min {}", delivery.min_ms);
+    assert!(delivery.max_ms >= 400.0, "max {}", delivery.max_ms);
+    assert_eq!(r.messages.missing, 0);
+    assert!(
+        r.messages.reordered > 0,
+        "jitter of 200 ms over 20 ms sends must reorder"
+    );
+    // The sender's own echo is not delayed.
+    let ack = r.latency.iter().find(|l| l.op == Op::SendAck).unwrap();
+    assert!(ack.p50_ms < 300.0, "send ack p50 {}", ack.p50_ms);
+}
