@@ -8,7 +8,7 @@
 //! [`RunSummary`]: report::RunSummary
 //!
 //! # Layout
-//! Modules in reading order; each owns one layer and depends only on the ones above it.
+//! Modules in reading order; each owns one layer.
 //! - [`scenario`]: the TOML scenario model, validation with precise errors, and lowering into a
 //!   [`LoadPlan`](engine::plan::LoadPlan).
 //! - [`client`]: protocol clients a VU drives: REST over reqwest and Socket.IO v4 over
@@ -19,10 +19,12 @@
 //!   cancellation.
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
+//! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
 //! - [`cli`]: command-line flags resolved into validated configs, progress display, exit-code policy.
 
 pub mod client;
 pub mod engine;
 pub mod metrics;
 pub mod report;
+pub mod runner;
 pub mod scenario;

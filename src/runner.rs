@@ -1,0 +1,89 @@
+//! From a plan to results on disk: runs the engine against one or more targets, turns each team's
+//! measurements into a [`RunSummary`], judges thresholds, and writes every result file.
+//!
+//! This is the layer `run`, `demo` and `match` share; it knows about files but not about the terminal.
+
+use std::time::{Duration, SystemTime};
+
+use crate::engine::RunOutcome;
+use crate::engine::plan::LoadPlan;
+use crate::metrics::TeamResult;
+use crate::report::summary::{RunSummary, SCHEMA_VERSION, ToolInfo};
+
+/// What every summary says about how latency was measured.
+pub const MEASUREMENT_NOTES: [&str; 3] = [
+    "Latencies are recorded in microseconds into HdrHistograms (3 significant digits) and reported in milliseconds.",
+    "Paced chat messages are timed from their intended send time, not from when the generator got to send them, so \
+     a slow server or a busy generator cannot hide latency (coordinated omission corrected). send_ack is the sender's \
+     own copy coming back; delivery is each other member's copy.",
+    "Every message carries a marker; each member that had joined the room before the send must receive it exactly \
+     once, in the sender's order, within the delivery deadline, or a delivery_missing, delivery_duplicate or \
+     delivery_reordered finding is counted. Messages sent within the deadline before the run ended are not judged.",
+];
+
+/// Builds the summary of one team's run. Thresholds are left empty for the caller to evaluate.
+pub fn assemble(
+    result: &TeamResult,
+    plan: &LoadPlan,
+    outcome: &RunOutcome,
+    team: Option<&str>,
+) -> RunSummary {
+    let mut users = result.users.clone();
+    users.planned = plan.arrivals.len() as u64;
+    RunSummary {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "stampede".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        scenario: plan.scenario.clone(),
+        target: result.info.target.clone(),
+        team: team.map(str::to_owned),
+        seed: plan.seed,
+        time_scale: plan.time_scale,
+        started_at: rfc3339(outcome.started_at),
+        duration_secs: round3(outcome.elapsed.as_secs_f64()),
+        planned_duration_secs: round3(plan.duration.as_secs_f64()),
+        partial: outcome.interrupted,
+        stop_reason: outcome
+            .interrupted
+            .then(|| "interrupted before the end of the plan".to_string()),
+        users,
+        requests: result.requests.clone(),
+        messages: result.messages.clone(),
+        latency: result.latency.clone(),
+        levels: result.levels.clone(),
+        timeline: result.timeline.clone(),
+        failures: result.failures.clone(),
+        generator: result.generator.clone(),
+        thresholds: Vec::new(),
+        measurement_notes: MEASUREMENT_NOTES.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Formats a wall-clock time as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let since = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let dt = time::OffsetDateTime::UNIX_EPOCH + since;
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    dt.format(&fmt).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_is_utc_with_millis() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_733_045_400_123);
+        assert_eq!(rfc3339(t), "2024-12-01T09:30:00.123Z");
+    }
+}
