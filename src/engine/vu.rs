@@ -19,7 +19,7 @@ use protocol::events::{
 };
 use protocol::rest::{CreateRoomRequest, FileInfo, LoginRequest, RegisterRequest, RoomListQuery};
 use protocol::time::Timestamp;
-use rand::rngs::StdRng;
+use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -178,7 +178,7 @@ struct Vu {
     team: u16,
     id: u32,
     rec: Recorder,
-    rng: StdRng,
+    rng: SmallRng,
     authed: Option<Authed>,
     room: Option<String>,
     conn: Option<Conn>,
@@ -197,7 +197,7 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
         return;
     };
     let mut vu = Vu {
-        rng: StdRng::seed_from_u64(plan.seed ^ (u64::from(id) << 16) ^ u64::from(team)),
+        rng: SmallRng::seed_from_u64(plan.seed ^ (u64::from(id) << 16) ^ u64::from(team)),
         team,
         id,
         rec,
