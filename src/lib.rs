@@ -19,8 +19,9 @@
 //!   cancellation.
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
-//! - [`cli`]: command-line flags resolved into validated configs, progress display, exit-code policy.
+//! - [`cli`]: command-line flags resolved into validated configs, the subcommands, exit-code policy.
 
+pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod metrics;
