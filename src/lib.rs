@@ -20,8 +20,10 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
-//! - [`cli`]: command-line flags resolved into validated configs, progress display, exit-code policy.
+//! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
+//!   display, exit-code policy.
 
+pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod metrics;

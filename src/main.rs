@@ -1,2 +1,38 @@
-//! `stampede` binary.
-fn main() {}
+//! `stampede` binary: parse → resolve → dispatch → exit code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use stampede::cli::args::{Cli, Command};
+use stampede::cli::commands;
+use stampede::cli::config::{DemoConfig, Invocation, RunConfig, ValidateConfig};
+use stampede::cli::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap formats its own usage errors (exit 2) and --help/--version (exit 0).
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::BadInput
+            } else {
+                Exit::Ok
+            }
+            .into();
+        }
+    };
+    let invocation = Invocation::current();
+    let outcome = match cli.command {
+        Command::Run(args) => RunConfig::resolve(args, &invocation).and_then(commands::run),
+        Command::Demo(args) => DemoConfig::resolve(args, &invocation).and_then(commands::demo),
+        Command::Validate(args) => ValidateConfig::resolve(args).and_then(commands::validate),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit().into()
+        }
+    }
+}

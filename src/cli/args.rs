@@ -1,0 +1,143 @@
+//! Raw command-line flags (clap derive). Nothing here is validated beyond its type; [`config`]
+//! resolves these into checked configs, and nothing past `config` sees a clap struct.
+//!
+//! Every flag that makes sense in a CI job also reads a `STAMPEDE_*` environment variable; a flag
+//! given on the command line wins over the variable. Pieces shared by several subcommands
+//! ([`PlanArgs`], [`OutputArgs`], [`NetworkArgs`]) are flattened in, so later subcommands (`match`,
+//! `bracket`, `rescore`) reuse them as they are.
+//!
+//! [`config`]: super::config
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Load-test chat servers the way the competition did: real Socket.IO users, honest measurement.
+#[derive(Debug, Parser)]
+#[command(name = "stampede", version, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a threshold was broken, 2 bad input (flags, scenario), \
+                  3 the run could not be carried out."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario against one target and write its results.
+    Run(RunArgs),
+    /// Run the built-in demo scenario against the embedded reference server.
+    Demo(DemoArgs),
+    /// Check a scenario file and print the plan it lowers to.
+    Validate(ValidateArgs),
+}
+
+/// `stampede run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Base URL of the server under test, e.g. http://127.0.0.1:5000
+    ///
+    /// http:// or https://, a host and optionally a port; no path (the tool adds /api/… and
+    /// /socket.io/ itself).
+    #[arg(long, env = "STAMPEDE_TARGET", value_name = "URL")]
+    pub target: String,
+    /// Scenario file (TOML), e.g. scenarios/ktb-2024.toml.
+    #[arg(long, env = "STAMPEDE_SCENARIO", value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// How the plan is shaped.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Where results go and how progress is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// How connections are made.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// `stampede demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How the plan is shaped.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Where results go and how progress is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `stampede validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario file (TOML) to check.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Options to lower the plan with (the same as `run` takes).
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// Options that change the plan a scenario lowers to.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlanArgs {
+    /// Speed factor of the load shape: 0.1 runs ten times faster (0 < F <= 100) [default: 1]
+    ///
+    /// Multiplies every duration of the load shape (step_every, hold, duration, spread, level_every),
+    /// think times and message intervals by F. The step timeout and the delivery deadline are not
+    /// scaled: they judge the server, whose speed a rehearsal does not change. 0 < F <= 100
+    /// [default: 1]
+    #[arg(
+        long,
+        env = "STAMPEDE_TIME_SCALE",
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
+    pub time_scale: Option<f64>,
+    /// Cap every phase at N users: a ramp stops at N and then holds.
+    #[arg(long, env = "STAMPEDE_MAX_USERS", value_name = "N")]
+    pub max_users: Option<u32>,
+    /// Seed of every random choice (overrides the scenario's `seed`).
+    #[arg(long, env = "STAMPEDE_SEED", value_name = "S")]
+    pub seed: Option<u64>,
+}
+
+/// Where results go and how progress is shown.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Results directory; by default a new one under `results/` named after the UTC time and the
+    /// scenario.
+    #[arg(
+        long,
+        env = "STAMPEDE_OUT",
+        value_name = "DIR",
+        help = "Results directory [default: results/<UTC YYYYmmdd-HHMMSS>-<scenario>/]"
+    )]
+    pub out: Option<PathBuf>,
+    /// Plain progress lines instead of the live scoreboard
+    ///
+    /// Also the behaviour when stdout is not a terminal.
+    #[arg(long, env = "STAMPEDE_NO_TUI")]
+    pub no_tui: bool,
+}
+
+/// How connections are made.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetworkArgs {
+    /// Local addresses to open connections from, comma-separated (needed beyond ~28k connections)
+    ///
+    /// Connections are spread over these addresses in turn. One source address can hold only about
+    /// 28,000 connections to one target address (the ephemeral port range), so runs beyond that need
+    /// several. On loopback any 127.x.y.z works as a source, e.g.
+    /// --source-ips 127.0.0.1,127.0.0.2,127.0.0.3 [default: chosen by the OS]
+    #[arg(
+        long,
+        env = "STAMPEDE_SOURCE_IPS",
+        value_name = "IP,...",
+        value_delimiter = ','
+    )]
+    pub source_ips: Vec<String>,
+}

@@ -1,0 +1,212 @@
+//! What each subcommand does with its resolved config. `main` calls exactly one of these.
+
+use std::fmt::Write as _;
+
+use super::config::{DemoConfig, RunConfig, ValidateConfig};
+use super::exit::{CliError, Exit};
+use crate::engine::plan::{LoadPlan, RoomAssignment, Step, Threshold};
+use crate::scenario::Scenario;
+use crate::scenario::duration::format_duration;
+
+/// `stampede run`: runs the plan against the target and writes results to `config.out_dir`.
+///
+/// **Not wired yet.** The engine is being written alongside this layer; until it is merged this
+/// returns [`CliError::EngineNotBuilt`] through `engine_not_built`, the one placeholder of the
+/// command line. Wiring it means: start a runtime, run `config.plan` against `config.target`, write
+/// the `RunSummary` under `config.out_dir`, and return `Exit::from_thresholds(..)`.
+pub fn run(config: RunConfig) -> Result<Exit, CliError> {
+    let _ = config;
+    engine_not_built()
+}
+
+/// `stampede demo`: starts the embedded reference server on a free loopback port and runs the demo
+/// plan against it.
+///
+/// **Not wired yet**, like [`run`], and through the same placeholder.
+pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
+    let _ = config;
+    engine_not_built()
+}
+
+/// THE placeholder: the only thing standing in for the engine. Remove it when wiring [`run`] and
+/// [`demo`].
+fn engine_not_built() -> Result<Exit, CliError> {
+    Err(CliError::EngineNotBuilt)
+}
+
+/// `stampede validate`: the file is valid (resolution already loaded and lowered it); print what it
+/// will do.
+pub fn validate(config: ValidateConfig) -> Result<Exit, CliError> {
+    print!(
+        "{}: ok\n{}",
+        config.file.display(),
+        plan_summary(&config.scenario, &config.plan)
+    );
+    Ok(Exit::Ok)
+}
+
+/// A short, human description of a plan: phases, levels, users, duration, flows, rooms, budgets and
+/// thresholds.
+pub fn plan_summary(scenario: &Scenario, plan: &LoadPlan) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail; `let _` keeps the lines short.
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "{label:<11} {value}");
+    };
+    let description = scenario
+        .description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    line("scenario", format!("{}{description}", plan.scenario));
+    line(
+        "seed",
+        format!("{}    time scale {}", plan.seed, plan.time_scale),
+    );
+    line("phases", scenario.phases.len().to_string());
+    for phase in &scenario.phases {
+        let levels: Vec<_> = plan
+            .levels
+            .iter()
+            .filter(|l| l.phase == phase.name)
+            .collect();
+        let span = match (levels.first(), levels.last()) {
+            (Some(first), Some(last)) => format!(
+                "{} level(s), {} → {}",
+                levels.len(),
+                format_duration(first.start),
+                format_duration(last.end)
+            ),
+            _ => "no time at this scale".to_owned(),
+        };
+        line("", format!("{}  {}  ({span})", phase.name, phase.shape));
+    }
+    line("levels", plan.levels.len().to_string());
+    line("max users", plan.arrivals.len().to_string());
+    line("duration", format_duration(plan.duration));
+
+    let total_weight: u64 = plan.flows.iter().map(|f| u64::from(f.weight)).sum();
+    line("flows", plan.flows.len().to_string());
+    for (index, flow) in plan.flows.iter().enumerate() {
+        let users = plan
+            .arrivals
+            .iter()
+            .filter(|a| usize::from(a.flow) == index)
+            .count();
+        let steps: Vec<&str> = flow.steps.iter().map(step_name).collect();
+        line(
+            "",
+            format!(
+                "{}  weight {} ({:.0} %), {users} users: {}",
+                flow.name,
+                flow.weight,
+                100.0 * f64::from(flow.weight) / total_weight as f64,
+                steps.join(" → ")
+            ),
+        );
+    }
+
+    let mut rooms = match plan.rooms.assignment {
+        RoomAssignment::Groups { size } => format!("groups of {size}"),
+        RoomAssignment::Shared { rooms } => format!("{rooms} shared room(s)"),
+    };
+    if plan.rooms.hot_room_share > 0.0 {
+        let _ = write!(
+            rooms,
+            ", {} % to one hot room",
+            plan.rooms.hot_room_share * 100.0
+        );
+    }
+    if plan.rooms.password.is_some() {
+        rooms.push_str(", with password");
+    }
+    line("rooms", rooms);
+    line(
+        "timeouts",
+        format!(
+            "step {}, delivery {} (not time-scaled); delivery findings {}",
+            format_duration(plan.step_timeout),
+            format_duration(plan.delivery_deadline),
+            if plan.delivery_fails_vu {
+                "fail the VU"
+            } else {
+                "count against the run only"
+            }
+        ),
+    );
+    if plan.thresholds.is_empty() {
+        line("thresholds", "none".to_owned());
+    }
+    for (i, threshold) in plan.thresholds.iter().enumerate() {
+        let label = if i == 0 { "thresholds" } else { "" };
+        line(label, describe_threshold(threshold));
+    }
+    out
+}
+
+fn describe_threshold(threshold: &Threshold) -> String {
+    match threshold {
+        Threshold::VuFailureRatio { max } => format!("vu_failure_ratio <= {max}"),
+        Threshold::RequestFailureRatio { max } => format!("request_failure_ratio <= {max}"),
+        Threshold::Latency {
+            op,
+            percentile,
+            max_ms,
+        } => format!("latency of {op}: p{percentile} <= {max_ms} ms"),
+        Threshold::DeliveryMissing { max } => format!("delivery_missing <= {max}"),
+    }
+}
+
+/// The step's name as scenario files write it.
+fn step_name(step: &Step) -> &'static str {
+    match step {
+        Step::Register { .. } => "register",
+        Step::Health => "health",
+        Step::ListRooms { .. } => "list_rooms",
+        Step::EnterRoom => "enter_room",
+        Step::Connect => "connect",
+        Step::GetRoom => "get_room",
+        Step::JoinRoom => "join_room",
+        Step::FetchHistory { .. } => "fetch_history",
+        Step::SendMessages { count: None, .. } => "send_messages (until the end)",
+        Step::SendMessages { .. } => "send_messages",
+        Step::React { .. } => "react",
+        Step::MarkRead => "mark_read",
+        Step::UploadFile { .. } => "upload_file",
+        Step::ProfileImage { .. } => "profile_image",
+        Step::AiMention { .. } => "ai_mention",
+        Step::Think { .. } => "think",
+        Step::Hold => "hold",
+        Step::LeaveRoom => "leave_room",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::LowerOptions;
+
+    #[test]
+    fn summary_of_the_competition_profile() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ktb-2024.toml");
+        let scenario = Scenario::load(&path).unwrap();
+        let plan = scenario.lower(&LowerOptions::default());
+        let summary = plan_summary(&scenario, &plan);
+        for needle in [
+            "scenario    ktb-2024: Kakao Tech Bootcamp 2024 final",
+            "seed        2024    time scale 1",
+            "ramp  ramp: 100 users, +100 every 30s up to 3000, hold 2m  (30 level(s), 0s → 16m30s)",
+            "levels      30",
+            "max users   3000",
+            "duration    16m30s",
+            "competition  weight 1 (100 %), 3000 users: register → health → list_rooms",
+            "rooms       groups of 10",
+            "timeouts    step 30s, delivery 10s (not time-scaled)",
+            "thresholds  vu_failure_ratio <= 0.01",
+        ] {
+            assert!(summary.contains(needle), "{needle:?} not in:\n{summary}");
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Resolved, validated configs: raw flags ([`args`](super::args)) plus the scenario file plus
+//! defaults, in that order of precedence (a flag beats its `STAMPEDE_*` variable, which clap applies,
+//! and both beat the file). Once a config exists every value in it is usable; the engine takes these
+//! and never a clap struct.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+
+use reqwest::Url;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::args::{DemoArgs, NetworkArgs, OutputArgs, PlanArgs, RunArgs, ValidateArgs};
+use super::exit::CliError;
+use crate::engine::plan::LoadPlan;
+use crate::scenario::{LowerOptions, Scenario};
+
+/// The demo scenario, compiled into the binary so `stampede demo` works from any directory.
+pub const DEMO_SCENARIO: &str = include_str!("../../scenarios/demo.toml");
+
+/// Largest `--time-scale`: slower than 100× real time is never useful and hides typos like `1000`.
+pub const MAX_TIME_SCALE: f64 = 100.0;
+
+/// Facts about this invocation that resolution depends on, gathered once by `main` so resolution
+/// itself stays a pure function (and tests can fix the clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    /// Now, for the default results directory name.
+    pub now: OffsetDateTime,
+    /// Whether stdout is a terminal (the live view needs one).
+    pub interactive: bool,
+}
+
+impl Invocation {
+    /// The real clock and terminal.
+    pub fn current() -> Invocation {
+        Invocation {
+            now: OffsetDateTime::now_utc(),
+            interactive: std::io::stdout().is_terminal(),
+        }
+    }
+}
+
+/// A server under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Short name for reports and file names: `host:port`.
+    pub name: String,
+    /// Base URL, `http(s)://host[:port]/`, without path, query or credentials.
+    pub url: Url,
+}
+
+/// Everything `stampede run` needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The server under test.
+    pub target: Target,
+    /// The plan, lowered with the run's options.
+    pub plan: LoadPlan,
+    /// Where results are written (not created yet).
+    pub out_dir: PathBuf,
+    /// Whether to show the live terminal view.
+    pub tui: bool,
+    /// Local addresses to spread connections over; empty lets the OS choose.
+    pub source_ips: Vec<IpAddr>,
+}
+
+/// Everything `stampede demo` needs; the target is the embedded reference server it starts.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The built-in demo plan, lowered with the run's options.
+    pub plan: LoadPlan,
+    /// Where results are written (not created yet).
+    pub out_dir: PathBuf,
+    /// Whether to show the live terminal view.
+    pub tui: bool,
+}
+
+/// Everything `stampede validate` needs.
+#[derive(Debug, Clone)]
+pub struct ValidateConfig {
+    /// The file as named on the command line.
+    pub file: PathBuf,
+    /// The validated scenario (for describing its phases).
+    pub scenario: Scenario,
+    /// The plan it lowers to.
+    pub plan: LoadPlan,
+}
+
+impl RunConfig {
+    /// Resolves `stampede run` flags. Checks the cheap things first so a bad flag is reported without
+    /// reading the scenario.
+    pub fn resolve(args: RunArgs, invocation: &Invocation) -> Result<RunConfig, CliError> {
+        let target = parse_target(&args.target).map_err(|m| CliError::flag("--target", m))?;
+        let options = lower_options(&args.plan)?;
+        let source_ips = source_ips(&args.network, &target)?;
+        let scenario = Scenario::load(&args.scenario)?;
+        let plan = scenario.lower(&options);
+        let out_dir = out_dir(&args.output, &plan.scenario, invocation)?;
+        Ok(RunConfig {
+            target,
+            plan,
+            out_dir,
+            tui: tui(&args.output, invocation),
+            source_ips,
+        })
+    }
+}
+
+impl DemoConfig {
+    /// Resolves `stampede demo` flags against the built-in demo scenario.
+    pub fn resolve(args: DemoArgs, invocation: &Invocation) -> Result<DemoConfig, CliError> {
+        let options = lower_options(&args.plan)?;
+        let scenario = Scenario::from_toml(DEMO_SCENARIO, "scenarios/demo.toml")?;
+        let plan = scenario.lower(&options);
+        let out_dir = out_dir(&args.output, &plan.scenario, invocation)?;
+        Ok(DemoConfig {
+            plan,
+            out_dir,
+            tui: tui(&args.output, invocation),
+        })
+    }
+}
+
+impl ValidateConfig {
+    /// Loads, validates and lowers the scenario (with defaults unless plan flags are given).
+    pub fn resolve(args: ValidateArgs) -> Result<ValidateConfig, CliError> {
+        let options = lower_options(&args.plan)?;
+        let scenario = Scenario::load(&args.scenario)?;
+        let plan = scenario.lower(&options);
+        Ok(ValidateConfig {
+            file: args.scenario,
+            scenario,
+            plan,
+        })
+    }
+}
+
+/// Checks the plan flags. The seed falls back to the scenario's inside lowering.
+pub fn lower_options(args: &PlanArgs) -> Result<LowerOptions, CliError> {
+    let time_scale = args.time_scale.unwrap_or(1.0);
+    // NaN fails this test too.
+    if !(time_scale > 0.0 && time_scale <= MAX_TIME_SCALE) {
+        return Err(CliError::flag(
+            "--time-scale",
+            format!(
+                "must be above 0 and at most {MAX_TIME_SCALE} (1 = real time, 0.1 = ten times \
+                 faster), got {time_scale}"
+            ),
+        ));
+    }
+    if args.max_users == Some(0) {
+        return Err(CliError::flag(
+            "--max-users",
+            "must be at least 1, got 0 (omit it to run the scenario's own user counts)",
+        ));
+    }
+    Ok(LowerOptions {
+        time_scale,
+        max_users: args.max_users,
+        seed: args.seed,
+    })
+}
+
+/// Parses a target base URL. Returns the message to show after the flag name.
+pub fn parse_target(text: &str) -> Result<Target, String> {
+    const EXAMPLE: &str = "write e.g. http://127.0.0.1:5000";
+    let text = text.trim();
+    if !text.contains("://") {
+        return Err(format!(
+            "{text:?} has no scheme; {EXAMPLE} or https://chat.example.com"
+        ));
+    }
+    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e}); {EXAMPLE}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{text:?} uses {}://, but only http:// and https:// targets are supported",
+            url.scheme()
+        ));
+    }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return Err(format!("{text:?} has no host; {EXAMPLE}"));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{text:?} contains credentials; the tool registers its own users, so give only the host"
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{text:?} has a path, query or fragment; give the server's base URL only (the tool adds \
+             /api/… and /socket.io/ itself), {EXAMPLE}"
+        ));
+    }
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| format!("{text:?} has no port; {EXAMPLE}"))?;
+    Ok(Target {
+        name: format!("{host}:{port}"),
+        url,
+    })
+}
+
+/// Parses `--source-ips` and checks each address can be used as a source here.
+fn source_ips(args: &NetworkArgs, target: &Target) -> Result<Vec<IpAddr>, CliError> {
+    let bad = |message: String| CliError::flag("--source-ips", message);
+    // The target's family, when its host is an address literal (a name may resolve to either).
+    let target_ip: Option<IpAddr> = target
+        .url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .and_then(|h| h.parse().ok());
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for text in args.source_ips.iter().map(|s| s.trim()) {
+        if text.is_empty() {
+            continue; // tolerate "a,,b" and a trailing comma
+        }
+        let ip: IpAddr = text.parse().map_err(|_| {
+            bad(format!(
+                "{text:?} is not an IP address; write e.g. 127.0.0.1,127.0.0.2"
+            ))
+        })?;
+        if ip.is_unspecified() {
+            return Err(bad(format!(
+                "{ip} means \"any address\"; list the addresses to send from"
+            )));
+        }
+        if ips.contains(&ip) {
+            return Err(bad(format!("{ip} is listed twice")));
+        }
+        if let Some(target_ip) = target_ip
+            && target_ip.is_ipv4() != ip.is_ipv4()
+        {
+            return Err(bad(format!(
+                "{ip} cannot reach the target {}: one is IPv4, the other IPv6",
+                target.name
+            )));
+        }
+        // Binding a throwaway UDP socket is the cheapest proof the address is local.
+        UdpSocket::bind((ip, 0)).map_err(|e| {
+            bad(format!(
+                "{ip} is not an address of this machine (binding to it failed: {e})"
+            ))
+        })?;
+        ips.push(ip);
+    }
+    Ok(ips)
+}
+
+/// The results directory: `--out`, else [`default_out_dir`].
+fn out_dir(
+    args: &OutputArgs,
+    scenario: &str,
+    invocation: &Invocation,
+) -> Result<PathBuf, CliError> {
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => default_out_dir(scenario, invocation.now),
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(CliError::flag(
+            "--out",
+            format!("{} exists and is not a directory", dir.display()),
+        ));
+    }
+    Ok(dir)
+}
+
+/// `results/<UTC YYYYmmdd-HHMMSS>-<scenario>`, with the name reduced to characters safe in paths.
+pub fn default_out_dir(scenario: &str, now: OffsetDateTime) -> PathBuf {
+    let stamp = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .expect("a fixed numeric format cannot fail");
+    let name: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Path::new("results").join(format!("{stamp}-{name}"))
+}
+
+/// The live view needs a terminal; `--no-tui` or a pipe gives plain progress lines.
+fn tui(args: &OutputArgs, invocation: &Invocation) -> bool {
+    !args.no_tui && invocation.interactive
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn targets_must_be_http_base_urls() {
+        let t = parse_target("http://127.0.0.1:5000").unwrap();
+        assert_eq!(t.name, "127.0.0.1:5000");
+        assert_eq!(t.url.as_str(), "http://127.0.0.1:5000/");
+        assert_eq!(
+            parse_target("https://chat.example.com").unwrap().name,
+            "chat.example.com:443"
+        );
+        assert_eq!(
+            parse_target("http://[::1]:8080/").unwrap().name,
+            "[::1]:8080"
+        );
+        assert_eq!(
+            parse_target("http://localhost").unwrap().name,
+            "localhost:80"
+        );
+
+        let bad = [
+            ("127.0.0.1:5000", "has no scheme"),
+            ("localhost", "has no scheme"),
+            ("ftp://host:21", "only http:// and https://"),
+            ("ws://host:80", "only http:// and https://"),
+            ("http://", "is not a URL"),
+            ("http://u:p@host:1", "credentials"),
+            ("http://host:5000/api", "base URL only"),
+            ("http://host:5000/?x=1", "base URL only"),
+            ("http://host:99999", "is not a URL"),
+        ];
+        for (text, needle) in bad {
+            let err = parse_target(text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn time_scale_and_max_users_ranges() {
+        let opts = |time_scale, max_users| {
+            lower_options(&PlanArgs {
+                time_scale,
+                max_users,
+                seed: None,
+            })
+        };
+        assert_eq!(opts(None, None).unwrap().time_scale, 1.0);
+        assert_eq!(opts(Some(0.1), Some(5)).unwrap().max_users, Some(5));
+        assert_eq!(opts(Some(100.0), None).unwrap().time_scale, 100.0);
+        for bad in [0.0, -1.0, 100.5, f64::NAN, f64::INFINITY] {
+            let err = opts(Some(bad), None).unwrap_err().to_string();
+            assert!(
+                err.starts_with("--time-scale: must be above 0 and at most 100"),
+                "{err}"
+            );
+        }
+        let err = opts(None, Some(0)).unwrap_err().to_string();
+        assert!(err.starts_with("--max-users: must be at least 1"), "{err}");
+    }
+
+    #[test]
+    fn default_out_dir_is_utc_stamped_and_path_safe() {
+        let now = datetime!(2024-12-05 09:03:07 +09:00);
+        assert_eq!(
+            default_out_dir("ktb-2024", now),
+            Path::new("results/20241205-000307-ktb-2024")
+        );
+        assert_eq!(
+            default_out_dir("a b/c", now),
+            Path::new("results/20241205-000307-a-b-c")
+        );
+    }
+
+    #[test]
+    fn source_ips_are_checked() {
+        let target = parse_target("http://127.0.0.1:5000").unwrap();
+        let ips = |list: &[&str]| {
+            source_ips(
+                &NetworkArgs {
+                    source_ips: list.iter().map(|s| s.to_string()).collect(),
+                },
+                &target,
+            )
+        };
+        assert_eq!(ips(&[]).unwrap(), Vec::<IpAddr>::new());
+        assert_eq!(
+            ips(&["127.0.0.1", " 127.0.0.2", ""]).unwrap(),
+            [
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "127.0.0.2".parse().unwrap()
+            ]
+        );
+        let err = |list: &[&str]| ips(list).unwrap_err().to_string();
+        assert!(err(&["127.0.0.x"]).contains("is not an IP address"));
+        assert!(err(&["127.0.0.1", "127.0.0.1"]).contains("listed twice"));
+        assert!(err(&["0.0.0.0"]).contains("any address"));
+        assert!(err(&["::1"]).contains("IPv4, the other IPv6"));
+        // TEST-NET-3 is never assigned to a local interface.
+        assert!(err(&["203.0.113.7"]).contains("not an address of this machine"));
+    }
+
+    #[test]
+    fn tui_needs_a_terminal() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let on = OutputArgs::default();
+        let off = OutputArgs {
+            no_tui: true,
+            ..OutputArgs::default()
+        };
+        let term = Invocation {
+            now,
+            interactive: true,
+        };
+        let pipe = Invocation {
+            now,
+            interactive: false,
+        };
+        assert!(tui(&on, &term));
+        assert!(!tui(&off, &term));
+        assert!(!tui(&on, &pipe));
+    }
+
+    #[test]
+    fn demo_is_built_in_and_valid() {
+        let config = DemoConfig::resolve(
+            DemoArgs {
+                plan: PlanArgs {
+                    time_scale: Some(0.5),
+                    ..PlanArgs::default()
+                },
+                output: OutputArgs::default(),
+            },
+            &Invocation {
+                now: datetime!(2025-01-02 03:04:05 UTC),
+                interactive: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(config.plan.scenario, "demo");
+        assert_eq!(config.plan.time_scale, 0.5);
+        assert_eq!(config.out_dir, Path::new("results/20250102-030405-demo"));
+        assert!(!config.tui);
+    }
+}

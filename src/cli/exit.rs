@@ -1,0 +1,103 @@
+//! Exit-code policy: which outcome and which error leave the process with which code. Scripts and CI
+//! jobs branch on these, so they are part of the interface and never change meaning.
+
+use std::process::ExitCode;
+
+use crate::scenario::ScenarioError;
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the command did what was asked; for a run, every threshold held.
+    Ok,
+    /// 1: the run finished (or was stopped) and at least one threshold was broken.
+    ThresholdsBroken,
+    /// 2: bad input: a flag, an environment variable or the scenario cannot be used. Nothing ran.
+    BadInput,
+    /// 3: the input was fine but the run could not be carried out (engine or I/O failure).
+    Failed,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::ThresholdsBroken => 1,
+            Exit::BadInput => 2,
+            Exit::Failed => 3,
+        }
+    }
+
+    /// [`Exit::Ok`] when every threshold held, else [`Exit::ThresholdsBroken`].
+    pub fn from_thresholds(all_held: bool) -> Exit {
+        if all_held {
+            Exit::Ok
+        } else {
+            Exit::ThresholdsBroken
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// Why a command failed. `main` prints it as `error: <message>` and exits with [`CliError::exit`].
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A flag (or its `STAMPEDE_*` variable) has a value that cannot be used.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag, e.g. `--time-scale`.
+        flag: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// The scenario cannot be read or is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// `run` and `demo` before the engine is wired in; see [`super::commands::run`].
+    #[error(
+        "the load engine is not built yet: this build can resolve and validate a run \
+         (try `stampede validate`), but not execute it"
+    )]
+    EngineNotBuilt,
+}
+
+impl CliError {
+    /// The exit code this error leaves with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::Flag { .. } | CliError::Scenario(_) => Exit::BadInput,
+            CliError::EngineNotBuilt => Exit::Failed,
+        }
+    }
+
+    /// Shorthand for [`CliError::Flag`].
+    pub fn flag(flag: &'static str, message: impl Into<String>) -> CliError {
+        CliError::Flag {
+            flag,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(Exit::Ok.code(), 0);
+        assert_eq!(Exit::ThresholdsBroken.code(), 1);
+        assert_eq!(Exit::BadInput.code(), 2);
+        assert_eq!(Exit::Failed.code(), 3);
+        assert_eq!(Exit::from_thresholds(true), Exit::Ok);
+        assert_eq!(Exit::from_thresholds(false), Exit::ThresholdsBroken);
+        assert_eq!(CliError::flag("--x", "bad").exit(), Exit::BadInput);
+        assert_eq!(CliError::flag("--x", "bad").to_string(), "--x: bad");
+    }
+}

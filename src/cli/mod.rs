@@ -1,0 +1,18 @@
+//! The command line: raw flags, their resolution into validated configs, the subcommands, and the
+//! exit-code policy. It owns everything between `argv` and the engine, and nothing after: the engine
+//! receives a [`RunConfig`](config::RunConfig), never a clap struct.
+//!
+//! # Layout
+//! - [`args`]: clap structs, one per subcommand, built from shared pieces (`PlanArgs`, `OutputArgs`,
+//!   `NetworkArgs`) so new subcommands reuse them.
+//! - [`config`]: flag > `STAMPEDE_*` env > scenario file > default, into `RunConfig`, `DemoConfig`,
+//!   `ValidateConfig`.
+//! - [`commands`]: what each subcommand does with its config.
+//! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
+//! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
+
+pub mod args;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod progress;

@@ -1,0 +1,187 @@
+//! The `stampede` binary as a user meets it: subcommands, exit codes and error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the built binary from the package root with no `STAMPEDE_*` variables leaking in from the
+/// developer's shell, plus the given ones.
+fn stampede(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("STAMPEDE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A scenario file in this test binary's scratch directory.
+fn scratch_file(name: &str, text: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = stampede(&["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    for sub in ["run", "demo", "validate"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("Exit codes"), "{text}");
+    let run_help = stdout(&stampede(&["run", "--help"], &[]));
+    assert!(run_help.contains("--source-ips"), "{run_help}");
+    assert!(run_help.contains("28,000"), "{run_help}");
+    assert!(run_help.contains("STAMPEDE_TARGET"), "{run_help}");
+}
+
+#[test]
+fn validate_prints_the_plan_of_a_good_file() {
+    let out = stampede(&["validate", "scenarios/ktb-2024.toml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("scenarios/ktb-2024.toml: ok\n"), "{text}");
+    assert!(text.contains("levels      30"), "{text}");
+    assert!(text.contains("max users   3000"), "{text}");
+    assert!(text.contains("duration    16m30s"), "{text}");
+    assert!(text.contains("competition  weight 1"), "{text}");
+
+    let capped = stampede(
+        &["validate", "scenarios/ktb-2024.toml", "--max-users", "500"],
+        &[("STAMPEDE_TIME_SCALE", "0.1")],
+    );
+    assert_eq!(capped.status.code(), Some(0), "{}", stderr(&capped));
+    let text = stdout(&capped);
+    assert!(text.contains("max users   500"), "{text}");
+    assert!(
+        text.contains("time scale 0.1"),
+        "the env var applies: {text}"
+    );
+}
+
+#[test]
+fn validate_names_file_field_and_allowed_values() {
+    let path = scratch_file(
+        "bad-step.toml",
+        r#"
+[[phase]]
+kind = "constant"
+users = 10
+duration = "1m"
+
+[[flow]]
+steps = ["register", "enter_room", "connect", "joinroom", "hold"]
+"#,
+    );
+    let out = stampede(&["validate", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    let want = format!("error: {}:8:", path.display());
+    assert!(err.starts_with(&want), "{err}");
+    assert!(
+        err.contains(r#"flow[0].steps[3]: unknown step "joinroom"; allowed: register, health"#),
+        "{err}"
+    );
+
+    let path = scratch_file(
+        "bad-duration.toml",
+        "[[phase]]\nkind = \"constant\"\nusers = 10\nduration = \"60\"\n[[flow]]\nsteps = [\"health\"]\n",
+    );
+    let err = stderr(&stampede(&["validate", path.to_str().unwrap()], &[]));
+    assert!(err.contains("bad-duration.toml:4:12: phase[0].duration: \"60\" is not a duration (write e.g. \"30s\""), "{err}");
+
+    let out = stampede(&["validate", "scenarios/no-such-file.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: scenarios/no-such-file.toml: cannot read"));
+}
+
+#[test]
+fn run_refuses_a_bad_target() {
+    for (target, needle) in [
+        ("ftp://127.0.0.1:21", "only http:// and https://"),
+        ("127.0.0.1:5000", "has no scheme"),
+        ("http://127.0.0.1:5000/api", "base URL only"),
+    ] {
+        let out = stampede(
+            &[
+                "run",
+                "--target",
+                target,
+                "--scenario",
+                "scenarios/smoke.toml",
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        let err = stderr(&out);
+        assert!(err.starts_with("error: --target: "), "{err}");
+        assert!(err.contains(needle), "{target}: {err}");
+    }
+}
+
+#[test]
+fn run_refuses_a_bad_time_scale() {
+    let base = [
+        "run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--scenario",
+        "scenarios/smoke.toml",
+    ];
+    for value in ["0", "-1", "101"] {
+        let out = stampede(&[&base[..], &["--time-scale", value]].concat(), &[]);
+        assert_eq!(out.status.code(), Some(2), "{value}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: --time-scale: must be above 0 and at most 100"),
+            "{value}: {err}"
+        );
+    }
+    // Not a number at all: clap's own message, same exit code.
+    let out = stampede(&[&base[..], &["--time-scale", "fast"]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--time-scale"), "{}", stderr(&out));
+    // From the environment, and a flag beats the environment.
+    let out = stampede(&base, &[("STAMPEDE_TIME_SCALE", "500")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("got 500"), "{}", stderr(&out));
+    let out = stampede(
+        &[&base[..], &["--time-scale", "0.5"]].concat(),
+        &[("STAMPEDE_TIME_SCALE", "500")],
+    );
+    assert!(!stderr(&out).contains("--time-scale"), "{}", stderr(&out));
+}
+
+#[test]
+fn run_reports_a_bad_scenario_after_good_flags() {
+    let out = stampede(
+        &[
+            "run",
+            "--target",
+            "http://127.0.0.1:9",
+            "--scenario",
+            "scenarios/nope.toml",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: scenarios/nope.toml: cannot read"));
+}
