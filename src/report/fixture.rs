@@ -1,4 +1,4 @@
-//! A realistic [`RunSummary`] for the renderers' tests: every field filled, a
+//! A realistic [`RunSummary`] and interval log for the renderers' tests: every field filled, a
 //! partial three-level ramp with failures, so a renderer that drops or mangles something shows it.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use super::summary::{
     SCHEMA_VERSION, ThresholdResult, TimelineRow, ToolInfo, UserTotals,
 };
 use crate::engine::plan::Threshold;
-use crate::metrics::aggregate::{Hist, encode_hist};
+use crate::metrics::aggregate::{Hist, HlogEntry, encode_hist};
 use crate::metrics::{FailureKind, Op};
 
 /// A histogram of `n` samples spread evenly over `lo_ms..=hi_ms`.
@@ -253,4 +253,22 @@ pub(crate) fn summary() -> RunSummary {
                 .into(),
         ],
     }
+}
+
+/// Interval histograms for three one-second intervals of two operations.
+pub(crate) fn hlog() -> Vec<HlogEntry> {
+    let mut out = Vec::new();
+    for i in 0..3u64 {
+        for (op, n) in [(Op::Login, 10 + i), (Op::Delivery, 100 * (i + 1))] {
+            let h = hist(n, 2 + i, 50 + 10 * i);
+            out.push(HlogEntry {
+                start_secs: i as f64,
+                length_secs: 1.0,
+                op,
+                max_ms: h.max() as f64 / 1000.0,
+                encoded: encode_hist(&h),
+            });
+        }
+    }
+    out
 }
