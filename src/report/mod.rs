@@ -3,7 +3,7 @@
 //! Building the summary from the engine's results is not done here, and neither is scoring.
 //!
 //! # Layout
-//! - [`summary`]: the model, [`SCHEMA_VERSION`].
+//! - [`summary`]: the model, [`SCHEMA_VERSION`], described by `schema/run-summary.schema.json`.
 //! - [`thresholds`]: [`evaluate`] judges a scenario's thresholds against a summary (pure).
 //! - [`json`]: `summary.json` and [`RunSummary::load`], which refuses other layout versions.
 //! - [`csv`]: `levels.csv`, `timeline.csv`, `failures.csv`, with their stable column names.
@@ -23,6 +23,8 @@ pub mod write;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod schema_tests;
 
 pub use error::ReportError;
 pub use json::write_json;
