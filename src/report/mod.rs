@@ -1,5 +1,34 @@
-//! The [`RunSummary`] model and its renderers.
+//! The [`RunSummary`] model and its renderers. One model, many renderers: everything a run reports
+//! is in the summary, and each file is a view of it (plus the interval histograms for the log).
+//! Building the summary from the engine's results is not done here, and neither is scoring.
+//!
+//! # Layout
+//! - [`summary`]: the model, [`SCHEMA_VERSION`], described by `schema/run-summary.schema.json`.
+//! - [`thresholds`]: [`evaluate`] judges a scenario's thresholds against a summary (pure).
+//! - [`json`]: `summary.json` and [`RunSummary::load`], which refuses other layout versions.
+//! - [`csv`]: `levels.csv`, `timeline.csv`, `failures.csv`, with their stable column names.
+//! - [`hlog`]: `latency.hlog`, an HdrHistogram interval log tagged by operation.
+//! - [`text`]: the human summary printed at the end of a run (also `summary.txt`).
+//! - [`write`](mod@write): [`write_run`] puts all of the above in a results directory, each file atomically.
+//! - [`error`]: [`ReportError`], which always names the file.
 
+pub mod csv;
+pub mod error;
+pub mod hlog;
+pub mod json;
 pub mod summary;
+pub mod text;
+pub mod thresholds;
+pub mod write;
 
-pub use summary::{RunSummary, SCHEMA_VERSION};
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod schema_tests;
+
+pub use error::ReportError;
+pub use json::write_json;
+pub use summary::{RunSummary, SCHEMA_VERSION, ThresholdResult};
+pub use text::render_text;
+pub use thresholds::evaluate;
+pub use write::{WrittenFiles, write_run};

@@ -273,10 +273,15 @@ pub struct GeneratorHealth {
 pub struct ThresholdResult {
     /// The rule.
     pub threshold: Threshold,
-    /// The measured value it was compared with.
-    pub actual: f64,
+    /// The measured value it was compared with (a ratio, milliseconds or a count, as the rule says);
+    /// `None` when the run could not measure it (a latency rule on an operation that never ran), in
+    /// which case the rule did not pass. An `Option` rather than NaN because JSON has no NaN and the
+    /// summary must load back.
+    pub actual: Option<f64>,
     /// True when the rule held.
     pub passed: bool,
+    /// Why the rule could not be judged, when it could not.
+    pub note: Option<String>,
 }
 
 impl RunSummary {

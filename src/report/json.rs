@@ -1,0 +1,152 @@
+//! `summary.json`: the [`RunSummary`] itself, pretty-printed, and reading it back.
+//!
+//! This is the file scoring, matches and brackets are computed from, so reading checks
+//! `schema_version` before anything else: a summary from another layout gets an error that names
+//! both versions instead of a confusing "missing field" deep inside.
+
+use std::io;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::error::ReportError;
+use super::summary::{RunSummary, SCHEMA_VERSION};
+
+/// Writes `summary` as pretty JSON followed by a newline.
+pub fn write_json<W: io::Write>(out: &mut W, summary: &RunSummary) -> serde_json::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, summary)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
+}
+
+/// Just enough of a summary to check its layout version before parsing the rest.
+#[derive(Deserialize)]
+struct VersionProbe {
+    schema_version: Option<u64>,
+}
+
+impl RunSummary {
+    /// Reads a `summary.json` written by [`write_json`]. Errors name `path`; a file of another
+    /// [`SCHEMA_VERSION`] is refused with both versions in the message.
+    pub fn load(path: &Path) -> Result<RunSummary, ReportError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        RunSummary::from_json(&text, path)
+    }
+
+    /// Parses the text of a `summary.json`; `path` is only used to name it in errors.
+    pub fn from_json(text: &str, path: &Path) -> Result<RunSummary, ReportError> {
+        // A probe that fails (not JSON, not an object) falls through to the full parse, whose error
+        // carries the line and column.
+        if let Ok(VersionProbe {
+            schema_version: Some(found),
+        }) = serde_json::from_str(text)
+            && found != u64::from(SCHEMA_VERSION)
+        {
+            return Err(ReportError::SchemaVersion {
+                path: path.to_path_buf(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_str(text).map_err(|source| ReportError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    fn json_of(s: &RunSummary) -> String {
+        let mut buf = Vec::new();
+        write_json(&mut buf, s).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn round_trips_through_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        let s = fixture::summary();
+        let text = json_of(&s);
+        assert!(
+            text.starts_with("{\n  \"schema_version\": 1,"),
+            "{text:.60}"
+        );
+        assert!(text.ends_with("}\n"));
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(RunSummary::load(&path).unwrap(), s);
+    }
+
+    #[test]
+    fn snake_case_names_on_the_wire() {
+        let text = json_of(&fixture::summary());
+        for needle in [
+            "\"op\": \"join_room\"",
+            "\"kind\": \"delivery_missing\"",
+            "\"metric\": \"vu_failure_ratio\"",
+            "\"actual\": null",
+            "\"peak_connected\": 292",
+        ] {
+            assert!(text.contains(needle), "missing {needle}");
+        }
+    }
+
+    #[test]
+    fn another_schema_version_names_both_versions() {
+        let mut value = serde_json::to_value(fixture::summary()).unwrap();
+        value["schema_version"] = 7.into();
+        // A field this build does not know about must not hide the version mismatch.
+        value["latency"] = "reshaped in v7".into();
+        let path = Path::new("/results/old/summary.json");
+        let err = RunSummary::from_json(&value.to_string(), path).unwrap_err();
+        assert!(matches!(
+            err,
+            ReportError::SchemaVersion {
+                found: 7,
+                expected: SCHEMA_VERSION,
+                ..
+            }
+        ));
+        let msg = err.to_string();
+        assert!(msg.contains("/results/old/summary.json"), "{msg}");
+        assert!(msg.contains("schema_version 7"), "{msg}");
+        assert!(
+            msg.contains(&format!("schema_version {SCHEMA_VERSION}")),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn broken_documents_are_named() {
+        let path = Path::new("runs/a/summary.json");
+        let err = RunSummary::from_json("{\"schema_version\": 1,", path).unwrap_err();
+        assert!(matches!(err, ReportError::Parse { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("runs/a/summary.json is not a valid run summary")
+        );
+
+        let mut value = serde_json::to_value(fixture::summary()).unwrap();
+        value.as_object_mut().unwrap().remove("schema_version");
+        let err = RunSummary::from_json(&value.to_string(), path).unwrap_err();
+        assert!(
+            err.to_string().contains("missing field `schema_version`"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.json");
+        let err = RunSummary::load(&missing).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("cannot read ") && msg.contains("nope.json"),
+            "{msg}"
+        );
+    }
+}
