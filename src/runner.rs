@@ -3,12 +3,72 @@
 //!
 //! This is the layer `run`, `demo` and `match` share; it knows about files but not about the terminal.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::RunOutcome;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
 use crate::engine::plan::LoadPlan;
-use crate::metrics::TeamResult;
+use crate::engine::{self, EngineError, EngineOptions, RunOutcome, Target};
+use crate::metrics::{Snapshot, TeamResult};
 use crate::report::summary::{RunSummary, SCHEMA_VERSION, ToolInfo};
+use crate::report::{ReportError, WrittenFiles, evaluate, write_run};
+
+/// One target of a run and where its results go.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The target.
+    pub target: Target,
+    /// Team name to record in the summary (matches); `None` for a plain run.
+    pub team: Option<String>,
+    /// Results directory for this target.
+    pub dir: PathBuf,
+}
+
+/// One target's results, written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The summary, thresholds judged.
+    pub summary: RunSummary,
+    /// The files it was written to.
+    pub files: WrittenFiles,
+}
+
+/// Why a run produced no results.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Results could not be written (the message names the file).
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+/// Runs `plan` against every destination's target at once and writes each one's results.
+///
+/// `interrupt` ends the run early; the results written then are marked partial. Snapshots for views go
+/// out on `snapshots`.
+pub async fn execute(
+    plan: Arc<LoadPlan>,
+    destinations: &[Destination],
+    options: EngineOptions,
+    interrupt: CancellationToken,
+    snapshots: watch::Sender<Snapshot>,
+) -> Result<Vec<Written>, RunnerError> {
+    let targets: Vec<Target> = destinations.iter().map(|d| d.target.clone()).collect();
+    let outcome = engine::run(Arc::clone(&plan), &targets, options, interrupt, snapshots).await?;
+    let mut written = Vec::new();
+    for (dest, result) in destinations.iter().zip(&outcome.teams) {
+        let mut summary = assemble(result, &plan, &outcome, dest.team.as_deref());
+        summary.thresholds = evaluate(&plan.thresholds, &summary);
+        let files = write_run(&dest.dir, &summary, &result.hlog)?;
+        written.push(Written { summary, files });
+    }
+    Ok(written)
+}
 
 /// What every summary says about how latency was measured.
 pub const MEASUREMENT_NOTES: [&str; 3] = [

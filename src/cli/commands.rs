@@ -2,36 +2,120 @@
 
 use std::fmt::Write as _;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
 use super::config::{DemoConfig, RunConfig, ValidateConfig};
 use super::exit::{CliError, Exit};
+use super::progress;
 use crate::engine::plan::{LoadPlan, RoomAssignment, Step, Threshold};
+use crate::engine::{EngineOptions, Target};
+use crate::metrics::Snapshot;
+use crate::report::render_text;
+use crate::runner::{self, Destination, Written};
 use crate::scenario::Scenario;
 use crate::scenario::duration::format_duration;
 
-/// `stampede run`: runs the plan against the target and writes results to `config.out_dir`.
-///
-/// **Not wired yet.** The engine is being written alongside this layer; until it is merged this
-/// returns [`CliError::EngineNotBuilt`] through `engine_not_built`, the one placeholder of the
-/// command line. Wiring it means: start a runtime, run `config.plan` against `config.target`, write
-/// the `RunSummary` under `config.out_dir`, and return `Exit::from_thresholds(..)`.
+/// `stampede run`: checks the target answers, runs the plan against it with the chosen view, writes
+/// results to `config.out_dir`, prints the summary, and exits by the thresholds.
 pub fn run(config: RunConfig) -> Result<Exit, CliError> {
-    let _ = config;
-    engine_not_built()
+    runtime()?.block_on(async {
+        let target = config.target.to_engine();
+        preflight(&target).await?;
+        let destinations = [Destination {
+            target,
+            team: None,
+            dir: config.out_dir.clone(),
+        }];
+        let options = EngineOptions {
+            source_ips: config.source_ips.clone(),
+        };
+        let written =
+            execute_with_view(Arc::new(config.plan), &destinations, options, config.tui).await?;
+        Ok(report(&written))
+    })
 }
 
 /// `stampede demo`: starts the embedded reference server on a free loopback port and runs the demo
 /// plan against it.
-///
-/// **Not wired yet**, like [`run`], and through the same placeholder.
 pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
     let _ = config;
-    engine_not_built()
+    Err(CliError::Environment(
+        "the embedded reference server is not in this build yet".into(),
+    ))
 }
 
-/// THE placeholder: the only thing standing in for the engine. Remove it when wiring [`run`] and
-/// [`demo`].
-fn engine_not_built() -> Result<Exit, CliError> {
-    Err(CliError::EngineNotBuilt)
+/// A multi-threaded runtime for one command.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Environment(format!("cannot start the async runtime: {e}")))
+}
+
+/// How long the pre-run health check waits for the target.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fails fast when nothing answers at the target, instead of recording a run of connection errors.
+/// Any HTTP answer, even an error status, counts as reachable: judging it is the run's job.
+async fn preflight(target: &Target) -> Result<(), CliError> {
+    let unreachable = |reason: String| CliError::Unreachable {
+        target: target.url.clone(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(PREFLIGHT_TIMEOUT)
+        .build()
+        .map_err(|e| unreachable(e.to_string()))?;
+    match client.get(format!("{}/health", target.url)).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(unreachable(
+            crate::client::Failure::http("GET /health", &e).message,
+        )),
+    }
+}
+
+/// Runs with Ctrl-C handling and a live view; an interrupt still writes every result file.
+pub async fn execute_with_view(
+    plan: Arc<LoadPlan>,
+    destinations: &[Destination],
+    options: EngineOptions,
+    tui: bool,
+) -> Result<Vec<Written>, CliError> {
+    // The terminal scoreboard arrives with its own issue; until then both choices show progress bars.
+    let _ = tui;
+    let interrupt = CancellationToken::new();
+    let on_ctrl_c = tokio::spawn({
+        let interrupt = interrupt.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: stopping every user and writing the results…");
+                interrupt.cancel();
+            }
+        }
+    });
+    let (tx, rx) = watch::channel(Snapshot::default());
+    let view = tokio::spawn(progress::show(rx));
+    let result = runner::execute(plan, destinations, options, interrupt, tx).await;
+    on_ctrl_c.abort();
+    let _ = view.await;
+    Ok(result?)
+}
+
+/// Prints each summary and where it was written; the exit code follows the thresholds.
+fn report(written: &[Written]) -> Exit {
+    let mut all_held = true;
+    for w in written {
+        println!("{}", render_text(&w.summary));
+        if let Some(dir) = w.files.summary_json.parent() {
+            println!("results written to {}", dir.display());
+        }
+        all_held &= w.summary.thresholds_passed();
+    }
+    Exit::from_thresholds(all_held)
 }
 
 /// `stampede validate`: the file is valid (resolution already loaded and lowered it); print what it

@@ -51,6 +51,16 @@ pub struct Target {
     pub url: Url,
 }
 
+impl Target {
+    /// The engine's view of the target: base URL without the trailing slash.
+    pub fn to_engine(&self) -> crate::engine::Target {
+        crate::engine::Target {
+            name: self.name.clone(),
+            url: self.url.as_str().trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
 /// Everything `stampede run` needs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {

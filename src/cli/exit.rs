@@ -59,20 +59,32 @@ pub enum CliError {
     /// The scenario cannot be read or is invalid.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    /// `run` and `demo` before the engine is wired in; see [`super::commands::run`].
+    /// The target does not answer at all (checked with `GET /health` before a run starts).
     #[error(
-        "the load engine is not built yet: this build can resolve and validate a run \
-         (try `stampede validate`), but not execute it"
+        "target {target} is not reachable: {reason} (is the server running, and is the URL right?)"
     )]
-    EngineNotBuilt,
+    Unreachable {
+        /// The target URL.
+        target: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+    /// The run could not be carried out, or its results could not be written.
+    #[error(transparent)]
+    Run(#[from] crate::runner::RunnerError),
+    /// Something the command needs from the machine failed (runtime, embedded server, …).
+    #[error("{0}")]
+    Environment(String),
 }
 
 impl CliError {
     /// The exit code this error leaves with.
     pub fn exit(&self) -> Exit {
         match self {
-            CliError::Flag { .. } | CliError::Scenario(_) => Exit::BadInput,
-            CliError::EngineNotBuilt => Exit::Failed,
+            CliError::Flag { .. } | CliError::Scenario(_) | CliError::Unreachable { .. } => {
+                Exit::BadInput
+            }
+            CliError::Run(_) | CliError::Environment(_) => Exit::Failed,
         }
     }
 

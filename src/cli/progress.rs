@@ -88,7 +88,10 @@ async fn bars(rx: &mut watch::Receiver<Snapshot>) {
         run.set_message(run_line(&snap));
         while teams.len() < snap.teams.len() {
             let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             teams.push(bar);
         }
         for (bar, t) in teams.iter().zip(&snap.teams) {
