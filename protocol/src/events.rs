@@ -218,9 +218,11 @@ pub struct ActiveStream {
     /// Stream id (the future message id).
     #[serde(rename = "_id")]
     pub id: String,
-    /// Which AI.
+    /// Message type; `ai` from the reference server.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Which AI (`wayneAI`, `consultingAI`), as the original sent it.
+    pub ai_type: String,
     /// Text so far.
     pub content: String,
     /// When the stream started.

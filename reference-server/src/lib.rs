@@ -1,1 +1,239 @@
-//! Reference chat server (skeleton).
+//! The reference chat server: the competition's chat protocol (REST + Socket.IO v4, see
+//! `PROTOCOL.md`) served well enough for the original web frontend and the real `socket.io-client`, as
+//! the system under test for stampede's demos, tests and benchmarks.
+//!
+//! Run it in-process with [`start`] (tests and `stampede demo` bind `127.0.0.1:0`), or as the
+//! `reference-server` binary. [`app`] builds the router alone, for handler tests without a socket.
+//!
+//! # Layout
+//! - [`config`]: [`ServerConfig`] and the command line that resolves into it.
+//! - [`store`]: the [`ChatStore`](store::ChatStore) trait (users, sessions, rooms, messages, file
+//!   metadata) and its in-memory implementation.
+//! - [`blob`]: the [`BlobStore`](blob::BlobStore) trait (file contents) and its local-directory
+//!   implementation.
+//! - [`auth`]: password hashing, tokens, the one authentication check.
+//! - [`api`]: REST handlers.
+//! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out, chat events.
+//! - [`ai`]: the deterministic AI bot.
+//! - [`overload`]: request classification and in-flight counts; where load control plugs in.
+//! - [`views`]: store records → wire DTOs.
+//! - [`error`], [`peer`]: REST errors; who is on the other end of a request.
+
+pub mod ai;
+pub mod api;
+pub mod auth;
+pub mod blob;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod overload;
+pub mod peer;
+pub mod store;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::rate_limit::RateLimiter;
+use crate::auth::Auth;
+use crate::blob::BlobStore;
+use crate::blob::local::LocalBlobStore;
+pub use crate::config::{KdfParams, ServerConfig};
+use crate::gateway::{Gateway, GatewaySettings};
+use crate::overload::Overload;
+use crate::store::ChatStore;
+use crate::store::memory::MemoryStore;
+
+/// Everything a handler or socket task needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The settings the server runs with.
+    pub config: Arc<ServerConfig>,
+    /// Chat state.
+    pub store: Arc<dyn ChatStore>,
+    /// File contents.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Password hashing and tokens.
+    pub auth: Arc<Auth>,
+    /// Connections, rooms and fan-out.
+    pub gateway: Arc<Gateway>,
+    /// Request classification and counts.
+    pub overload: Arc<Overload>,
+    pub(crate) room_list_limiter: Option<Arc<RateLimiter>>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] config::ConfigError),
+    /// Argon2 refused the KDF parameters.
+    #[error("invalid password hashing cost: {0}")]
+    Kdf(argon2::Error),
+    /// The files directory cannot be used.
+    #[error("cannot use files directory {path}: {source}")]
+    FilesDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Wires the server's parts around the given stores. Draws a random token secret (with a warning)
+    /// when the config has none.
+    pub fn new(
+        config: ServerConfig,
+        store: Arc<dyn ChatStore>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "no JWT secret configured: using a random one; tokens will not work on any \
+                     other instance (set JWT_SECRET for multi-instance deployments)"
+                );
+                rand::random::<[u8; 32]>().to_vec()
+            }
+        };
+        let auth = Auth::new(config.kdf, &secret).map_err(StartError::Kdf)?;
+        let gateway = Gateway::new(GatewaySettings::from(&config), config.max_connections);
+        let room_list_limiter = config
+            .room_list_rate_limit
+            .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            blobs,
+            auth: Arc::new(auth),
+            gateway: Arc::new(gateway),
+            overload: Arc::new(Overload::default()),
+            room_list_limiter,
+        })
+    }
+}
+
+/// The whole HTTP surface: REST, `/health`, profile images, and Socket.IO on `/socket.io/`.
+pub fn app(state: AppState) -> Router {
+    let socket = get(gateway::engine::get).post(gateway::engine::post);
+    api::router(&state)
+        .route(protocol::SOCKET_PATH, socket.clone())
+        .route("/socket.io", socket)
+        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .with_state(state)
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    state: AppState,
+    stop: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Why a graceful shutdown was not clean.
+#[derive(Debug, thiserror::Error)]
+pub enum ShutdownError {
+    /// Work was still running at the deadline and was abandoned.
+    #[error("shutdown deadline of {0:?} passed; remaining work abandoned")]
+    DeadlineExceeded(std::time::Duration),
+    /// The HTTP server failed.
+    #[error("server error: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+/// Starts the server with the in-memory store and the local blob store, bound to `config.listen`.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    config.validate()?;
+    let blobs = LocalBlobStore::open(&config.files_dir)
+        .await
+        .map_err(|source| StartError::FilesDir {
+            path: config.files_dir.clone(),
+            source,
+        })?;
+    let state = AppState::new(config, Arc::new(MemoryStore::new()), Arc::new(blobs))?;
+    start_with(state).await
+}
+
+/// Starts the server around an already wired state (other stores, shared test fixtures).
+pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
+    let addr = state.config.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let stop = CancellationToken::new();
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stopped = stop.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move { stopped.cancelled().await })
+            .await
+    });
+    tracing::info!(%local_addr, "reference server listening");
+    Ok(RunningServer {
+        local_addr,
+        state,
+        stop,
+        server,
+    })
+}
+
+impl RunningServer {
+    /// The bound address (the real port when started on port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<local_addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// The running server's state (store, gateway, …), for tests and tools.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Graceful shutdown: stop accepting, send every socket a Socket.IO disconnect, let in-flight
+    /// requests and socket cleanups finish, all within the configured deadline.
+    pub async fn shutdown(self) -> Result<(), ShutdownError> {
+        let deadline = self.state.config.shutdown_deadline;
+        self.stop.cancel();
+        self.state.gateway.begin_shutdown();
+        let mut server = self.server;
+        let gateway = Arc::clone(&self.state.gateway);
+        let drained = async {
+            let served = (&mut server).await;
+            gateway.wait_idle().await;
+            served
+        };
+        match tokio::time::timeout(deadline, drained).await {
+            Ok(Ok(result)) => result.map_err(ShutdownError::from),
+            Ok(Err(join)) => Err(ShutdownError::Server(std::io::Error::other(join))),
+            Err(_) => {
+                server.abort();
+                Err(ShutdownError::DeadlineExceeded(deadline))
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The REST API: `/api/*`, `/health`, and profile images under `/uploads/`. Handlers return
+//! `Result<_, ApiError>`; every route is tagged with its [`RequestKind`] for the overload layer.
+//!
+//! # Layout
+//! - [`extract`]: JSON, query and authentication extractors with clear 4xx errors.
+//! - [`auth`]: register, login (one session per user), logout, verify, refresh.
+//! - [`rooms`]: list, create, get, join.
+//! - [`files`]: upload, download, view, delete.
+//! - [`users`]: profile, profile image, and serving profile images.
+//! - [`upload`]: the multipart → blob store path shared by file and profile image uploads.
+//! - [`rate_limit`]: the optional per-IP limit of the room list.
+
+pub mod auth;
+pub mod extract;
+pub mod files;
+pub mod rate_limit;
+pub mod rooms;
+pub mod upload;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, Uri};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Router, middleware};
+use protocol::rest::HealthResponse;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::overload::{self, RequestKind};
+use crate::store::UnixMillis;
+
+/// Largest JSON body accepted (the original's `express.json()` default: 100 kB).
+pub const JSON_BODY_LIMIT: usize = 100 * 1024;
+
+/// Tags a route with its kind, counting it in flight while it runs.
+fn kind(
+    state: &AppState,
+    kind: RequestKind,
+    route: MethodRouter<AppState>,
+) -> MethodRouter<AppState> {
+    route.layer(middleware::from_fn_with_state(
+        (Arc::clone(&state.overload), kind),
+        overload::track,
+    ))
+}
+
+/// The REST routes.
+pub fn router(state: &AppState) -> Router<AppState> {
+    use RequestKind::{Auth, Files, RoomList, RoomOps};
+    let k = |k, route| kind(state, k, route);
+    let uploads = |limit, route: MethodRouter<AppState>| route.layer(DefaultBodyLimit::max(limit));
+    let room_list = get(rooms::list).layer(middleware::from_fn_with_state(
+        state.clone(),
+        rate_limit::limit_room_list,
+    ));
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/auth/register", k(Auth, post(auth::register)))
+        .route("/api/auth/login", k(Auth, post(auth::login)))
+        .route("/api/auth/logout", k(Auth, post(auth::logout)))
+        .route("/api/auth/verify-token", k(Auth, post(auth::verify_token)))
+        .route(
+            "/api/auth/refresh-token",
+            k(Auth, post(auth::refresh_token)),
+        )
+        .route(
+            "/api/rooms",
+            k(RoomList, room_list).merge(k(RoomOps, post(rooms::create))),
+        )
+        .route("/api/rooms/{id}", k(RoomOps, get(rooms::get)))
+        .route("/api/rooms/{id}/join", k(RoomOps, post(rooms::join)))
+        .route(
+            "/api/files/upload",
+            k(
+                Files,
+                uploads(upload::UPLOAD_BODY_LIMIT, post(files::upload)),
+            ),
+        )
+        .route(
+            "/api/files/download/{filename}",
+            k(Files, get(files::download)),
+        )
+        .route("/api/files/view/{filename}", k(Files, get(files::view)))
+        .route(
+            "/api/files/{id}",
+            k(Files, axum::routing::delete(files::delete)),
+        )
+        .route(
+            "/api/users/profile",
+            k(Auth, get(users::get_profile).put(users::update_profile)),
+        )
+        .route(
+            "/api/users/profile-image",
+            k(
+                Files,
+                uploads(upload::PROFILE_BODY_LIMIT, post(users::upload_image))
+                    .delete(users::delete_image),
+            ),
+        )
+        .route("/uploads/{filename}", k(Files, get(users::serve_image)))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+}
+
+/// `GET /health`: `{status:'ok', timestamp, connections, load}`.
+async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "connections".into(),
+        state.gateway.connection_count().into(),
+    );
+    extra.insert("load".into(), state.overload.report());
+    Json(HealthResponse {
+        status: "ok".into(),
+        timestamp: UnixMillis::now().to_wire(),
+        extra,
+    })
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("No route for {method} {}", uri.path()))
+}

@@ -1,0 +1,356 @@
+//! The Socket.IO server: Engine.IO sessions over websocket and long polling, the Socket.IO namespace
+//! handshake, the chat events, rooms and fan-out. Built on the `protocol` crate's framing rather than a
+//! Socket.IO library so that per-connection memory, encode-once broadcast, backpressure and the overload
+//! hooks are ours to decide (ARCHITECTURE-server.md has the measurements).
+//!
+//! # Layout
+//! - [`conn`]: the shared handle of one session — bounded outbound queue, close signal.
+//! - [`engine`]: the HTTP side of `/socket.io/`: handshakes, polling GET/POST, websocket upgrades and
+//!   the upgrade probe.
+//! - [`session`](mod@session): the one task per connection — heartbeat, decoding, CONNECT
+//!   authentication, dispatch, and cleanup on disconnect.
+//! - [`events`]: the chat events (`joinRoom`, `chatMessage`, …) and the AI reply stream.
+//!
+//! [`Gateway`] (here) is the registry those parts share: live sessions by sid, the one connected
+//! session per user, room membership, running AI streams. Locks on it are held only for map updates,
+//! never across an `.await`.
+
+pub mod conn;
+pub mod engine;
+pub mod events;
+pub mod session;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use protocol::events::{ActiveStream, name};
+use protocol::socketio;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ServerConfig;
+use crate::store::Id;
+pub use conn::{Conn, DisconnectReason, Frame};
+
+/// How long a new login or CONNECT waits for the replaced socket to finish its cleanup.
+const KICK_WAIT: Duration = Duration::from_secs(2);
+
+/// Settings the gateway reads on every connection.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Time between pings.
+    pub ping_interval: Duration,
+    /// Time to wait for a pong.
+    pub ping_timeout: Duration,
+    /// Largest packet / message accepted.
+    pub max_payload: usize,
+    /// Outbound queue capacity per connection, in frames.
+    pub outbound_queue: usize,
+    /// Pause between AI reply chunks.
+    pub ai_chunk_delay: Duration,
+}
+
+impl From<&ServerConfig> for GatewaySettings {
+    fn from(config: &ServerConfig) -> Self {
+        GatewaySettings {
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_payload: config.max_payload,
+            outbound_queue: config.outbound_queue,
+            ai_chunk_delay: config.ai_chunk_delay,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    /// Every live session, by Engine.IO sid.
+    conns: HashMap<Arc<str>, Arc<Conn>>,
+    /// The Socket.IO-connected session of each user; a newer CONNECT or login replaces (and kicks) it.
+    users: HashMap<Id, Arc<Conn>>,
+    /// Room id → members by sid. A session is in at most one room (the original's rule).
+    rooms: HashMap<Id, HashMap<Arc<str>, Arc<Conn>>>,
+}
+
+/// Why a user's socket is being ended from outside (a REST call).
+#[derive(Debug, Clone)]
+pub enum SessionEnd {
+    /// The user logged in again elsewhere.
+    DuplicateLogin {
+        /// User agent of the new login.
+        device_info: String,
+        /// Address of the new login.
+        ip_address: String,
+    },
+    /// The user logged out.
+    Logout,
+}
+
+/// Registry of connections, rooms and AI streams; the one fan-out point.
+pub struct Gateway {
+    settings: GatewaySettings,
+    permits: Arc<Semaphore>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    registry: RwLock<Registry>,
+    streams: Mutex<HashMap<Id, Vec<ActiveStream>>>,
+}
+
+impl Gateway {
+    /// A gateway allowing `max_connections` sessions at once.
+    pub fn new(settings: GatewaySettings, max_connections: usize) -> Self {
+        Gateway {
+            settings,
+            permits: Arc::new(Semaphore::new(max_connections)),
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            registry: RwLock::default(),
+            streams: Mutex::default(),
+        }
+    }
+
+    /// The settings connections run with.
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.settings
+    }
+
+    /// Sessions open now.
+    pub fn connection_count(&self) -> usize {
+        self.read().conns.len()
+    }
+
+    /// Sessions currently members of `room`.
+    pub fn room_size(&self, room: &str) -> usize {
+        self.read().rooms.get(room).map_or(0, HashMap::len)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The tracker of every task the gateway spawns (sessions, AI streams), awaited on shutdown.
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    /// Cancelled when the server begins shutting down.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    pub(crate) fn permits(&self) -> &Arc<Semaphore> {
+        &self.permits
+    }
+
+    pub(crate) fn register(&self, conn: Arc<Conn>) {
+        self.write().conns.insert(Arc::clone(conn.sid()), conn);
+    }
+
+    pub(crate) fn lookup(&self, sid: &str) -> Option<Arc<Conn>> {
+        self.read().conns.get(sid).cloned()
+    }
+
+    /// Removes a finished session from every index.
+    pub(crate) fn unregister(&self, conn: &Arc<Conn>, user: Option<&str>, room: Option<&str>) {
+        let mut reg = self.write();
+        reg.conns.remove(conn.sid().as_ref());
+        if let Some(user) = user
+            && reg.users.get(user).is_some_and(|c| Arc::ptr_eq(c, conn))
+        {
+            reg.users.remove(user);
+        }
+        if let Some(room) = room {
+            Self::remove_member(&mut reg, room, conn.sid());
+        }
+    }
+
+    /// Makes `conn` the user's connected session and returns the one it replaced, if any.
+    pub(crate) fn bind_user(&self, user: &str, conn: &Arc<Conn>) -> Option<Arc<Conn>> {
+        self.write()
+            .users
+            .insert(user.to_owned(), Arc::clone(conn))
+            .filter(|prev| !Arc::ptr_eq(prev, conn))
+    }
+
+    pub(crate) fn join_room(&self, room: &str, conn: &Arc<Conn>) {
+        self.write()
+            .rooms
+            .entry(room.to_owned())
+            .or_default()
+            .insert(Arc::clone(conn.sid()), Arc::clone(conn));
+    }
+
+    pub(crate) fn leave_room(&self, room: &str, conn: &Arc<Conn>) {
+        Self::remove_member(&mut self.write(), room, conn.sid());
+    }
+
+    fn remove_member(reg: &mut Registry, room: &str, sid: &Arc<str>) {
+        if let Some(members) = reg.rooms.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                reg.rooms.remove(room);
+            }
+        }
+    }
+
+    /// **The** fan-out: delivers one encoded frame to every session in `room` except `except`.
+    ///
+    /// Every room-wide event goes through here, so cross-instance delivery is one change: publish
+    /// `(room, frame, except)` to the bus here, and call the local delivery below from the subscriber.
+    /// The frame is shared, not copied, per recipient.
+    pub fn broadcast(&self, room: &str, frame: &Frame, except: Option<&str>) {
+        self.deliver_local(room, frame, except);
+    }
+
+    fn deliver_local(&self, room: &str, frame: &Frame, except: Option<&str>) {
+        let reg = self.read();
+        let Some(members) = reg.rooms.get(room) else {
+            return;
+        };
+        for (sid, conn) in members {
+            if except != Some(sid.as_ref()) {
+                // A full queue closes that one connection; the others still get the frame.
+                conn.send(frame.clone());
+            }
+        }
+    }
+
+    /// Encodes `event` once and broadcasts it to `room`.
+    pub fn emit_to_room<T: Serialize + ?Sized>(
+        &self,
+        room: &str,
+        event: &str,
+        payload: &T,
+        except: Option<&str>,
+    ) {
+        match encode(event, Some(payload)) {
+            Some(frame) => self.broadcast(room, &frame, except),
+            None => tracing::error!(event, "could not encode broadcast"),
+        }
+    }
+
+    /// Ends the user's socket, if one is connected: it gets `duplicate_login` (for a new login) and
+    /// `session_ended`, then a Socket.IO disconnect. Waits (briefly) until it has left its room, so
+    /// the caller's next step cannot race the old socket's cleanup.
+    pub async fn end_user_session(&self, user: &str, why: SessionEnd) {
+        let Some(conn) = self.read().users.get(user).cloned() else {
+            return;
+        };
+        kick(&conn, &why).await;
+    }
+
+    /// The AI streams running in `room`, for `joinRoomSuccess`.
+    pub fn active_streams(&self, room: &str) -> Vec<ActiveStream> {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(room)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn update_stream(&self, room: &str, stream: ActiveStream) {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = streams.entry(room.to_owned()).or_default();
+        match list.iter_mut().find(|s| s.id == stream.id) {
+            Some(slot) => *slot = stream,
+            None => list.push(stream),
+        }
+    }
+
+    pub(crate) fn end_stream(&self, room: &str, id: &str) {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(list) = streams.get_mut(room) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                streams.remove(room);
+            }
+        }
+    }
+
+    /// Starts shutting down: stops AI streams and closes every session with a Socket.IO disconnect.
+    /// Returns at once; await [`Gateway::wait_idle`] for the sessions to finish.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let conns: Vec<Arc<Conn>> = self.read().conns.values().cloned().collect();
+        for conn in conns {
+            conn.close(DisconnectReason::ServerShuttingDown);
+        }
+    }
+
+    /// Resolves when every session and AI stream task has finished (after [`begin_shutdown`](Self::begin_shutdown)).
+    pub async fn wait_idle(&self) {
+        self.tracker.wait().await;
+    }
+}
+
+/// Sends the end-of-session events to `conn`, closes it and waits for its cleanup.
+pub(crate) async fn kick(conn: &Arc<Conn>, why: &SessionEnd) {
+    if let SessionEnd::DuplicateLogin {
+        device_info,
+        ip_address,
+    } = why
+    {
+        let payload = protocol::events::DuplicateLogin {
+            kind: "new_login_attempt".into(),
+            device_info: device_info.clone(),
+            ip_address: ip_address.clone(),
+            timestamp: crate::store::UnixMillis::now().to_wire(),
+        };
+        send_event(conn, name::DUPLICATE_LOGIN, &payload);
+    }
+    let ended = match why {
+        SessionEnd::DuplicateLogin { .. } => protocol::events::SessionEnded {
+            reason: "duplicate_login".into(),
+            message: "You logged in on another device, so this session has ended.".into(),
+        },
+        SessionEnd::Logout => protocol::events::SessionEnded {
+            reason: "logout".into(),
+            message: "You logged out.".into(),
+        },
+    };
+    send_event(conn, name::SESSION_ENDED, &ended);
+    conn.close(DisconnectReason::ServerNamespaceDisconnect);
+    if tokio::time::timeout(KICK_WAIT, conn.finished())
+        .await
+        .is_err()
+    {
+        tracing::warn!(sid = %conn.sid(), "replaced socket did not finish its cleanup in time");
+    }
+}
+
+/// Encodes a server → client event frame for the default namespace.
+pub fn encode<T: Serialize + ?Sized>(event: &str, payload: Option<&T>) -> Option<Frame> {
+    socketio::encode_event(socketio::DEFAULT_NAMESPACE, None, event, payload)
+        .ok()
+        .map(Frame::from)
+}
+
+/// Encodes and queues one event for one connection.
+pub fn send_event<T: Serialize + ?Sized>(conn: &Conn, event: &str, payload: &T) -> bool {
+    match encode(event, Some(payload)) {
+        Some(frame) => conn.send(frame),
+        None => {
+            tracing::error!(event, "could not encode event");
+            false
+        }
+    }
+}
+
+/// Queues an event without a payload (`42["name"]`) for one connection.
+pub fn send_bare(conn: &Conn, event: &str) -> bool {
+    match encode::<()>(event, None) {
+        Some(frame) => conn.send(frame),
+        None => false,
+    }
+}
