@@ -42,10 +42,39 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
 /// `stampede demo`: starts the embedded reference server on a free loopback port and runs the demo
 /// plan against it.
 pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
-    let _ = config;
-    Err(CliError::Environment(
-        "the embedded reference server is not in this build yet".into(),
-    ))
+    runtime()?.block_on(async {
+        // Uploads go to a scratch directory of this process, removed afterwards.
+        let files_dir = std::env::temp_dir().join(format!("stampede-demo-{}", std::process::id()));
+        let server_config = reference_server::ServerConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            files_dir: files_dir.clone(),
+            ..reference_server::ServerConfig::default()
+        };
+        let server = reference_server::start(server_config).await.map_err(|e| {
+            CliError::Environment(format!("cannot start the reference server: {e}"))
+        })?;
+        eprintln!("reference server listening on {}", server.url());
+        let destinations = [Destination {
+            target: Target {
+                name: "reference-server".into(),
+                url: server.url(),
+            },
+            team: None,
+            dir: config.out_dir.clone(),
+        }];
+        let result = execute_with_view(
+            Arc::new(config.plan),
+            &destinations,
+            EngineOptions::default(),
+            config.tui,
+        )
+        .await;
+        if let Err(e) = server.shutdown().await {
+            eprintln!("reference server: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&files_dir);
+        Ok(report(&result?))
+    })
 }
 
 /// A multi-threaded runtime for one command.
