@@ -1,0 +1,273 @@
+//! `stampede run` end to end against the real reference server, in process: a time-scaled ramp with
+//! exact users per level and every delivery verified, results that validate against the checked-in
+//! schema, a server stopped in the middle of a run, and bad input refused with exit code 2.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reference_server::{KdfParams, ServerConfig};
+use serde_json::Value;
+use stampede::engine::EngineOptions;
+use stampede::engine::Target;
+use stampede::metrics::{FailureKind, Snapshot};
+use stampede::runner::{self, Destination, Written};
+use stampede::scenario::{LowerOptions, Scenario};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// 10 users, +10 every 2 s (1 s at time scale 0.5), up to 40, holding; rooms of 5; users chat
+/// every 400 ms (200 ms scaled) until the end, so every level carries deliveries.
+const RAMP: &str = r#"
+name = "ramp-test"
+seed = 3
+[[phase]]
+kind = "ramp"
+start_users = 10
+step_users = 10
+step_every = "2s"
+max_users = 40
+hold = "3s"
+[rooms]
+assignment = "groups"
+users_per_room = 5
+[timeouts]
+step = "10s"
+delivery = "2s"
+[[flow]]
+name = "chat"
+steps = ["register", "health", "enter_room", "connect", "join_room",
+         { fetch_history = { pages = 1 } },
+         { send_messages = { interval = "400ms" } }]
+[[threshold]]
+metric = "delivery_missing"
+max = 0
+"#;
+
+async fn reference_server() -> reference_server::RunningServer {
+    let dir = tempfile::tempdir().unwrap().keep();
+    reference_server::start(ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        kdf: KdfParams::MINIMAL,
+        files_dir: dir,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("reference server starts")
+}
+
+async fn run(
+    scenario: &str,
+    time_scale: f64,
+    url: String,
+    out: &Path,
+    interrupt: CancellationToken,
+) -> Written {
+    let plan = Scenario::from_toml(scenario, "test.toml")
+        .unwrap()
+        .lower(&LowerOptions {
+            time_scale,
+            ..LowerOptions::default()
+        });
+    let dest = Destination {
+        target: Target {
+            name: "reference".into(),
+            url,
+        },
+        team: None,
+        dir: out.to_path_buf(),
+    };
+    let (tx, _rx) = watch::channel(Snapshot::default());
+    runner::execute(
+        Arc::new(plan),
+        &[dest],
+        EngineOptions::default(),
+        interrupt,
+        tx,
+    )
+    .await
+    .expect("run completes")
+    .remove(0)
+}
+
+fn schema_check(summary: &Path) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("schema/run-summary.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource("urn:summary", schema).unwrap();
+    let index = compiler.compile("urn:summary", &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(&doc, index) {
+        panic!("{} does not match the schema: {e:#}", summary.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_scaled_ramp_counts_exact_users_and_verifies_every_delivery() {
+    let server = reference_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let w = run(
+        RAMP,
+        0.5,
+        server.url(),
+        out.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let s = &w.summary;
+    let failures: Vec<_> = s
+        .failures
+        .iter()
+        .map(|f| (f.kind, f.op, f.count, &f.samples))
+        .collect();
+    assert_eq!(s.users.failed, 0, "{failures:#?}");
+    assert!(!s.partial);
+
+    // Exactly 10, 20, 30, 40 users at the ends of the four levels, all connected.
+    let started: Vec<u64> = s.levels.iter().map(|l| l.users_started).collect();
+    assert_eq!(started, [10, 20, 30, 40]);
+    let targets: Vec<u32> = s.levels.iter().map(|l| l.target_users).collect();
+    assert_eq!(targets, [10, 20, 30, 40]);
+    for l in &s.levels {
+        assert_eq!(
+            l.users_connected,
+            u64::from(l.target_users),
+            "level {}",
+            l.index
+        );
+        assert_eq!(l.vus_failed, 0);
+        assert!(l.deliveries > 0, "level {} carried no deliveries", l.index);
+    }
+    // Every expected delivery arrived; none lost, doubled or reordered.
+    assert!(s.messages.delivered > 500, "{:?}", s.messages);
+    assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
+    assert_eq!(
+        (
+            s.messages.missing,
+            s.messages.duplicate,
+            s.messages.reordered
+        ),
+        (0, 0, 0)
+    );
+    assert!(s.thresholds.iter().all(|t| t.passed));
+
+    // Every file is there, and the JSON is what the schema promises.
+    for path in w.files.paths() {
+        assert!(path.exists(), "{} missing", path.display());
+    }
+    schema_check(&w.files.summary_json);
+    let levels_csv = std::fs::read_to_string(&w.files.levels_csv).unwrap();
+    assert_eq!(levels_csv.lines().count(), 5, "header + 4 levels");
+    let _ = server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_stopped_mid_run_is_counted_by_kind_and_results_are_written() {
+    let server = reference_server().await;
+    let url = server.url();
+    let out = tempfile::tempdir().unwrap();
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let _ = server.shutdown().await;
+    });
+    let w = run(RAMP, 0.5, url, out.path(), CancellationToken::new()).await;
+    killer.await.unwrap();
+    let s = &w.summary;
+    assert!(
+        s.users.failed > 0,
+        "users must fail when the server goes away"
+    );
+    let kinds: Vec<FailureKind> = s.failures.iter().map(|f| f.kind).collect();
+    // Connected users see their socket closed; users arriving later find nobody listening.
+    assert!(
+        kinds.contains(&FailureKind::UnexpectedDisconnect),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&FailureKind::ConnectRefused), "{kinds:?}");
+    for f in &s.failures {
+        assert!(!f.samples.is_empty(), "{:?} has no sample message", f.kind);
+    }
+    // The levels after the stop record the failures; the run still wrote everything.
+    assert!(s.levels.last().unwrap().vus_failed > 0);
+    for path in w.files.paths() {
+        assert!(path.exists(), "{} missing", path.display());
+    }
+    schema_check(&w.files.summary_json);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_writes_partial_results() {
+    let server = reference_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let interrupt = CancellationToken::new();
+    let stopper = interrupt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stopper.cancel();
+    });
+    let w = run(RAMP, 0.5, server.url(), out.path(), interrupt).await;
+    let s = &w.summary;
+    assert!(s.partial);
+    assert!(s.stop_reason.is_some());
+    assert!(s.duration_secs < s.planned_duration_secs);
+    let last = s.levels.last().unwrap();
+    assert!(last.incomplete);
+    assert_eq!(s.users.failed, 0, "stopping is not failing");
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.files.summary_json).unwrap()).unwrap();
+    assert_eq!(on_disk["partial"], true);
+    let _ = server.shutdown().await;
+}
+
+#[test]
+fn run_with_a_broken_scenario_exits_2_naming_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(
+        &file,
+        RAMP.replace("step_every = \"2s\"", "step_every = \"2\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args([
+            "run",
+            "--no-tui",
+            "--target",
+            "http://127.0.0.1:9",
+            "--scenario",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml"), "{err}");
+    assert!(err.contains("step_every"), "{err}");
+    assert!(
+        err.contains("30s"),
+        "the message shows the allowed form: {err}"
+    );
+}
+
+#[test]
+fn run_against_nothing_exits_2_saying_the_target_is_unreachable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["run", "--no-tui", "--scenario"])
+        .arg(common::repo().join("scenarios/smoke.toml"))
+        .args(["--target", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not reachable"), "{err}");
+}
