@@ -20,6 +20,8 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
+//! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
+//!   brackets and their crash-safe journal.
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
@@ -30,3 +32,4 @@ pub mod metrics;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod score;
