@@ -7,12 +7,16 @@
 //!   loadable from TOML with precise errors.
 //! - [`score`]: one team's [`TeamScore`]: every level judged, the highest level sustained without
 //!   problems, and which level and rule decided it.
+//! - [`verdict`]: [`judge`] a match: teams ranked by sustained users, ties broken at equal user
+//!   levels, a [`MatchVerdict`] whose reason names the deciding level and rule, void when the
+//!   generator was unhealthy.
 //! - `words`: numbers as verdicts print them (`3,400 users`, `3.2% > 1.0%`).
 
 pub mod rules;
 // The issue names the file `score.rs`; the path `score::score` reads as "the score function's module".
 #[allow(clippy::module_inception)]
 pub mod score;
+pub mod verdict;
 mod words;
 
 #[cfg(test)]
@@ -20,3 +24,4 @@ pub(crate) mod testkit;
 
 pub use rules::{RulesError, ScoringRules, TieBreak};
 pub use score::{BrokenRule, LevelJudgement, LevelMeasures, Rule, TeamScore, score};
+pub use verdict::{Decision, MatchVerdict, Ranked, judge, judge_scores};
