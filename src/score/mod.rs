@@ -20,6 +20,8 @@ pub mod verdict;
 mod words;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod testkit;
 
 pub use rules::{RulesError, ScoringRules, TieBreak};
