@@ -10,8 +10,15 @@
 //! - [`verdict`]: [`judge`] a match: teams ranked by sustained users, ties broken at equal user
 //!   levels, a [`MatchVerdict`] whose reason names the deciding level and rule, void when the
 //!   generator was unhealthy.
+//! - [`bracket`]: [`Bracket`], single and double elimination (byes, bracket reset) and round robin as
+//!   a pure state machine: seeding, next matches, recording results (void ones stay pending),
+//!   standings. Serialized into `bracket.json`.
+//! - `draw`: [`Bracket::render_text`], the bracket as a plain-text tree with results and the match
+//!   being played.
 //! - `words`: numbers as verdicts print them (`3,400 users`, `3.2% > 1.0%`).
 
+pub mod bracket;
+mod draw;
 pub mod rules;
 // The issue names the file `score.rs`; the path `score::score` reads as "the score function's module".
 #[allow(clippy::module_inception)]
@@ -24,6 +31,10 @@ mod proptests;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+pub use bracket::{
+    Bracket, BracketError, Entrant, Format, MatchId, MatchResult, MatchScore, MatchStatus,
+    NextMatch, Outcome, Standing, Standings, seed_order, seed_order_from_ranking,
+};
 pub use rules::{RulesError, ScoringRules, TieBreak};
 pub use score::{BrokenRule, LevelJudgement, LevelMeasures, Rule, TeamScore, score};
 pub use verdict::{Decision, MatchVerdict, Ranked, judge, judge_scores};

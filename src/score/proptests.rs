@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::bracket::{Bracket, Format, MatchResult, MatchScore, Outcome};
 use super::rules::{ScoringRules, TieBreak};
 use super::score::score;
 use super::testkit::{Lvl, summary};
@@ -299,6 +300,138 @@ proptest! {
         }
         for l in &t.levels {
             prop_assert_eq!(l.ok, l.broken_rules.is_empty());
+        }
+    }
+}
+
+/// A deterministic referee for generated brackets: from `seed` and a match's name it decides
+/// whether the match is void this time, drawn, or won by one side.
+pub(crate) fn referee(seed: u64, id: &str, attempt: u32, teams: &[String; 2]) -> MatchResult {
+    let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for b in id.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let outcome = match h % 10 {
+        0 => Outcome::Void,
+        1 => Outcome::Draw,
+        x => Outcome::Won {
+            winner: teams[(x % 2) as usize].clone(),
+        },
+    };
+    MatchResult {
+        outcome,
+        scores: teams
+            .iter()
+            .enumerate()
+            .map(|(i, t)| MatchScore {
+                team: t.clone(),
+                sustained_users: ((h >> (8 * i)) % 30) as u32 * 100,
+            })
+            .collect(),
+        reason: format!("referee {h:x}"),
+    }
+}
+
+/// Plays every next match until the bracket is finished; returns how many results (void ones
+/// included) were recorded.
+pub(crate) fn play_out(b: &mut Bracket, seed: u64) -> usize {
+    let mut recorded = 0;
+    while let Some(m) = b.next_matches().into_iter().next() {
+        let attempt = b
+            .matches()
+            .iter()
+            .find(|x| x.id == m.id)
+            .unwrap()
+            .voids
+            .len() as u32;
+        b.record(&m.id, referee(seed, &m.id.0, attempt, &m.teams))
+            .unwrap();
+        recorded += 1;
+        assert!(recorded < 10_000, "bracket does not finish");
+    }
+    recorded
+}
+
+fn format() -> impl Strategy<Value = Format> {
+    prop_oneof![
+        Just(Format::Single),
+        Just(Format::Double),
+        Just(Format::RoundRobin)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_bracket_plays_out_to_one_champion_and_complete_standings(
+        n in 1usize..=17,
+        format in format(),
+        seed in any::<u64>(),
+    ) {
+        let teams: Vec<String> = (1..=n).map(|i| format!("t{i}")).collect();
+        let mut b = Bracket::new(format, teams.clone()).unwrap();
+        play_out(&mut b, seed);
+        prop_assert!(b.is_finished());
+        let played = b.matches().iter().filter(|m| m.result.is_some()).count();
+        let expected = match format {
+            Format::Single => vec![n - 1],
+            // One match eliminates one team, twice over for everyone but the champion, who may have
+            // lost once (the reset).
+            Format::Double if n == 1 => vec![0],
+            Format::Double => vec![2 * n - 2, 2 * n - 1],
+            Format::RoundRobin => vec![n * (n - 1) / 2],
+        };
+        prop_assert!(expected.contains(&played), "{played} matches for {n} teams, {format}");
+        let st = b.standings();
+        prop_assert!(st.finished);
+        let mut listed: Vec<String> = st.rows.iter().map(|r| r.team.clone()).collect();
+        listed.sort();
+        let mut all = teams.clone();
+        all.sort();
+        prop_assert_eq!(listed, all);
+        prop_assert!(st.rows.windows(2).all(|w| w[0].place <= w[1].place));
+        for (i, r) in st.rows.iter().enumerate() {
+            let better = st.rows.iter().filter(|o| o.place < r.place).count();
+            prop_assert_eq!(r.place as usize, better + 1, "row {}", i);
+        }
+        if format == Format::RoundRobin {
+            let games: u32 = st.rows.iter().map(|r| r.wins + r.draws + r.losses).sum();
+            prop_assert_eq!(games as usize, n * n.saturating_sub(1));
+        } else {
+            let champion = st.champion.clone().expect("elimination always crowns someone");
+            prop_assert_eq!(&st.rows[0].team, &champion);
+            prop_assert_eq!(st.rows.iter().filter(|r| r.place == 1).count(), 1);
+            // Everyone but the champion was knocked out exactly once.
+            prop_assert_eq!(st.rows.iter().filter(|r| r.eliminated_in.is_none()).count(), 1);
+            if format == Format::Single && n >= 2 {
+                prop_assert_eq!(st.rows[1].place, 2);
+            }
+        }
+        // next_matches never offers a finished match, and a finished bracket offers none.
+        prop_assert!(b.next_matches().is_empty());
+    }
+
+    #[test]
+    fn next_matches_only_offers_playable_matches_in_a_stable_order(
+        n in 2usize..=12,
+        format in format(),
+        seed in any::<u64>(),
+        steps in 0usize..20,
+    ) {
+        let teams: Vec<String> = (1..=n).map(|i| format!("t{i}")).collect();
+        let mut b = Bracket::new(format, teams).unwrap();
+        for _ in 0..steps {
+            let next = b.next_matches();
+            prop_assert_eq!(&next, &b.clone().next_matches());
+            let Some(m) = next.into_iter().next() else { break };
+            let attempt = b.matches().iter().find(|x| x.id == m.id).unwrap().voids.len() as u32;
+            b.record(&m.id, referee(seed, &m.id.0, attempt, &m.teams)).unwrap();
+        }
+        for m in b.next_matches() {
+            let found = b.matches().iter().find(|x| x.id == m.id).unwrap();
+            prop_assert!(found.result.is_none());
+            prop_assert_ne!(&m.teams[0], &m.teams[1]);
         }
     }
 }
