@@ -15,10 +15,14 @@
 //!   standings. Serialized into `bracket.json`.
 //! - `draw`: [`Bracket::render_text`], the bracket as a plain-text tree with results and the match
 //!   being played.
+//! - [`journal`]: the bracket's crash-safe journal as a pure model: JSON-lines entries and
+//!   [`Journal::replay`], which rebuilds an interrupted bracket (tolerating a torn last line).
+//!   Appending and syncing the file is the caller's.
 //! - `words`: numbers as verdicts print them (`3,400 users`, `3.2% > 1.0%`).
 
 pub mod bracket;
 mod draw;
+pub mod journal;
 pub mod rules;
 // The issue names the file `score.rs`; the path `score::score` reads as "the score function's module".
 #[allow(clippy::module_inception)]
@@ -35,6 +39,7 @@ pub use bracket::{
     Bracket, BracketError, Entrant, Format, MatchId, MatchResult, MatchScore, MatchStatus,
     NextMatch, Outcome, Standing, Standings, seed_order, seed_order_from_ranking,
 };
+pub use journal::{Entry, Journal, JournalError, Replayed, Seeding};
 pub use rules::{RulesError, ScoringRules, TieBreak};
 pub use score::{BrokenRule, LevelJudgement, LevelMeasures, Rule, TeamScore, score};
 pub use verdict::{Decision, MatchVerdict, Ranked, judge, judge_scores};

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use super::bracket::{Bracket, Format, MatchResult, MatchScore, Outcome};
+use super::journal::{Journal, Seeding};
 use super::rules::{ScoringRules, TieBreak};
 use super::score::score;
 use super::testkit::{Lvl, summary};
@@ -433,5 +434,66 @@ proptest! {
             prop_assert!(found.result.is_none());
             prop_assert_ne!(&m.teams[0], &m.teams[1]);
         }
+    }
+}
+
+/// Plays a journaled bracket to the end; returns the journal text as it grew.
+fn play_journaled(j: &mut Journal, text: &mut String, seed: u64) {
+    while let Some(m) = j.bracket().next_matches().into_iter().next() {
+        let attempt = j
+            .bracket()
+            .matches()
+            .iter()
+            .find(|x| x.id == m.id)
+            .unwrap()
+            .voids
+            .len() as u32;
+        let line = j
+            .record(&m.id, referee(seed, &m.id.0, attempt, &m.teams), None)
+            .unwrap();
+        text.push_str(&line);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn resuming_after_a_crash_anywhere_ends_with_the_same_standings(
+        n in 1usize..=10,
+        format in format(),
+        seed in any::<u64>(),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let teams: Vec<String> = (1..=n).map(|i| format!("t{i}")).collect();
+        let (mut full, mut text) =
+            Journal::create(format, teams, Seeding::FileOrder, ScoringRules::default()).unwrap();
+        let first_line = text.len();
+        play_journaled(&mut full, &mut text, seed);
+        prop_assert!(full.bracket().is_finished());
+        // The whole journal replays to the finished bracket.
+        let whole = Journal::replay(&text).unwrap();
+        prop_assert_eq!(&whole.journal, &full);
+
+        // Crash after any byte past the first line; the first line is written before any match.
+        let at = first_line + cut.index(text.len() - first_line + 1);
+        let crashed = &text[..at];
+        let r = Journal::replay(crashed).unwrap();
+        prop_assert_eq!(r.torn_tail, !crashed.is_empty() && !crashed.ends_with('\n'));
+        prop_assert!(crashed[..r.valid_len].ends_with('\n'));
+        let mut resumed = r.journal;
+        // Matches finished before the crash keep their results and are not offered again.
+        for m in resumed.bracket().matches() {
+            if let Some(result) = &m.result {
+                let same = full.bracket().matches().iter().find(|x| x.id == m.id).unwrap();
+                prop_assert_eq!(Some(result), same.result.as_ref());
+                prop_assert!(resumed.bracket().next_matches().iter().all(|x| x.id != m.id));
+            }
+        }
+        let mut resumed_text = crashed[..r.valid_len].to_string();
+        play_journaled(&mut resumed, &mut resumed_text, seed);
+        prop_assert_eq!(resumed.bracket().standings(), full.bracket().standings());
+        prop_assert_eq!(Journal::replay(&resumed_text).unwrap().journal.bracket().standings(),
+            full.bracket().standings());
     }
 }
