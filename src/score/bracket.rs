@@ -5,7 +5,7 @@
 //! who plays next, who advanced on a bye, standings — is derived from the results recorded so far, so
 //! the state is small, serializable (`bracket.json`) and rebuilt exactly by replaying the journal
 //! ([`journal`](super::journal)). Running the matches is the caller's job; the text drawing is
-//! [`draw`](super::draw).
+//! [`Bracket::render_text`].
 //!
 //! # Formats
 //! - **single**: seeds placed so that 1 and 2 can only meet in the final (1 v 8, 4 v 5, 2 v 7, 3 v 6);

@@ -5,7 +5,7 @@
 //! In reading order:
 //! - [`rules`]: [`ScoringRules`], the limits a user level must stay within and the tie-break order,
 //!   loadable from TOML with precise errors.
-//! - [`score`]: one team's [`TeamScore`]: every level judged, the highest level sustained without
+//! - [`score`](mod@score): one team's [`TeamScore`]: every level judged, the highest level sustained without
 //!   problems, and which level and rule decided it.
 //! - [`verdict`]: [`judge`] a match: teams ranked by sustained users, ties broken at equal user
 //!   levels, a [`MatchVerdict`] whose reason names the deciding level and rule, void when the
