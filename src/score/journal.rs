@@ -344,6 +344,92 @@ impl Journal {
     }
 }
 
+/// A match whose outcome changed when the bracket was re-scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changed {
+    /// The match.
+    #[serde(rename = "match")]
+    pub id: MatchId,
+    /// The outcome in the journal.
+    pub before: Outcome,
+    /// The outcome now.
+    pub after: Outcome,
+}
+
+/// What [`Journal::rescore`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rescored {
+    /// The bracket rebuilt from the new results, as far as they go.
+    pub bracket: Bracket,
+    /// Matches whose outcome changed, in journal order.
+    pub changed: Vec<Changed>,
+    /// The first journaled match the new results no longer lead to (its teams changed or it is not
+    /// reached any more): from there on the bracket has to be played again. `None` when every
+    /// journaled match still fits.
+    pub diverged_at: Option<MatchId>,
+}
+
+impl Journal {
+    /// Re-scores every journaled match, in order, with `rejudge` (typically: read the match's saved
+    /// summaries from its `dir` and [`judge`](super::verdict::judge) them with new rules, then
+    /// [`MatchResult::from_verdict`]); `None` keeps the journaled result. Replays of a match that
+    /// already has a result under the new rules (a formerly void attempt that now counts) are
+    /// skipped. Pure: `rejudge` does the reading.
+    pub fn rescore(&self, mut rejudge: impl FnMut(&Entry) -> Option<MatchResult>) -> Rescored {
+        let mut bracket = Bracket::new(self.bracket.format(), self.bracket.teams().to_vec())
+            .expect("the journal's teams made a bracket once");
+        let mut changed = Vec::new();
+        let mut diverged_at = None;
+        for entry in &self.entries[1..] {
+            let (id, before) = match entry {
+                Entry::MatchFinished { id, result, .. } => (id, result.clone()),
+                Entry::MatchVoid {
+                    id, teams, reason, ..
+                } => (
+                    id,
+                    MatchResult {
+                        outcome: Outcome::Void,
+                        scores: teams
+                            .iter()
+                            .map(|t| MatchScore {
+                                team: t.clone(),
+                                sustained_users: 0,
+                            })
+                            .collect(),
+                        reason: reason.clone(),
+                    },
+                ),
+                Entry::Created { .. } => continue,
+            };
+            let decided = bracket
+                .matches()
+                .iter()
+                .any(|m| &m.id == id && m.result.is_some());
+            if decided {
+                continue;
+            }
+            let after = rejudge(entry).unwrap_or_else(|| before.clone());
+            let outcome = after.outcome.clone();
+            if bracket.record(id, after).is_err() {
+                diverged_at = Some(id.clone());
+                break;
+            }
+            if outcome != before.outcome {
+                changed.push(Changed {
+                    id: id.clone(),
+                    before: before.outcome,
+                    after: outcome,
+                });
+            }
+        }
+        Rescored {
+            bracket,
+            changed,
+            diverged_at,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,6 +594,79 @@ mod tests {
             Err(JournalError::Inconsistent { line: 0, .. })
         ));
         assert_eq!(j, before);
+    }
+
+    #[test]
+    fn rescoring_with_the_same_results_changes_nothing() {
+        let (mut j, mut text) = start(Format::Double, 4);
+        record(&mut j, &mut text, "W1-1", "alpha");
+        record(&mut j, &mut text, "W1-2", "charlie");
+        let r = j.rescore(|_| None);
+        assert_eq!(&r.bracket, j.bracket());
+        assert!(r.changed.is_empty());
+        assert_eq!(r.diverged_at, None);
+    }
+
+    #[test]
+    fn rescoring_reports_changed_winners_and_where_the_bracket_diverges() {
+        let (mut j, mut text) = start(Format::Single, 4);
+        record(&mut j, &mut text, "R1-1", "alpha");
+        record(&mut j, &mut text, "R1-2", "bravo");
+        record(&mut j, &mut text, "R2-1", "alpha");
+        // Under new rules charlie beat bravo: the final was played between the wrong teams.
+        let flip = |e: &Entry| match e {
+            Entry::MatchFinished { id, result, .. } if id.0 == "R1-2" => Some(MatchResult {
+                outcome: Outcome::Won {
+                    winner: "charlie".into(),
+                },
+                ..result.clone()
+            }),
+            _ => None,
+        };
+        let r = j.rescore(flip);
+        assert_eq!(
+            r.changed,
+            vec![Changed {
+                id: "R1-2".into(),
+                before: Outcome::Won {
+                    winner: "bravo".into()
+                },
+                after: Outcome::Won {
+                    winner: "charlie".into()
+                },
+            }]
+        );
+        assert_eq!(r.diverged_at, Some("R2-1".into()));
+        assert_eq!(
+            r.bracket.next_matches()[0].teams,
+            ["alpha".to_string(), "charlie".to_string()]
+        );
+    }
+
+    #[test]
+    fn rescoring_a_void_attempt_that_now_counts_skips_its_replay() {
+        let (mut j, mut text) = start(Format::Single, 2);
+        let void = MatchResult {
+            outcome: Outcome::Void,
+            reason: "generator".into(),
+            ..won(j.bracket(), "R1-1", "alpha")
+        };
+        let alpha_won = won(j.bracket(), "R1-1", "alpha");
+        text.push_str(&j.record(&"R1-1".into(), void, None).unwrap());
+        record(&mut j, &mut text, "R1-1", "bravo");
+        // With void_on_generator_bottleneck off, the first attempt stands: alpha had won it.
+        let mut calls = 0;
+        let r = j.rescore(|e| {
+            calls += 1;
+            match e {
+                Entry::MatchVoid { .. } => Some(alpha_won.clone()),
+                _ => None,
+            }
+        });
+        assert_eq!(calls, 1, "the replay is not re-judged");
+        assert_eq!(r.bracket.champion().as_deref(), Some("alpha"));
+        assert_eq!(r.changed.len(), 1);
+        assert_eq!(r.diverged_at, None);
     }
 
     #[test]

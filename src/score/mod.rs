@@ -39,7 +39,7 @@ pub use bracket::{
     Bracket, BracketError, Entrant, Format, MatchId, MatchResult, MatchScore, MatchStatus,
     NextMatch, Outcome, Standing, Standings, seed_order, seed_order_from_ranking,
 };
-pub use journal::{Entry, Journal, JournalError, Replayed, Seeding};
+pub use journal::{Changed, Entry, Journal, JournalError, Replayed, Rescored, Seeding};
 pub use rules::{RulesError, ScoringRules, TieBreak};
 pub use score::{BrokenRule, LevelJudgement, LevelMeasures, Rule, TeamScore, score};
 pub use verdict::{Decision, MatchVerdict, Ranked, judge, judge_scores};
