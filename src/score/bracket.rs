@@ -1339,6 +1339,56 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn double_elimination_of_eight_places_by_losers_bracket_round() {
+        // The better seed always wins.
+        let mut b = Bracket::new(Format::Double, names(8)).unwrap();
+        while let Some(m) = b.next_matches().into_iter().next() {
+            let seed = |t: &String| b.teams().iter().position(|x| x == t).unwrap();
+            let w = m.teams.iter().min_by_key(|t| seed(t)).unwrap().clone();
+            play(&mut b, &m.id.0, &w);
+        }
+        let s = b.standings();
+        let got: Vec<(u32, &str)> = s.rows.iter().map(|r| (r.place, r.team.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, "alpha"),
+                (2, "bravo"),
+                (3, "charlie"),
+                (4, "delta"),
+                (5, "echo"),
+                (5, "foxtrot"),
+                (7, "golf"),
+                (7, "hotel"),
+            ]
+        );
+        assert_eq!(
+            b.matches().iter().filter(|m| m.result.is_some()).count(),
+            14
+        );
+        // Losers-bracket rounds: 2, 2, 1, 1 matches.
+        let per_round: Vec<usize> = (1..=4)
+            .map(|r| {
+                b.matches()
+                    .iter()
+                    .filter(|m| m.stage == Stage::Losers(r))
+                    .count()
+            })
+            .collect();
+        assert_eq!(per_round, vec![2, 2, 1, 1]);
+        // The second round's drop-ins come in reverse order, so L2-1 does not pair W2-1's loser
+        // with a team from its own half.
+        let l21 = b.matches().iter().find(|m| m.id.0 == "L2-1").unwrap();
+        assert_eq!(
+            l21.slots,
+            [
+                Source::WinnerOf("L1-1".into()),
+                Source::LoserOf("W2-2".into())
+            ]
+        );
+    }
+
+    #[test]
     fn double_elimination_byes_reach_the_losers_bracket() {
         // 3 teams: alpha has a bye, so the losers bracket's first match is a bye too.
         let mut b = Bracket::new(Format::Double, names(3)).unwrap();
