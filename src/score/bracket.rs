@@ -342,7 +342,12 @@ pub enum BracketError {
     #[error("match `{0}` already has a result")]
     AlreadyRecorded(MatchId),
     /// The result names other teams than the match's.
-    #[error("match `{id}` is {} vs {}, but the result is for {}", expected[0], expected[1], got.join(", "))]
+    #[error(
+        "match `{id}` is {} vs {}, but the result is for {}",
+        expected[0],
+        expected[1],
+        got.join(", ")
+    )]
     WrongTeams {
         /// The match.
         id: MatchId,

@@ -5,11 +5,11 @@
 //! In reading order:
 //! - [`rules`]: [`ScoringRules`], the limits a user level must stay within and the tie-break order,
 //!   loadable from TOML with precise errors.
-//! - [`score`](mod@score): one team's [`TeamScore`]: every level judged, the highest level sustained without
-//!   problems, and which level and rule decided it.
+//! - [`score`](mod@score): one team's [`TeamScore`]: every level judged, the highest level
+//!   sustained without problems, and which level and rule decided it.
 //! - [`verdict`]: [`judge`] a match: teams ranked by sustained users, ties broken at equal user
 //!   levels, a [`MatchVerdict`] whose reason names the deciding level and rule, void when the
-//!   generator was unhealthy.
+//!   generator was unhealthy or the run was interrupted.
 //! - [`bracket`]: [`Bracket`], single and double elimination (byes, bracket reset) and round robin as
 //!   a pure state machine: seeding, next matches, recording results (void ones stay pending),
 //!   standings. Serialized into `bracket.json`.

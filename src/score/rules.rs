@@ -1,6 +1,8 @@
-//! `ScoringRules`: the limits a user level must stay within and the tie-break order, loadable from TOML.
+//! `ScoringRules`: the limits a user level must stay within and the tie-break order, loadable from
+//! TOML.
 //!
-//! Owns the numbers and their validation only; applying them to a run is [`score`](fn@super::score::score).
+//! Owns the numbers and their validation only; applying them to a run is
+//! [`score`](fn@super::score::score).
 //! Every default is a named constant here with the reason for its value, and `docs/scoring.md` plus
 //! `docs/scoring-rules.toml` repeat them for people (a test keeps that file equal to the defaults).
 
