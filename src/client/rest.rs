@@ -37,7 +37,7 @@ impl HttpPool {
                 .tcp_nodelay(true)
                 .pool_idle_timeout(Duration::from_secs(30))
                 // Enough idle connections for the bursts of a ramp step without hoarding sockets.
-                .pool_max_idle_per_host(512)
+                .pool_max_idle_per_host(128)
                 .user_agent(concat!("stampede/", env!("CARGO_PKG_VERSION")))
         };
         let clients: Vec<reqwest::Client> = if source_ips.is_empty() {

@@ -55,11 +55,14 @@ pub struct Missing {
     pub sender: u32,
     /// Sender's sequence number.
     pub seq: u32,
+    /// Level the message was sent in.
+    pub level: u32,
 }
 
 #[derive(Debug)]
 struct Pending {
     t0: u64,
+    level: u32,
     deadline: u64,
     expected: Vec<u32>,
     got: Vec<u32>,
@@ -103,13 +106,15 @@ impl DeliveryTracker {
         }
     }
 
-    /// Registers a message about to be sent at intended time `t0` (µs since run start) to `recipients`.
-    pub fn expect(&self, sender: u32, seq: u32, t0: u64, recipients: Vec<u32>) {
+    /// Registers a message about to be sent at intended time `t0` (µs since run start), in `level`, to
+    /// `recipients`.
+    pub fn expect(&self, sender: u32, seq: u32, t0: u64, level: u32, recipients: Vec<u32>) {
         if recipients.is_empty() {
             return;
         }
         let pending = Pending {
             t0,
+            level,
             deadline: t0 + self.deadline_micros,
             got: Vec::with_capacity(recipients.len()),
             expected: recipients,
@@ -161,6 +166,7 @@ impl DeliveryTracker {
                             recipient,
                             sender,
                             seq,
+                            level: p.level,
                         });
                     }
                 }
@@ -203,7 +209,7 @@ mod tests {
         for vu in 0..10 {
             t.set_alive(vu, true);
         }
-        t.expect(0, 1, 100, vec![1, 2, 3]);
+        t.expect(0, 1, 100, 4, vec![1, 2, 3]);
         assert_eq!(
             t.receive(1, 0, 1, 150),
             Receipt::Delivered { latency_micros: 50 }
@@ -220,7 +226,8 @@ mod tests {
             vec![Missing {
                 recipient: 2,
                 sender: 0,
-                seq: 1
+                seq: 1,
+                level: 4,
             }]
         );
         assert_eq!(t.open(), 0);
@@ -232,7 +239,7 @@ mod tests {
     fn cancelled_sends_are_forgotten() {
         let t = DeliveryTracker::new(2, 10);
         t.set_alive(1, true);
-        t.expect(0, 1, 0, vec![1]);
+        t.expect(0, 1, 0, 0, vec![1]);
         t.cancel(0, 1);
         assert!(t.sweep(100).is_empty());
     }

@@ -311,7 +311,7 @@ async fn sweep(ctx: Arc<RunCtx>, hub: Arc<Hub>, stop: CancellationToken) {
         let now = hub.start().elapsed().as_micros() as u64;
         for (team, rec) in ctx.teams.iter().zip(&recorders) {
             for m in team.tracker.sweep(now) {
-                rec.finding(Op::Delivery, FailureKind::DeliveryMissing, || {
+                rec.finding_in(m.level, Op::Delivery, FailureKind::DeliveryMissing, || {
                     format!(
                         "vu {} never received message {} of vu {} within {} ms",
                         m.recipient,

@@ -222,7 +222,7 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
             }
         }
     }
-    vu.finish().await;
+    Box::pin(vu.finish()).await;
 }
 
 impl Vu {
@@ -272,89 +272,103 @@ impl Vu {
         )
     }
 
+    /// Runs one step. Every arm is boxed: an async fn's state is as large as its largest await, and a
+    /// holding VU must not keep a REST call's worth of state alive for the rest of the run.
     async fn step(&mut self, step: &Step) -> StepResult {
         match step {
-            Step::Register { login } => self.register(*login).await,
-            Step::Health => {
-                let guest = self.team().http.guest(self.id);
-                let (_, t) = self
-                    .call(Op::Health, async move { guest.health().await })
-                    .await?;
-                self.rec.ok(Op::Health, t);
-                Ok(())
+            Step::Register { login } => Box::pin(self.register(*login)).await,
+            Step::Health => Box::pin(self.health()).await,
+            Step::ListRooms { page_size } => Box::pin(self.list_rooms(*page_size)).await,
+            Step::EnterRoom => Box::pin(self.enter_room()).await,
+            Step::Connect => Box::pin(self.connect()).await,
+            Step::GetRoom => Box::pin(self.get_room()).await,
+            Step::JoinRoom => Box::pin(self.join_room()).await,
+            Step::FetchHistory { pages } => Box::pin(self.history(*pages)).await,
+            Step::SendMessages { count, interval } => {
+                Box::pin(self.send_messages(*count, *interval)).await
             }
-            Step::ListRooms { page_size } => {
-                let authed = self.authed(Op::ListRooms)?;
-                let query = RoomListQuery {
-                    page_size: *page_size,
-                    ..RoomListQuery::default()
-                };
-                let (_, t) = self
-                    .call(
-                        Op::ListRooms,
-                        async move { authed.list_rooms(&query).await },
-                    )
-                    .await?;
-                self.rec.ok(Op::ListRooms, t);
-                Ok(())
-            }
-            Step::EnterRoom => self.enter_room().await,
-            Step::Connect => self.connect().await,
-            Step::GetRoom => {
-                let authed = self.authed(Op::GetRoom)?;
-                let room = self.room_id(Op::GetRoom)?;
-                let (_, t) = self
-                    .call(Op::GetRoom, async move { authed.get_room(&room).await })
-                    .await?;
-                self.rec.ok(Op::GetRoom, t);
-                Ok(())
-            }
-            Step::JoinRoom => self.join_room().await,
-            Step::FetchHistory { pages } => self.history(*pages).await,
-            Step::SendMessages { count, interval } => self.send_messages(*count, *interval).await,
-            Step::React { reaction } => self.react(reaction).await,
-            Step::MarkRead => self.mark_read().await,
-            Step::UploadFile { bytes, mime } => self.upload_file(*bytes, mime).await,
-            Step::ProfileImage { bytes } => {
-                let authed = self.authed(Op::ProfileImage)?;
-                let data = fake_file("image/png", *bytes, self.id);
-                let (_, t) = self
-                    .call(Op::ProfileImage, async move {
-                        authed.upload_profile_image(data).await
-                    })
-                    .await?;
-                self.rec.ok(Op::ProfileImage, t);
-                Ok(())
-            }
-            Step::AiMention { ai } => self.ai_mention(ai).await,
+            Step::React { reaction } => Box::pin(self.react(reaction)).await,
+            Step::MarkRead => Box::pin(self.mark_read()).await,
+            Step::UploadFile { bytes, mime } => Box::pin(self.upload_file(*bytes, mime)).await,
+            Step::ProfileImage { bytes } => Box::pin(self.profile_image(*bytes)).await,
+            Step::AiMention { ai } => Box::pin(self.ai_mention(ai)).await,
             Step::Think { min, max } => {
                 let wait = if max > min {
                     self.rng.random_range(*min..=*max)
                 } else {
                     *min
                 };
-                self.serve(Instant::now() + wait, Op::Hold, &mut |_| false)
+                Box::pin(self.serve(Instant::now() + wait, Op::Hold, &mut |_| false))
                     .await
                     .map(|_| ())
             }
             Step::Hold => loop {
                 // Serve in long slices; only a failure or the end of the run ends a hold.
                 let until = Instant::now() + Duration::from_secs(3600);
-                self.serve(until, Op::Hold, &mut |_| false).await?;
+                Box::pin(self.serve(until, Op::Hold, &mut |_| false)).await?;
             },
-            Step::LeaveRoom => {
-                let joined = self.joined(Op::LeaveRoom)?;
-                let conn = self.conn.as_mut().expect("joined implies connected");
-                conn.sock
-                    .emit(name::LEAVE_ROOM, joined.room_id())
-                    .await
-                    .map_err(|f| failed(Op::LeaveRoom, f))?;
-                conn.joined = None;
-                self.team().rooms.leave(joined.room_id(), self.id);
-                self.rec.done(Op::LeaveRoom);
-                Ok(())
-            }
+            Step::LeaveRoom => Box::pin(self.leave_room()).await,
         }
+    }
+
+    async fn health(&mut self) -> StepResult {
+        let guest = self.team().http.guest(self.id);
+        let (_, t) = self
+            .call(Op::Health, async move { guest.health().await })
+            .await?;
+        self.rec.ok(Op::Health, t);
+        Ok(())
+    }
+
+    async fn list_rooms(&mut self, page_size: u32) -> StepResult {
+        let authed = self.authed(Op::ListRooms)?;
+        let query = RoomListQuery {
+            page_size,
+            ..RoomListQuery::default()
+        };
+        let (_, t) = self
+            .call(
+                Op::ListRooms,
+                async move { authed.list_rooms(&query).await },
+            )
+            .await?;
+        self.rec.ok(Op::ListRooms, t);
+        Ok(())
+    }
+
+    async fn get_room(&mut self) -> StepResult {
+        let authed = self.authed(Op::GetRoom)?;
+        let room = self.room_id(Op::GetRoom)?;
+        let (_, t) = self
+            .call(Op::GetRoom, async move { authed.get_room(&room).await })
+            .await?;
+        self.rec.ok(Op::GetRoom, t);
+        Ok(())
+    }
+
+    async fn profile_image(&mut self, bytes: u32) -> StepResult {
+        let authed = self.authed(Op::ProfileImage)?;
+        let data = fake_file("image/png", bytes, self.id);
+        let (_, t) = self
+            .call(Op::ProfileImage, async move {
+                authed.upload_profile_image(data).await
+            })
+            .await?;
+        self.rec.ok(Op::ProfileImage, t);
+        Ok(())
+    }
+
+    async fn leave_room(&mut self) -> StepResult {
+        let joined = self.joined(Op::LeaveRoom)?;
+        let conn = self.conn.as_mut().expect("joined implies connected");
+        conn.sock
+            .emit(name::LEAVE_ROOM, joined.room_id())
+            .await
+            .map_err(|f| failed(Op::LeaveRoom, f))?;
+        conn.joined = None;
+        self.team().rooms.leave(joined.room_id(), self.id);
+        self.rec.done(Op::LeaveRoom);
+        Ok(())
     }
 
     async fn register(&mut self, login: bool) -> StepResult {
@@ -569,7 +583,8 @@ impl Vu {
         let seq = conn.seq;
         let content = with_marker(text, &self.ctx.nonce, self.id, seq);
         let recipients = team.rooms.others(joined.room_id(), self.id);
-        team.tracker.expect(self.id, seq, t0, recipients);
+        let level = self.rec.hub().level();
+        team.tracker.expect(self.id, seq, t0, level, recipients);
         let msg = ChatMessageRequest {
             room: joined.room_id().to_owned(),
             kind: if file.is_some() {
@@ -1020,4 +1035,91 @@ fn fake_file(mime: &str, size: u32, seed: u32) -> Vec<u8> {
     }
     data.truncate(size.max(magic.len() as u32) as usize);
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::{MessageSpec, RoomAssignment, RoomPolicy};
+
+    fn ctx() -> Arc<RunCtx> {
+        let plan = LoadPlan {
+            scenario: String::new(),
+            seed: 0,
+            time_scale: 1.0,
+            arrivals: vec![],
+            levels: vec![],
+            duration: Duration::ZERO,
+            flows: vec![],
+            rooms: RoomPolicy {
+                assignment: RoomAssignment::Groups { size: 2 },
+                hot_room_share: 0.0,
+                password: None,
+            },
+            messages: MessageSpec {
+                text: String::new(),
+                size: 0,
+            },
+            step_timeout: Duration::ZERO,
+            delivery_deadline: Duration::ZERO,
+            delivery_fails_vu: false,
+            thresholds: vec![],
+        };
+        Arc::new(RunCtx {
+            plan: Arc::new(plan),
+            teams: vec![],
+            nonce: String::new(),
+            stop: CancellationToken::new(),
+            source_ips: vec![],
+        })
+    }
+
+    /// A VU's task lives as long as the run, so its future's size is paid by every idle VU. These
+    /// bounds catch a step whose state is accidentally inlined (a REST call is ~10 KiB of state).
+    #[test]
+    fn an_idle_vu_keeps_little_state() {
+        let hub = crate::metrics::Hub::new(1);
+        let task = run_vu(ctx(), 0, 0, 0, hub.recorder(0, 0));
+        assert!(
+            std::mem::size_of_val(&task) <= 3 * 1024,
+            "run_vu: {}",
+            std::mem::size_of_val(&task)
+        );
+        let mut vu = Vu {
+            ctx: ctx(),
+            team: 0,
+            id: 0,
+            rec: hub.recorder(0, 1),
+            rng: SmallRng::seed_from_u64(0),
+            authed: None,
+            room: None,
+            conn: None,
+            track_unread: false,
+            step_timeout: Duration::ZERO,
+            fails_vu_on_delivery: false,
+        };
+        let step = vu.step(&Step::Hold);
+        assert!(
+            std::mem::size_of_val(&step) <= 256,
+            "step: {}",
+            std::mem::size_of_val(&step)
+        );
+        drop(step);
+        let mut never = |_: &Reply| false;
+        let serve = vu.serve(Instant::now(), Op::Hold, &mut never);
+        assert!(
+            std::mem::size_of_val(&serve) <= 1024,
+            "serve: {}",
+            std::mem::size_of_val(&serve)
+        );
+    }
+
+    #[test]
+    fn fake_files_have_their_magic_and_size() {
+        let png = fake_file("image/png", 100, 1);
+        assert_eq!(png.len(), 100);
+        assert!(png.starts_with(b"\x89PNG"));
+        assert_eq!(fake_file("application/pdf", 3, 1), b"%PDF-1.4\n");
+        assert_eq!(extension("application/pdf"), "pdf");
+    }
 }

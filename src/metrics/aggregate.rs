@@ -210,8 +210,11 @@ impl TeamAgg {
                 }
             }
             What::Failed { op, kind } => {
+                // Every failure is counted by kind; only requests count in the request ratio (a
+                // dropped session fails its VU, which is counted there).
+                let request = u64::from(op.is_request());
                 for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                    c.failed += 1;
+                    c.failed += request;
                     c.failures[kind.index()] += 1;
                     if kind == FailureKind::DeliveryMissing {
                         c.missing += 1;

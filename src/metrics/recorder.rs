@@ -240,7 +240,11 @@ impl Recorder {
     }
 
     fn event(&self, what: What) {
-        let level = self.hub.level().min(u16::MAX as u32) as u16;
+        self.event_in(self.hub.level(), what);
+    }
+
+    fn event_in(&self, level: u32, what: What) {
+        let level = level.min(u16::MAX as u32) as u16;
         self.hub.push(
             self.shard,
             Event {
@@ -283,10 +287,21 @@ impl Recorder {
         }
     }
 
-    /// Records a failure without touching the VU's own state (used by the delivery sweeper, which
-    /// records on behalf of members).
+    /// Records a failure without touching the VU's own state.
     pub fn finding(&self, op: Op, kind: FailureKind, message: impl FnOnce() -> String) {
-        self.event(What::Failed { op, kind });
+        self.finding_in(self.hub.level(), op, kind, message);
+    }
+
+    /// Records a failure that belongs to an earlier level: the delivery sweeper finds a message
+    /// missing only after its deadline, but the loss belongs to the level it was sent in.
+    pub fn finding_in(
+        &self,
+        level: u32,
+        op: Op,
+        kind: FailureKind,
+        message: impl FnOnce() -> String,
+    ) {
+        self.event_in(level, What::Failed { op, kind });
         let slot = self.hub.slot(self.team, kind, op);
         if slot.load(Ordering::Relaxed) < SAMPLES_PER_KEY
             && slot.fetch_add(1, Ordering::Relaxed) < SAMPLES_PER_KEY
