@@ -20,6 +20,8 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
+//! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
+//!   the progress display.
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
@@ -30,3 +32,4 @@ pub mod metrics;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod tui;
