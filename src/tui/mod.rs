@@ -12,7 +12,7 @@
 //! - [`leader`]: the live-leader rule of the match view, behind a swappable
 //!   [`Ranker`](leader::Ranker).
 //! - [`bracket`]: the bracket view-model the `bracket` command fills.
-//! - [`format`]: thousands separators, latencies, clocks, text sparklines.
+//! - [`format`](mod@format): thousands separators, latencies, clocks, text sparklines.
 //! - [`terminal`]: [`run`], the loop that owns the terminal and restores it on every way out.
 
 pub mod app;
