@@ -20,6 +20,8 @@ use crate::tui::leader::{Place, held, leader};
 
 /// Narrowest team column; below it the view switches to a table.
 const MIN_COLUMN: u16 = 30;
+/// Widest team column: wider only spreads labels and figures apart.
+const MAX_COLUMN: u16 = 56;
 /// Height of a team column.
 const COLUMN_HEIGHT: u16 = 14;
 
@@ -56,6 +58,12 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Constraint::Fill(1),
         ])
         .areas(body);
+        let width = (MAX_COLUMN * n).min(columns.width);
+        let columns = Rect {
+            x: columns.x + (columns.width - width) / 2,
+            width,
+            ..columns
+        };
         let areas = Layout::horizontal(vec![Constraint::Ratio(1, u32::from(n)); teams.len()])
             .split(columns);
         for (i, (team, area)) in teams.iter().zip(areas.iter()).enumerate() {

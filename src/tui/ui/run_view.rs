@@ -26,8 +26,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let board = app.board();
     let snapshot = &board.snapshot;
     let multi = snapshot.teams.len() > 1;
+    // A quarter of a tall screen, so a long ramp shows more of its history.
     let levels_height = if area.height >= LEVELS_FROM_HEIGHT {
-        9
+        (area.height / 4).max(9)
     } else {
         0
     };
