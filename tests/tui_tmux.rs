@@ -136,16 +136,17 @@ fn a_panic_in_the_scoreboard_gives_the_terminal_back() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let exe = std::env::current_exe().expect("the test binary");
-    // The pane re-runs this test as the child, then records how it left the terminal and stays
-    // open so the screen can be read.
+    // The pane re-runs this test as the child, then records how it left the terminal (the exit
+    // file last: it is what the test waits for) and stays open so the screen can be read.
     let script = dir.join("pane.sh");
     std::fs::write(
         &script,
         format!(
             "{CHILD}=1 RUST_BACKTRACE=0 '{exe}' --exact a_panic_in_the_scoreboard_gives_the_terminal_back \
              --nocapture --test-threads 1\n\
-             echo $? > '{dir}/exit.tmp' && mv '{dir}/exit.tmp' '{dir}/exit'\n\
+             code=$?\n\
              stty -a > '{dir}/stty'\n\
+             echo $code > '{dir}/exit.tmp' && mv '{dir}/exit.tmp' '{dir}/exit'\n\
              exec sleep 600\n",
             exe = exe.display(),
             dir = dir.display(),
