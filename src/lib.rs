@@ -22,6 +22,8 @@
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
+//! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
+//!   the progress display.
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
@@ -33,3 +35,4 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod score;
+pub mod tui;

@@ -18,6 +18,7 @@ use crate::report::render_text;
 use crate::runner::{self, Destination, Written};
 use crate::scenario::Scenario;
 use crate::scenario::duration::format_duration;
+use crate::tui::{self, TuiOptions};
 
 /// `stampede run`: checks the target answers, runs the plan against it with the chosen view, writes
 /// results to `config.out_dir`, prints the summary, and exits by the thresholds.
@@ -108,14 +109,17 @@ async fn preflight(target: &Target) -> Result<(), CliError> {
 }
 
 /// Runs with Ctrl-C handling and a live view; an interrupt still writes every result file.
+///
+/// With `tui` the view is the terminal scoreboard, whose `q` (confirmed) and Ctrl-C cancel the same
+/// `interrupt` token as the Ctrl-C signal does (raw mode turns Ctrl-C into a key, so the signal
+/// handler does not see it then). Either way the run ends normally and writes its results, and the
+/// view has finished (the terminal is back to normal) before this returns and the summary prints.
 pub async fn execute_with_view(
     plan: Arc<LoadPlan>,
     destinations: &[Destination],
     options: EngineOptions,
     tui: bool,
 ) -> Result<Vec<Written>, CliError> {
-    // The terminal scoreboard arrives with its own issue; until then both choices show progress bars.
-    let _ = tui;
     let interrupt = CancellationToken::new();
     let on_ctrl_c = tokio::spawn({
         let interrupt = interrupt.clone();
@@ -127,11 +131,41 @@ pub async fn execute_with_view(
         }
     });
     let (tx, rx) = watch::channel(Snapshot::default());
-    let view = tokio::spawn(progress::show(rx));
+    let view = if tui {
+        let options = TuiOptions::new(view_title(&plan, destinations));
+        tokio::spawn(scoreboard(rx, interrupt.clone(), options))
+    } else {
+        tokio::spawn(progress::show(rx))
+    };
     let result = runner::execute(plan, destinations, options, interrupt, tx).await;
     on_ctrl_c.abort();
     let _ = view.await;
     Ok(result?)
+}
+
+/// The scoreboard, or the progress display if the terminal cannot host it (the run goes on either
+/// way: a view never decides whether results are written).
+async fn scoreboard(
+    rx: watch::Receiver<Snapshot>,
+    interrupt: CancellationToken,
+    options: TuiOptions,
+) {
+    if let Err(e) = tui::run(rx.clone(), interrupt, options).await {
+        eprintln!("the live scoreboard stopped ({e}); showing progress lines instead");
+        progress::show(rx).await;
+    }
+}
+
+/// `scenario → target` for a run, `scenario: a vs b` for a match.
+fn view_title(plan: &LoadPlan, destinations: &[Destination]) -> String {
+    let names: Vec<&str> = destinations
+        .iter()
+        .map(|d| d.team.as_deref().unwrap_or(&d.target.name))
+        .collect();
+    match names.as_slice() {
+        [one] => format!("{} → {one}", plan.scenario),
+        many => format!("{}: {}", plan.scenario, many.join(" vs ")),
+    }
 }
 
 /// Prints each summary and where it was written; the exit code follows the thresholds.
