@@ -10,7 +10,8 @@ generator, not the server's KDF), then `stampede run` with a generated scenario:
 
   ramp +1000 users every 10 s up to N (each step spread over 9 s); every user registers, enters a
   room of 10, opens its Socket.IO session and joins; then it waits (idle window: everyone connected,
-  nobody sending), then sends a chat message every 5 s until the end (chat window).
+  nobody sending yet), then sends a chat message every 5 s until the end (chat window: once every
+  user is sending).
 
 While it runs, the script samples the stampede process's RSS and CPU time from /proc every 0.5 s.
 Afterwards it reads the run's timeline.csv and reports, per N:
@@ -93,7 +94,7 @@ step_users = 1000
 step_every = "10s"
 max_users = {users}
 spread = "9s"
-hold = "{think + chat - (steps - 1) * 10}s"
+hold = "{ramp + think + 10 + chat + 3 - (steps - 1) * 10}s"
 [rooms]
 assignment = "groups"
 users_per_room = 10
@@ -150,8 +151,9 @@ def run_one(users, idle, chat, keep):
     rss_idle = statistics.median(s[1] for s in idle)
     server_rss = statistics.median(s[1] for s in server_sampler.window(idle_lo, idle_hi))
 
-    # Chat window: every user sending every 5 s; skip the first 10 s while sends phase in.
-    chat_lo, chat_hi = think + 10, think + chat - 3
+    # Chat window: users start sending `think` after their own join, so everyone is sending once the
+    # last ramp step's users are `think` past their join; skip 10 s more while sends phase in.
+    chat_lo, chat_hi = ramp + think + 10, ramp + think + 10 + chat
     chat_rows = [r for r in timeline if chat_lo < float(r["t_secs"]) <= chat_hi]
     sent = sum(int(r["messages_sent"]) for r in chat_rows)
     delivered = sum(int(r["messages_delivered"]) for r in chat_rows)
