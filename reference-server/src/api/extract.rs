@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use protocol::rest::{AUTH_TOKEN_HEADER, SESSION_ID_HEADER};
 use serde::Deserialize;
@@ -23,8 +24,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            // Wrong field types are a 400 like every other validation error (axum says 422).
             Err(rejection) => Err(ApiError::Rejected {
-                status: rejection.status(),
+                status: match rejection.status() {
+                    StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+                    other => other,
+                },
                 message: rejection.body_text(),
             }),
         }

@@ -157,7 +157,15 @@ impl Session {
                 Step::Outbound(Some(frame)) => {
                     if let Link::WebSocket { ws, outbound } = &mut link {
                         let timeout = self.state.gateway.settings().ping_timeout;
-                        if let Err(reason) = write_batch(ws, outbound.rx(), frame, timeout).await {
+                        // A write blocked on a peer that stopped reading must not outlive a close
+                        // (its queue overflowing is exactly how such a peer gets closed).
+                        let result = tokio::select! {
+                            result = write_batch(ws, outbound.rx(), frame, timeout) => result,
+                            () = self.conn.closing() => {
+                                Err(self.conn.reason().unwrap_or(DisconnectReason::TransportClose))
+                            }
+                        };
+                        if let Err(reason) = result {
                             break reason;
                         }
                     }
