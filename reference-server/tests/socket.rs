@@ -105,15 +105,14 @@ async fn password_rooms_need_the_rest_join_first() {
 #[tokio::test]
 async fn messages_reach_every_member_including_the_sender() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
+    let common::Pair {
+        alice,
+        room,
+        mut a,
+        mut b,
+        ..
+    } = t.pair("chat").await;
     let outsider = t.user("Outsider").await;
-    let room = t.create_room(&alice, "chat", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
-    b.drain(QUIET).await;
 
     a.emit(
         "chatMessage",
@@ -181,7 +180,7 @@ async fn history_pages_30_30_10() {
     let alice = t.user("Alice").await;
     let room = t.create_room(&alice, "history", None).await;
     let mut a = t.joined(&alice, &room.id).await; // stores message 1: the join notice
-    a.drain(QUIET).await;
+    a.expect_announcement().await;
     for i in 2..=70 {
         a.emit(
             "chatMessage",
@@ -254,14 +253,13 @@ async fn history_pages_30_30_10() {
 #[tokio::test]
 async fn read_receipts_go_to_the_others_only() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "receipts", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
-    b.drain(QUIET).await;
+    let common::Pair {
+        bob,
+        room,
+        mut a,
+        mut b,
+        ..
+    } = t.pair("receipts").await;
 
     a.emit(
         "chatMessage",
@@ -297,14 +295,13 @@ async fn read_receipts_go_to_the_others_only() {
 #[tokio::test]
 async fn reactions_are_broadcast_to_the_room() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "reactions", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
-    b.drain(QUIET).await;
+    let common::Pair {
+        bob,
+        room,
+        mut a,
+        mut b,
+        ..
+    } = t.pair("reactions").await;
     a.emit(
         "chatMessage",
         &json!({"room": room.id, "type": "text", "content": "react"}),
@@ -347,14 +344,9 @@ async fn reactions_are_broadcast_to_the_room() {
 #[tokio::test]
 async fn ai_mentions_stream_in_order_and_are_stored() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "ai", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
-    b.drain(QUIET).await;
+    let common::Pair {
+        room, mut a, mut b, ..
+    } = t.pair("ai").await;
 
     a.emit(
         "chatMessage",
@@ -439,15 +431,14 @@ async fn a_running_stream_shows_in_join_room_success() {
 #[tokio::test]
 async fn leaving_and_disconnecting_are_announced() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "exits", None).await;
+    let common::Pair {
+        bob,
+        room,
+        mut a,
+        mut b,
+        ..
+    } = t.pair("exits").await;
     let other = t.create_room(&bob, "elsewhere", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
-    b.drain(QUIET).await;
 
     b.emit("leaveRoom", &room.id).await;
     assert_eq!(
@@ -466,14 +457,14 @@ async fn leaving_and_disconnecting_are_announced() {
     // Switching rooms tells the old room that the user left.
     b.emit("joinRoom", &room.id).await;
     b.expect("joinRoomSuccess").await;
-    a.drain(QUIET).await;
+    a.expect_announcement().await;
     b.emit("joinRoom", &other.id).await;
     b.expect("joinRoomSuccess").await;
     let left = a.expect("userLeft").await;
     assert_eq!(left, json!({"userId": bob.id, "name": "Bob"}));
     b.emit("joinRoom", &room.id).await;
     b.expect("joinRoomSuccess").await;
-    a.drain(QUIET).await;
+    a.expect_announcement().await;
 
     // Dropping the connection is a "disconnected" notice and a shorter participant list.
     b.close().await;
@@ -489,14 +480,13 @@ async fn leaving_and_disconnecting_are_announced() {
 #[tokio::test]
 async fn duplicate_login_ends_the_old_socket_at_once() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "dupes", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut old = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    old.drain(QUIET).await;
-    b.drain(QUIET).await;
+    let common::Pair {
+        alice,
+        room,
+        a: mut old,
+        mut b,
+        ..
+    } = t.pair("dupes").await;
 
     let started = std::time::Instant::now();
     let fresh = t.login(&alice.email).await;
@@ -579,15 +569,14 @@ async fn logout_ends_the_socket() {
 #[tokio::test]
 async fn file_messages_open_the_file_to_room_members() {
     let t = start().await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
+    let common::Pair {
+        alice,
+        bob,
+        room,
+        mut a,
+        mut b,
+    } = t.pair("files").await;
     let carol = t.user("Carol").await;
-    let room = t.create_room(&alice, "files", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
-    b.drain(QUIET).await;
 
     let form = Form::new().part(
         "file",

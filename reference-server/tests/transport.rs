@@ -12,8 +12,6 @@ use protocol::events::ConnectAuth;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-const QUIET: Duration = Duration::from_millis(300);
-
 #[tokio::test]
 async fn websocket_handshake_announces_the_configured_heartbeat() {
     let t = start_with(|c| {
@@ -285,7 +283,7 @@ async fn malformed_input_gets_errors_and_the_connection_keeps_working() {
     let user = t.user("Fuzz").await;
     let room = t.create_room(&user, "fuzz", None).await;
     let mut s = t.joined(&user, &room.id).await;
-    s.drain(QUIET).await;
+    s.expect_announcement().await;
 
     for garbage in [
         "",
@@ -365,13 +363,9 @@ async fn acks_are_answered_after_the_handler() {
 #[tokio::test]
 async fn oversized_frames_close_only_that_connection() {
     let t = start_with(|c| c.max_payload = 64 * 1024).await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "big", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let mut b = t.joined(&bob, &room.id).await;
-    a.drain(QUIET).await;
+    let common::Pair {
+        room, mut a, mut b, ..
+    } = t.pair("big").await;
 
     let huge = format!(
         "42[\"chatMessage\",{{\"room\":\"{}\",\"type\":\"text\",\"content\":\"{}\"}}]",
@@ -422,13 +416,7 @@ async fn connection_permits_cap_open_sessions() {
 #[tokio::test]
 async fn a_slow_consumer_is_dropped_not_buffered() {
     let t = start_with(|c| c.outbound_queue = 8).await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "firehose", None).await;
-    t.join_room(&bob, &room.id, None).await;
-    let mut a = t.joined(&alice, &room.id).await;
-    let b = t.joined(&bob, &room.id).await; // never read from again
-    a.drain(QUIET).await;
+    let common::Pair { room, mut a, b, .. } = t.pair("firehose").await; // b is never read again
     let gateway = std::sync::Arc::clone(&t.server.state().gateway);
     let payload = "y".repeat(9_000);
     let mut sent = 0;

@@ -197,6 +197,39 @@ impl TestServer {
     }
 }
 
+/// Alice and Bob, both participants of a new room of Alice's, each with a socket that joined it and
+/// has consumed everything the joins sent it.
+pub struct Pair {
+    pub alice: User,
+    pub bob: User,
+    pub room: Room,
+    pub a: Socket,
+    pub b: Socket,
+}
+
+impl TestServer {
+    pub async fn pair(&self, room_name: &str) -> Pair {
+        let alice = self.user("Alice").await;
+        let bob = self.user("Bob").await;
+        let room = self.create_room(&alice, room_name, None).await;
+        assert_eq!(self.join_room(&bob, &room.id, None).await.status(), 200);
+        // Each socket join announces itself to the room: a notice, then the participant list.
+        let mut a = self.joined(&alice, &room.id).await;
+        a.expect_announcement().await;
+        let mut b = self.joined(&bob, &room.id).await;
+        for socket in [&mut a, &mut b] {
+            socket.expect_announcement().await;
+        }
+        Pair {
+            alice,
+            bob,
+            room,
+            a,
+            b,
+        }
+    }
+}
+
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A minimal Socket.IO v4 client over a websocket.
@@ -350,6 +383,15 @@ impl Socket {
                 ),
             }
         }
+    }
+
+    /// A join or leave as the room hears it: the system notice, then the participant list. Returns
+    /// the notice.
+    pub async fn expect_announcement(&mut self) -> Value {
+        let notice = self.expect("message").await;
+        assert_eq!(notice["type"], "system", "{notice}");
+        self.expect("participantsUpdate").await;
+        notice
     }
 
     /// The next event, whatever its name.
