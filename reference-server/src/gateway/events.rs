@@ -73,6 +73,14 @@ impl EventError {
         }
     }
 
+    /// A frame that is not a valid Engine.IO / Socket.IO packet.
+    pub(crate) fn invalid_packet(message: impl Into<String>) -> Self {
+        EventError {
+            reply: ErrorReply::Code("INVALID_PACKET"),
+            message: message.into(),
+        }
+    }
+
     /// The explanation sent to the client.
     pub(crate) fn message(&self) -> &str {
         &self.message

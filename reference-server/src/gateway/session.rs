@@ -181,8 +181,7 @@ impl Session {
                             break reason;
                         }
                     }
-                    Message::Binary(_) => self.emit_error(
-                        "INVALID_PACKET",
+                    Message::Binary(_) => self.invalid_packet(
                         "binary frames are not supported: send Engine.IO text packets",
                     ),
                     Message::Close(_) => break DisconnectReason::TransportClose,
@@ -271,7 +270,7 @@ impl Session {
             Ok(EnginePacket::Close) => Some(DisconnectReason::TransportClose),
             Ok(EnginePacket::Open(_) | EnginePacket::Upgrade | EnginePacket::Noop) => None,
             Err(e) => {
-                self.emit_error("INVALID_PACKET", &e.to_string());
+                self.invalid_packet(e.to_string());
                 None
             }
         }
@@ -284,7 +283,7 @@ impl Session {
         let packet = match socketio::Packet::decode(msg) {
             Ok(packet) => packet,
             Err(e) => {
-                self.emit_error("INVALID_PACKET", &e.to_string());
+                self.invalid_packet(e.to_string());
                 return None;
             }
         };
@@ -392,13 +391,8 @@ impl Session {
         }
     }
 
-    fn emit_error(&self, code: &str, message: &str) {
-        let payload = protocol::events::ErrorEvent {
-            code: Some(code.to_owned()),
-            kind: None,
-            message: message.to_owned(),
-        };
-        super::send_event(&self.conn, protocol::events::name::ERROR, &payload);
+    fn invalid_packet(&self, message: impl Into<String>) {
+        EventError::invalid_packet(message).emit(&self.conn);
     }
 
     /// Says goodbye if the server chose to end the session, leaves the room with a notice, and
