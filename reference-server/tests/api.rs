@@ -414,6 +414,8 @@ async fn malformed_and_oversized_bodies_are_4xx_json() {
 
     let response = t.http.get(t.url("/api/nothing-here")).send().await.unwrap();
     assert_eq!(status_and_message(response).await.0, 404);
+    let response = t.http.get(t.url("/api/auth/login")).send().await.unwrap();
+    assert_eq!(status_and_message(response).await.0, 405);
 
     // And the server still serves.
     assert_eq!(
@@ -518,6 +520,16 @@ async fn uploads_check_type_and_size() {
             .status(),
         200
     );
+
+    let not_multipart = t
+        .post("/api/files/upload", &user)
+        .json(&json!({"file": "cat.png"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, message) = status_and_message(not_multipart).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("multipart/form-data"), "{message}");
 
     let no_field = t
         .post("/api/files/upload", &user)

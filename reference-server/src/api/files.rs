@@ -2,13 +2,13 @@
 //! the file was posted in), delete (only by the uploader).
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use protocol::rest::{StatusResponse, UploadResponse};
 
-use super::extract::Authed;
+use super::extract::{ApiMultipart, Authed};
 use super::upload::{self, Policy};
 use crate::AppState;
 use crate::blob::{BlobKey, Namespace};
@@ -20,7 +20,7 @@ use crate::views;
 pub async fn upload(
     State(state): State<AppState>,
     authed: Authed,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Result<Json<UploadResponse>, ApiError> {
     let received = upload::receive(
         &mut multipart,

@@ -2,14 +2,14 @@
 //! serving profile images (public, as the original's static `/uploads`).
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::Response;
 use protocol::rest::{ProfileImageResponse, ProfileResponse, StatusResponse, UpdateProfileRequest};
 
 use super::auth::MAX_NAME;
-use super::extract::{ApiJson, Authed};
+use super::extract::{ApiJson, ApiMultipart, Authed};
 use super::upload::{self, Policy};
 use crate::AppState;
 use crate::blob::{BlobKey, Namespace};
@@ -69,7 +69,7 @@ fn image_key(path: &str) -> Option<BlobKey> {
 pub async fn upload_image(
     State(state): State<AppState>,
     authed: Authed,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Result<Json<ProfileImageResponse>, ApiError> {
     let received = upload::receive(
         &mut multipart,
