@@ -65,6 +65,13 @@ pub struct ServerConfig {
     /// Most Engine.IO sessions open at once; each holds one permit.
     pub max_connections: usize,
     /// Frames queued for one connection before it counts as a slow consumer and is dropped.
+    ///
+    /// A queued frame costs its connection one 32-byte slot: the frame's bytes are shared by every
+    /// recipient of the broadcast, and slots are allocated only while frames wait. A burst in a busy
+    /// room queues (members × messages) frames at once — 200 members sending 10 each is 2,000 per
+    /// connection, which a 512-frame bound turned into mass disconnects of healthy clients — so the
+    /// bound is generous. A client that stops reading altogether is caught by the write timeout
+    /// (the ping timeout) instead.
     pub outbound_queue: usize,
     /// How long a graceful shutdown may take before remaining work is abandoned.
     pub shutdown_deadline: Duration,
@@ -84,7 +91,7 @@ impl Default for ServerConfig {
             ai_chunk_delay: Duration::from_millis(50),
             files_dir: PathBuf::from("uploads"),
             max_connections: 10_000,
-            outbound_queue: 512,
+            outbound_queue: 8192,
             shutdown_deadline: Duration::from_secs(10),
             room_list_rate_limit: None,
         }
@@ -219,7 +226,7 @@ pub struct Args {
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
     /// Frames queued per connection before it is dropped as a slow consumer.
-    #[arg(long, env = "CHAT_OUTBOUND_QUEUE", default_value_t = 512)]
+    #[arg(long, env = "CHAT_OUTBOUND_QUEUE", default_value_t = 8192)]
     pub outbound_queue: usize,
     /// Milliseconds a graceful shutdown may take.
     #[arg(long, env = "CHAT_SHUTDOWN_DEADLINE_MS", default_value_t = 10_000)]

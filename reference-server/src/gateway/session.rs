@@ -170,10 +170,10 @@ impl Session {
                         }
                     }
                 }
-                // The Conn holds a sender for as long as this task runs, so this cannot happen.
-                Step::Outbound(None) | Step::Poll(None) | Step::Ws(None) => {
-                    break DisconnectReason::TransportClose;
-                }
+                // The websocket stream ended: the peer went away.
+                Step::Ws(None) => break DisconnectReason::TransportClose,
+                // The Conn holds both senders for as long as this task runs; treat it as a close.
+                Step::Outbound(None) | Step::Poll(None) => break DisconnectReason::TransportClose,
                 Step::Ws(Some(Err(_))) => break DisconnectReason::TransportError,
                 Step::Ws(Some(Ok(msg))) => match msg {
                     Message::Text(text) => {
