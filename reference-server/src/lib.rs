@@ -7,9 +7,9 @@
 //!
 //! # Layout
 //! - [`config`]: [`ServerConfig`] and the command line that resolves into it.
-//! - [`store`]: the [`ChatStore`](store::ChatStore) trait (users, sessions, rooms, messages, file
+//! - [`store`]: the [`ChatStore`] trait (users, sessions, rooms, messages, file
 //!   metadata) and its in-memory implementation.
-//! - [`blob`]: the [`BlobStore`](blob::BlobStore) trait (file contents) and its local-directory
+//! - [`blob`]: the [`BlobStore`] trait (file contents) and its local-directory
 //!   implementation.
 //! - [`auth`]: password hashing, tokens, the one authentication check.
 //! - [`api`]: REST handlers.

@@ -3,7 +3,8 @@
 //! authenticated user.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use protocol::rest::{AUTH_TOKEN_HEADER, SESSION_ID_HEADER};
 use serde::Deserialize;
@@ -23,8 +24,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            // Wrong field types are a 400 like every other validation error (axum says 422).
             Err(rejection) => Err(ApiError::Rejected {
-                status: rejection.status(),
+                status: match rejection.status() {
+                    StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+                    other => other,
+                },
                 message: rejection.body_text(),
             }),
         }
@@ -52,6 +57,26 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         serde_json::from_slice(&bytes)
             .map(OptionalJson)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// A multipart body; a request that is not `multipart/form-data` becomes a 4xx JSON error.
+pub struct ApiMultipart(pub Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Multipart::from_request(req, state)
+            .await
+            .map(ApiMultipart)
+            .map_err(|rejection| ApiError::Rejected {
+                status: rejection.status(),
+                message: format!(
+                    "{}; send multipart/form-data with the file in its field",
+                    rejection.body_text()
+                ),
+            })
     }
 }
 

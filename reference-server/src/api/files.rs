@@ -2,14 +2,13 @@
 //! the file was posted in), delete (only by the uploader).
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use protocol::rest::{StatusResponse, UploadResponse};
 
-use super::extract::Authed;
+use super::extract::{ApiMultipart, Authed};
 use super::upload::{self, Policy};
 use crate::AppState;
 use crate::blob::{BlobKey, Namespace};
@@ -21,7 +20,7 @@ use crate::views;
 pub async fn upload(
     State(state): State<AppState>,
     authed: Authed,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Result<Json<UploadResponse>, ApiError> {
     let received = upload::receive(
         &mut multipart,
@@ -124,12 +123,8 @@ async fn serve(
         ));
     }
     let blob = state.blobs.get(&key).await?;
-    let mut response = Response::new(Body::from_stream(blob.body));
+    let mut response = upload::blob_response(blob, &file.mimetype);
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&file.mimetype) {
-        headers.insert(CONTENT_TYPE, v);
-    }
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
     let kind = match disposition {
         Disposition::Attachment => "attachment",
         Disposition::Inline => "inline",

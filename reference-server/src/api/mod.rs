@@ -102,6 +102,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/uploads/{filename}", k(Files, get(users::serve_image)))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
@@ -118,6 +119,13 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
         timestamp: UnixMillis::now().to_wire(),
         extra,
     })
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::Rejected {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("{method} is not allowed on {}", uri.path()),
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -3,12 +3,15 @@
 
 use std::io;
 
+use axum::body::Body;
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use futures_util::StreamExt;
 
-use crate::blob::{BlobError, BlobKey, BlobStore, Namespace};
+use crate::blob::{Blob, BlobError, BlobKey, BlobStore, Namespace};
 use crate::error::ApiError;
 use crate::store::{UnixMillis, hex};
 
@@ -190,6 +193,19 @@ pub fn mime_for_name(name: &str) -> &'static str {
         .iter()
         .find(|t| t.extensions.contains(&ext.as_str()))
         .map_or("application/octet-stream", |t| t.mime)
+}
+
+/// A stored blob as a response body with its type and length; callers add disposition and caching.
+pub fn blob_response(blob: Blob, mimetype: &str) -> Response {
+    let mut response = Response::new(Body::from_stream(blob.body));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(mimetype)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
+    response
 }
 
 /// A file that was stored.

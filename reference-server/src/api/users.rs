@@ -2,15 +2,14 @@
 //! serving profile images (public, as the original's static `/uploads`).
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
-use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::CACHE_CONTROL;
 use axum::response::Response;
 use protocol::rest::{ProfileImageResponse, ProfileResponse, StatusResponse, UpdateProfileRequest};
 
 use super::auth::MAX_NAME;
-use super::extract::{ApiJson, Authed};
+use super::extract::{ApiJson, ApiMultipart, Authed};
 use super::upload::{self, Policy};
 use crate::AppState;
 use crate::blob::{BlobKey, Namespace};
@@ -70,7 +69,7 @@ fn image_key(path: &str) -> Option<BlobKey> {
 pub async fn upload_image(
     State(state): State<AppState>,
     authed: Authed,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Result<Json<ProfileImageResponse>, ApiError> {
     let received = upload::receive(
         &mut multipart,
@@ -141,14 +140,8 @@ pub async fn serve_image(
     let key = BlobKey::new(Namespace::ProfileImages, &filename)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let blob = state.blobs.get(&key).await?;
-    let mut response = Response::new(Body::from_stream(blob.body));
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(upload::mime_for_name(&filename)),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
-    headers.insert(
+    let mut response = upload::blob_response(blob, upload::mime_for_name(&filename));
+    response.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=86400"),
     );

@@ -73,6 +73,14 @@ impl EventError {
         }
     }
 
+    /// A frame that is not a valid Engine.IO / Socket.IO packet.
+    pub(crate) fn invalid_packet(message: impl Into<String>) -> Self {
+        EventError {
+            reply: ErrorReply::Code("INVALID_PACKET"),
+            message: message.into(),
+        }
+    }
+
     /// The explanation sent to the client.
     pub(crate) fn message(&self) -> &str {
         &self.message
@@ -194,23 +202,20 @@ fn payload<'a, T: Deserialize<'a>>(event: &Event<'a>, shape: &str) -> Result<T, 
     })
 }
 
-/// Loads a room and checks that `user` is a participant.
-async fn participant_room(
+/// Checks that the room exists and `user` is one of its participants.
+async fn require_participant(
     state: &AppState,
     room_id: &str,
     user: &UserRecord,
-) -> Result<crate::store::RoomRecord, Failure> {
-    let room = state
-        .store
-        .room(room_id)
-        .await?
-        .ok_or_else(|| invalid("Room not found"))?;
-    if !room.participants.contains(&user.id) {
-        return Err(invalid(
+) -> Result<(), Failure> {
+    match state.store.is_participant(room_id, &user.id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(invalid(
             "You are not a participant of this room; join it first",
-        ));
+        )),
+        Err(StoreError::NotFound(_)) => Err(invalid("Room not found")),
+        Err(e) => Err(e.into()),
     }
-    Ok(room)
 }
 
 fn system_message(room: &str, content: String) -> NewMessage {
@@ -335,7 +340,7 @@ async fn chat_message(
         )));
     }
     let store = state.store.as_ref();
-    let room = participant_room(state, &request.room, &socket.user).await?;
+    require_participant(state, &request.room, &socket.user).await?;
     let file = match request.kind {
         MessageType::Text if content.is_empty() => return Ok(()),
         MessageType::Text => None,
@@ -351,7 +356,7 @@ async fn chat_message(
                 .await?
                 .filter(|f| f.owner == socket.user.id)
                 .ok_or_else(|| invalid("File not found, or not uploaded by you"))?;
-            store.mark_file_posted(&file.id, &room.id).await?;
+            store.mark_file_posted(&file.id, &request.room).await?;
             Some(file)
         }
         MessageType::System | MessageType::Ai => {
@@ -361,7 +366,7 @@ async fn chat_message(
     let mentions = ai::mentions(content);
     let record = store
         .append_message(NewMessage {
-            room: room.id.clone(),
+            room: request.room.clone(),
             kind: request.kind,
             content: content.to_owned(),
             sender: Some(socket.user.id.clone()),
@@ -373,9 +378,9 @@ async fn chat_message(
     let message = views::message(record, Some(&socket.user), file.as_ref());
     state
         .gateway
-        .emit_to_room(&room.id, name::MESSAGE, &message, None);
+        .emit_to_room(&request.room, name::MESSAGE, &message, None);
     if !mentions.is_empty() {
-        let (state, room, content) = (state.clone(), room.id, content.to_owned());
+        let (state, room, content) = (state.clone(), request.room.clone(), content.to_owned());
         state.gateway.tracker().clone().spawn(async move {
             // Several bots mentioned at once answer one after another, as in the original.
             for bot in mentions {
@@ -511,7 +516,7 @@ async fn fetch_previous(
         }
         _ => None,
     };
-    participant_room(state, &request.room_id, &socket.user).await?;
+    require_participant(state, &request.room_id, &socket.user).await?;
     send_bare(conn, name::MESSAGE_LOAD_START);
     let store = state.store.as_ref();
     let page = store
@@ -541,7 +546,7 @@ async fn mark_read(
     if request.message_ids.is_empty() {
         return Ok(());
     }
-    participant_room(state, &request.room_id, &socket.user).await?;
+    require_participant(state, &request.room_id, &socket.user).await?;
     state
         .store
         .mark_read(
@@ -578,7 +583,7 @@ async fn react(state: &AppState, socket: &SocketState, event: &Event<'_>) -> Res
         .message(&request.message_id)
         .await?
         .ok_or_else(|| invalid("Message not found"))?;
-    participant_room(state, &message.room, &socket.user).await?;
+    require_participant(state, &message.room, &socket.user).await?;
     let reactions = store
         .react(&message.id, &request.reaction, &socket.user.id, request.op)
         .await?;

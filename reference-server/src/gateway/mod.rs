@@ -152,7 +152,14 @@ impl Gateway {
     }
 
     pub(crate) fn register(&self, conn: Arc<Conn>) {
-        self.write().conns.insert(Arc::clone(conn.sid()), conn);
+        self.write()
+            .conns
+            .insert(Arc::clone(conn.sid()), Arc::clone(&conn));
+        // A session that registers after shutdown began missed the close sweep: close it here, or
+        // shutdown would wait for it until the deadline.
+        if self.shutdown.is_cancelled() {
+            conn.close(DisconnectReason::ServerShuttingDown);
+        }
     }
 
     pub(crate) fn lookup(&self, sid: &str) -> Option<Arc<Conn>> {

@@ -157,15 +157,23 @@ impl Session {
                 Step::Outbound(Some(frame)) => {
                     if let Link::WebSocket { ws, outbound } = &mut link {
                         let timeout = self.state.gateway.settings().ping_timeout;
-                        if let Err(reason) = write_batch(ws, outbound.rx(), frame, timeout).await {
+                        // A write blocked on a peer that stopped reading must not outlive a close
+                        // (its queue overflowing is exactly how such a peer gets closed).
+                        let result = tokio::select! {
+                            result = write_batch(ws, outbound.rx(), frame, timeout) => result,
+                            () = self.conn.closing() => {
+                                Err(self.conn.reason().unwrap_or(DisconnectReason::TransportClose))
+                            }
+                        };
+                        if let Err(reason) = result {
                             break reason;
                         }
                     }
                 }
-                // The Conn holds a sender for as long as this task runs, so this cannot happen.
-                Step::Outbound(None) | Step::Poll(None) | Step::Ws(None) => {
-                    break DisconnectReason::TransportClose;
-                }
+                // The websocket stream ended: the peer went away.
+                Step::Ws(None) => break DisconnectReason::TransportClose,
+                // The Conn holds both senders for as long as this task runs; treat it as a close.
+                Step::Outbound(None) | Step::Poll(None) => break DisconnectReason::TransportClose,
                 Step::Ws(Some(Err(_))) => break DisconnectReason::TransportError,
                 Step::Ws(Some(Ok(msg))) => match msg {
                     Message::Text(text) => {
@@ -173,8 +181,7 @@ impl Session {
                             break reason;
                         }
                     }
-                    Message::Binary(_) => self.emit_error(
-                        "INVALID_PACKET",
+                    Message::Binary(_) => self.invalid_packet(
                         "binary frames are not supported: send Engine.IO text packets",
                     ),
                     Message::Close(_) => break DisconnectReason::TransportClose,
@@ -263,7 +270,7 @@ impl Session {
             Ok(EnginePacket::Close) => Some(DisconnectReason::TransportClose),
             Ok(EnginePacket::Open(_) | EnginePacket::Upgrade | EnginePacket::Noop) => None,
             Err(e) => {
-                self.emit_error("INVALID_PACKET", &e.to_string());
+                self.invalid_packet(e.to_string());
                 None
             }
         }
@@ -276,7 +283,7 @@ impl Session {
         let packet = match socketio::Packet::decode(msg) {
             Ok(packet) => packet,
             Err(e) => {
-                self.emit_error("INVALID_PACKET", &e.to_string());
+                self.invalid_packet(e.to_string());
                 return None;
             }
         };
@@ -384,13 +391,8 @@ impl Session {
         }
     }
 
-    fn emit_error(&self, code: &str, message: &str) {
-        let payload = protocol::events::ErrorEvent {
-            code: Some(code.to_owned()),
-            kind: None,
-            message: message.to_owned(),
-        };
-        super::send_event(&self.conn, protocol::events::name::ERROR, &payload);
+    fn invalid_packet(&self, message: impl Into<String>) {
+        EventError::invalid_packet(message).emit(&self.conn);
     }
 
     /// Says goodbye if the server chose to end the session, leaves the room with a notice, and

@@ -209,6 +209,12 @@ impl ChatStore for MemoryStore {
         Ok(room.clone())
     }
 
+    async fn is_participant(&self, room_id: &str, user_id: &str) -> Result<bool, StoreError> {
+        let rooms = read(&self.rooms);
+        let room = rooms.get(room_id).ok_or(StoreError::NotFound("room"))?;
+        Ok(room.participants.iter().any(|p| p == user_id))
+    }
+
     async fn remove_participant(
         &self,
         room_id: &str,
@@ -674,6 +680,12 @@ mod tests {
         store.add_participant(&r.id, "v").await.unwrap();
         let after = store.add_participant(&r.id, "v").await.unwrap();
         assert_eq!(after.participants, ["u", "v"]);
+        assert!(store.is_participant(&r.id, "v").await.unwrap());
+        assert!(!store.is_participant(&r.id, "w").await.unwrap());
+        assert_eq!(
+            store.is_participant("missing", "v").await.unwrap_err(),
+            StoreError::NotFound("room")
+        );
         let after = store.remove_participant(&r.id, "u").await.unwrap();
         assert_eq!(after.participants, ["v"]);
         assert_eq!(

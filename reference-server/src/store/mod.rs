@@ -324,6 +324,9 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Adds a participant (no-op when present) and returns the room.
     async fn add_participant(&self, room_id: &str, user_id: &str)
     -> Result<RoomRecord, StoreError>;
+    /// Whether `user_id` is a participant of the room; [`StoreError::NotFound`] when there is no such
+    /// room. The per-message check, so it must not copy the participant list.
+    async fn is_participant(&self, room_id: &str, user_id: &str) -> Result<bool, StoreError>;
     /// Removes a participant (no-op when absent) and returns the room.
     async fn remove_participant(
         &self,
