@@ -20,6 +20,8 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
+//! - [`contest`]: matches and brackets played for real: every team under one plan through the
+//!   runner, verdicts and bracket journal on disk, resume, offline rescoring.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
 //! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
@@ -29,6 +31,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod contest;
 pub mod engine;
 pub mod metrics;
 pub mod report;
