@@ -78,7 +78,7 @@ pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
 }
 
 /// A multi-threaded runtime for one command.
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,7 +132,7 @@ pub async fn execute_with_view(
 
 /// The scoreboard, or the progress display if the terminal cannot host it (the run goes on either
 /// way: a view never decides whether results are written).
-async fn scoreboard(
+pub(super) async fn scoreboard(
     rx: watch::Receiver<Snapshot>,
     interrupt: CancellationToken,
     options: TuiOptions,
