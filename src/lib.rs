@@ -20,10 +20,10 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
-//! - [`contest`]: matches and brackets played for real: every team under one plan through the
-//!   runner, verdicts and bracket journal on disk, resume, offline rescoring.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
+//! - [`contest`]: matches and brackets played for real: every team under one plan through the
+//!   runner, verdicts and bracket journal on disk, resume, offline rescoring.
 //! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
 //!   the progress display.
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress

@@ -125,7 +125,7 @@ pub struct MatchArgs {
 /// `stampede bracket`.
 #[derive(Debug, Args)]
 pub struct BracketArgs {
-    /// Teams file (TOML): [[team]] tables with `name`, `target` and an optional `seed`
+    /// Teams file (TOML): `[[team]]` tables with `name`, `target` and an optional `seed`
     #[arg(
         long,
         value_name = "FILE",

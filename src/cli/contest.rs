@@ -1,4 +1,4 @@
-//! `stampede match`, `stampede bracket` and `stampede rescore`: the [`contest`](crate::contest)
+//! `stampede match`, `stampede bracket` and `stampede rescore`: the [`contest`]
 //! library wrapped with Ctrl-C handling, a live view, and what gets printed. `main` calls one of
 //! [`play_match`], [`play_bracket`], [`rescore`].
 

@@ -7,7 +7,7 @@
 //! # Layout
 //! - [`teams`]: a team (name, target, seed) and which names are allowed.
 //! - [`play`]: one match — concurrent or sequential runs, the verdict, `match.json` and
-//!   `levels.csv` — through an [`Executor`](play::Executor) (the engine, or a test's stand-in).
+//!   `levels.csv` — through an [`Executor`] (the engine, or a test's stand-in).
 //! - [`tournament`]: a bracket — seeding (teams file or a qualifying match), every match played and
 //!   journaled, resume, void replays, forfeits — and its files.
 //! - [`rescore`](mod@rescore): a match or bracket directory re-judged with other rules, offline.
