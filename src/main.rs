@@ -8,7 +8,7 @@ use stampede::cli::config::{
     BracketConfig, DemoConfig, Invocation, MatchConfig, RescoreConfig, RunConfig, ValidateConfig,
 };
 use stampede::cli::exit::Exit;
-use stampede::cli::{commands, contest};
+use stampede::cli::{commands, contest, demo};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let invocation = Invocation::current();
     let outcome = match cli.command {
         Command::Run(args) => RunConfig::resolve(args, &invocation).and_then(commands::run),
-        Command::Demo(args) => DemoConfig::resolve(args, &invocation).and_then(commands::demo),
+        Command::Demo(args) => DemoConfig::resolve(args, &invocation).and_then(demo::demo),
         Command::Validate(args) => ValidateConfig::resolve(args).and_then(commands::validate),
         Command::Match(args) => {
             MatchConfig::resolve(args, &invocation).and_then(contest::play_match)

@@ -70,6 +70,9 @@ pub struct RunArgs {
 /// `stampede demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Run against one embedded server instead of playing a match of two
+    #[arg(long, env = "STAMPEDE_DEMO_SINGLE")]
+    pub single: bool,
     /// How the plan is shaped.
     #[command(flatten)]
     pub plan: PlanArgs,

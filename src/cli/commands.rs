@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{DemoConfig, RunConfig, ValidateConfig};
+use super::config::{RunConfig, ValidateConfig};
 use super::exit::{CliError, Exit};
 use super::progress;
 use crate::engine::plan::{LoadPlan, RoomAssignment, Step, Threshold};
@@ -39,47 +39,14 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
     })
 }
 
-/// `stampede demo`: starts the embedded reference server on a free loopback port and runs the demo
-/// plan against it.
-pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
-    runtime()?.block_on(async {
-        // Uploads go to a scratch directory of this process, removed afterwards.
-        let files_dir = std::env::temp_dir().join(format!("stampede-demo-{}", std::process::id()));
-        let server_config = reference_server::ServerConfig {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            files_dir: files_dir.clone(),
-            ..reference_server::ServerConfig::default()
-        };
-        let server = reference_server::start(server_config).await.map_err(|e| {
-            CliError::Environment(format!("cannot start the reference server: {e}"))
-        })?;
-        eprintln!("reference server listening on {}", server.url());
-        let destinations = [Destination {
-            target: Target {
-                name: "reference-server".into(),
-                url: server.url(),
-            },
-            team: None,
-            dir: config.out_dir.clone(),
-        }];
-        let result = execute_with_view(
-            Arc::new(config.plan),
-            &destinations,
-            EngineOptions::default(),
-            config.tui,
-        )
-        .await;
-        if let Err(e) = server.shutdown().await {
-            eprintln!("reference server: {e}");
-        }
-        let _ = std::fs::remove_dir_all(&files_dir);
-        Ok(report(&result?))
-    })
-}
-
 /// A multi-threaded runtime for one command.
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
+        // The generator's self-check counts only these threads' CPU (see `metrics::health`).
+        .thread_name(format!(
+            "{}worker",
+            crate::metrics::health::ENGINE_THREAD_PREFIX
+        ))
         .enable_all()
         .build()
         .map_err(|e| CliError::Environment(format!("cannot start the async runtime: {e}")))
@@ -156,7 +123,7 @@ fn view_title(plan: &LoadPlan, destinations: &[Destination]) -> String {
 }
 
 /// Prints each summary and where it was written; the exit code follows the thresholds.
-fn report(written: &[Written]) -> Exit {
+pub fn report(written: &[Written]) -> Exit {
     let mut all_held = true;
     for w in written {
         println!("{}", render_text(&w.summary));

@@ -89,6 +89,8 @@ pub struct RunConfig {
 pub struct DemoConfig {
     /// The built-in demo plan, lowered with the run's options.
     pub plan: LoadPlan,
+    /// One server and a plain run instead of a match of two.
+    pub single: bool,
     /// Where results are written (not created yet).
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
@@ -346,6 +348,7 @@ impl DemoConfig {
         let out_dir = out_dir(&args.output, &plan.scenario, invocation)?;
         Ok(DemoConfig {
             plan,
+            single: args.single,
             out_dir,
             tui: tui(&args.output, invocation),
         })
@@ -659,6 +662,7 @@ mod tests {
     fn demo_is_built_in_and_valid() {
         let config = DemoConfig::resolve(
             DemoArgs {
+                single: false,
                 plan: PlanArgs {
                     time_scale: Some(0.5),
                     ..PlanArgs::default()

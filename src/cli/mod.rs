@@ -9,6 +9,7 @@
 //!   `ValidateConfig`, `MatchConfig`, `BracketConfig`, `RescoreConfig`.
 //! - [`commands`]: what `run`, `demo` and `validate` do with their config.
 //! - [`contest`]: what `match`, `bracket` and `rescore` do with theirs.
+//! - [`demo`]: `stampede demo`, a match of two embedded reference servers (or one run with `--single`).
 //! - [`teams`]: `--team NAME=URL` flags and teams files.
 //! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
@@ -17,6 +18,7 @@ pub mod args;
 pub mod commands;
 pub mod config;
 pub mod contest;
+pub mod demo;
 pub mod exit;
 pub mod progress;
 pub mod teams;

@@ -23,6 +23,11 @@ pub const BUSY_INTERVALS_LIMIT: f64 = 0.10;
 /// CPU use, as a share of all cores, that counts as a busy interval.
 pub const CPU_BUSY_SHARE: f64 = 0.90;
 
+/// Name prefix of the threads that run the load engine. When a process names its runtime threads with
+/// it (the `stampede` binary does), only those threads' CPU time counts as the generator's, so a
+/// server embedded in the same process (`stampede demo`, tests) is not mistaken for generator load.
+pub const ENGINE_THREAD_PREFIX: &str = "stampede-";
+
 /// CPU time and memory of this process, read from `/proc/self`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProcessStats {
@@ -36,23 +41,18 @@ pub struct ProcessStats {
 
 impl ProcessStats {
     /// Reads the current figures; zeros where `/proc` is unavailable.
+    ///
+    /// CPU time is that of the engine's threads ([`ENGINE_THREAD_PREFIX`]) when there are any, else of
+    /// the whole process.
     pub fn read() -> ProcessStats {
         let mut stats = ProcessStats::default();
-        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-            // Fields after the command name (which is parenthesized and may contain spaces).
-            if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                // utime and stime are fields 14 and 15 of the full line, 12 and 13 after ')'.
-                let ticks = |i: usize| {
-                    fields
-                        .get(i)
-                        .and_then(|f| f.parse::<u64>().ok())
-                        .unwrap_or(0)
-                };
-                let total = ticks(11) + ticks(12);
-                stats.cpu = Duration::from_secs_f64(total as f64 / USER_HZ);
-            }
-        }
+        let ticks = engine_thread_ticks().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/self/stat")
+                .ok()
+                .and_then(|stat| cpu_ticks(&stat).map(|(_, t)| t))
+                .unwrap_or(0)
+        });
+        stats.cpu = Duration::from_secs_f64(ticks as f64 / USER_HZ);
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
             for line in status.lines() {
                 let kib = |l: &str| {
@@ -71,6 +71,38 @@ impl ProcessStats {
         }
         stats
     }
+}
+
+/// The command name and utime + stime (clock ticks) of a `/proc/.../stat` line.
+fn cpu_ticks(stat: &str) -> Option<(&str, u64)> {
+    // The command name is parenthesized and may itself contain spaces and parentheses.
+    let open = stat.find('(')?;
+    let (name, rest) = stat[open + 1..].rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the full line, 12 and 13 after ')'.
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Some((name, field(11) + field(12)))
+}
+
+/// CPU ticks of the threads named with [`ENGINE_THREAD_PREFIX`], or `None` when no thread is.
+fn engine_thread_ticks() -> Option<u64> {
+    let mut total = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        if let Some((name, ticks)) = cpu_ticks(&stat)
+            && name.starts_with(ENGINE_THREAD_PREFIX)
+        {
+            *total.get_or_insert(0) += ticks;
+        }
+    }
+    total
 }
 
 /// Cores this process may use.
@@ -235,6 +267,30 @@ mod tests {
             assert!(s.rss_bytes > 0);
             assert!(s.peak_rss_bytes >= s.rss_bytes / 2);
         }
+    }
+
+    #[test]
+    fn stat_lines_parse_with_odd_command_names() {
+        let line = "42 (stampede-w (1)) S 1 2 3 4 5 6 7 8 9 10 150 50 0 0 20 0 1 0";
+        assert_eq!(cpu_ticks(line), Some(("stampede-w (1)", 200)));
+        assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn named_engine_threads_are_found() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("{ENGINE_THREAD_PREFIX}probe"))
+            .spawn(move || {
+                let _ = rx.recv();
+            })
+            .unwrap();
+        assert!(engine_thread_ticks().is_some(), "the named thread is found");
+        tx.send(()).unwrap();
+        thread.join().unwrap();
     }
 
     #[test]
