@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reference_server::{KdfParams, ServerConfig};
+use reference_server::ServerConfig;
 use serde_json::Value;
 use stampede::engine::EngineOptions;
 use stampede::engine::Target;
@@ -48,15 +48,7 @@ max = 0
 "#;
 
 async fn reference_server() -> reference_server::RunningServer {
-    let dir = tempfile::tempdir().unwrap().keep();
-    reference_server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        kdf: KdfParams::MINIMAL,
-        files_dir: dir,
-        ..ServerConfig::default()
-    })
-    .await
-    .expect("reference server starts")
+    common::capacity::capped_server(ServerConfig::default().max_connections).await
 }
 
 async fn run(

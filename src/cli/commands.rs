@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{RunConfig, ValidateConfig};
 use super::exit::{CliError, Exit};
 use super::progress;
-use crate::engine::plan::{LoadPlan, RoomAssignment, Step, Threshold};
+use crate::engine::plan::{LoadPlan, RoomAssignment, Step};
 use crate::engine::{EngineOptions, Target};
 use crate::metrics::Snapshot;
 use crate::report::render_text;
@@ -240,22 +240,9 @@ pub fn plan_summary(scenario: &Scenario, plan: &LoadPlan) -> String {
     }
     for (i, threshold) in plan.thresholds.iter().enumerate() {
         let label = if i == 0 { "thresholds" } else { "" };
-        line(label, describe_threshold(threshold));
+        line(label, crate::report::thresholds::describe(threshold));
     }
     out
-}
-
-fn describe_threshold(threshold: &Threshold) -> String {
-    match threshold {
-        Threshold::VuFailureRatio { max } => format!("vu_failure_ratio <= {max}"),
-        Threshold::RequestFailureRatio { max } => format!("request_failure_ratio <= {max}"),
-        Threshold::Latency {
-            op,
-            percentile,
-            max_ms,
-        } => format!("latency of {op}: p{percentile} <= {max_ms} ms"),
-        Threshold::DeliveryMissing { max } => format!("delivery_missing <= {max}"),
-    }
 }
 
 /// The step's name as scenario files write it.

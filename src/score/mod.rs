@@ -18,7 +18,7 @@
 //! - [`journal`]: the bracket's crash-safe journal as a pure model: JSON-lines entries and
 //!   [`Journal::replay`], which rebuilds an interrupted bracket (tolerating a torn last line).
 //!   Appending and syncing the file is the caller's.
-//! - `words`: numbers as verdicts print them (`3,400 users`, `3.2% > 1.0%`).
+//! - [`words`]: numbers as verdicts print them (`3,400 users`, `3.2% > 1.0%`).
 
 pub mod bracket;
 mod draw;
@@ -28,7 +28,7 @@ pub mod rules;
 #[allow(clippy::module_inception)]
 pub mod score;
 pub mod verdict;
-mod words;
+pub mod words;
 
 #[cfg(test)]
 mod proptests;

@@ -3,7 +3,7 @@
 //! Only formatting; what the numbers mean belongs to the modules that print them.
 
 /// An integer with thousands separators: `3400` → `3,400`.
-pub(crate) fn int(n: u64) -> String {
+pub fn int(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -61,6 +61,7 @@ mod tests {
         assert_eq!(int(1000), "1,000");
         assert_eq!(int(3400), "3,400");
         assert_eq!(int(1234567), "1,234,567");
+        assert_eq!(int(u64::MAX), "18,446,744,073,709,551,615");
     }
 
     #[test]

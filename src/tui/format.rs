@@ -4,18 +4,9 @@
 
 use std::time::Duration;
 
-/// An integer with thousands separators: `1,234,567`.
-pub fn int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// An integer with thousands separators: `1,234,567` (the verdicts' formatting, so figures read the
+/// same on the scoreboard and in the reports).
+pub use crate::score::words::int;
 
 /// A rate per second: one decimal below 1,000, then a whole number with separators.
 pub fn rate(per_sec: f64) -> String {
@@ -128,15 +119,6 @@ pub fn spark(values: &[Option<f64>], width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(int(0), "0");
-        assert_eq!(int(999), "999");
-        assert_eq!(int(1000), "1,000");
-        assert_eq!(int(1_234_567), "1,234,567");
-        assert_eq!(int(u64::MAX), "18,446,744,073,709,551,615");
-    }
 
     #[test]
     fn latencies_keep_three_figures_and_show_no_data_as_a_dash() {
