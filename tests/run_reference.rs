@@ -263,3 +263,72 @@ fn run_against_nothing_exits_2_saying_the_target_is_unreachable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not reachable"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_spread_over_several_source_addresses() {
+    let server = reference_server().await;
+    let plan = Scenario::from_toml(RAMP, "test.toml")
+        .unwrap()
+        .lower(&LowerOptions {
+            time_scale: 0.25,
+            max_users: Some(20),
+            ..LowerOptions::default()
+        });
+    let out = tempfile::tempdir().unwrap();
+    let dest = Destination {
+        target: Target {
+            name: "reference".into(),
+            url: server.url(),
+        },
+        team: None,
+        dir: out.path().to_path_buf(),
+    };
+    let options = EngineOptions {
+        source_ips: vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()],
+    };
+    let (tx, mut rx) = watch::channel(Snapshot::default());
+    let watcher = tokio::spawn(async move {
+        // While users are connected, the server sees sockets from both source addresses.
+        let mut seen = std::collections::BTreeSet::new();
+        while rx.changed().await.is_ok() {
+            let connected = rx.borrow().teams.first().map_or(0, |t| t.gauges.connected);
+            if connected == 20 {
+                let ss = Command::new("ss")
+                    .args(["-tnH", "state", "established"])
+                    .output();
+                if let Ok(out) = ss {
+                    for line in String::from_utf8_lossy(&out.stdout).lines() {
+                        for ip in ["127.0.0.1", "127.0.0.2"] {
+                            if line
+                                .split_whitespace()
+                                .nth(2)
+                                .is_some_and(|l| l.starts_with(ip))
+                            {
+                                seen.insert(ip);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        seen
+    });
+    let w = runner::execute(
+        Arc::new(plan),
+        &[dest],
+        options,
+        CancellationToken::new(),
+        tx,
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    assert_eq!(w.summary.users.failed, 0, "{:?}", w.summary.failures);
+    assert_eq!(w.summary.users.peak_connected, 20);
+    let seen = watcher.await.unwrap();
+    assert!(
+        seen.contains("127.0.0.2"),
+        "no connection from 127.0.0.2: {seen:?}"
+    );
+    let _ = server.shutdown().await;
+}
