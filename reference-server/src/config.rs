@@ -9,6 +9,8 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::store::redis::RedisTarget;
+
 /// Argon2id cost of password hashing.
 ///
 /// The default (19 MiB, 2 passes) is OWASP's recommended minimum for argon2id. Measured on the 2-core
@@ -77,6 +79,57 @@ pub struct ServerConfig {
     pub shutdown_deadline: Duration,
     /// `GET /api/rooms` requests allowed per client IP per minute; `None` disables the limit.
     pub room_list_rate_limit: Option<NonZeroU32>,
+    /// Where chat state lives: in this process, or in Redis shared by every instance.
+    pub store: StoreConfig,
+    /// Settings of the Redis store, when [`store`](Self::store) is Redis.
+    pub redis: RedisSettings,
+}
+
+/// Where chat state lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// In this process (lost on exit; one instance only).
+    #[default]
+    Memory,
+    /// In Redis, standalone or Cluster; instances on the same Redis share rooms and fan-out.
+    Redis(RedisTarget),
+}
+
+impl StoreConfig {
+    /// Parses `memory`, `redis://…` or `redis+cluster://host:port,host:port`.
+    pub fn parse(text: &str) -> Result<StoreConfig, ConfigError> {
+        if text.trim() == "memory" {
+            return Ok(StoreConfig::Memory);
+        }
+        RedisTarget::parse(text)
+            .map(StoreConfig::Redis)
+            .map_err(|message| ConfigError::Invalid {
+                name: "--store",
+                message,
+            })
+    }
+}
+
+/// Settings of the Redis store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// Prefix of every key and channel (several deployments can share one Redis).
+    pub prefix: String,
+    /// Replicas that must hold a room event before it is published (Redis `WAIT`), so a failover
+    /// never takes back a message a client saw. `None`: 1 on a cluster, 0 on a standalone server.
+    pub replica_acks: Option<u32>,
+    /// Connect and reply timeout: requests fail this fast while Redis is away.
+    pub timeout: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            prefix: "chat".into(),
+            replica_acks: None,
+            timeout: Duration::from_millis(1000),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -94,6 +147,8 @@ impl Default for ServerConfig {
             outbound_queue: 8192,
             shutdown_deadline: Duration::from_secs(10),
             room_list_rate_limit: None,
+            store: StoreConfig::Memory,
+            redis: RedisSettings::default(),
         }
     }
 }
@@ -110,6 +165,14 @@ pub enum ConfigError {
         value: String,
         /// What is allowed.
         allowed: &'static str,
+    },
+    /// A value cannot be used; the message says why and what would work.
+    #[error("{name}: {message}")]
+    Invalid {
+        /// The flag.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -174,6 +237,21 @@ impl ServerConfig {
             self.outbound_queue,
             "at least 8 frames",
         )?;
+        check(
+            !self.redis.timeout.is_zero(),
+            "redis timeout",
+            format!("{:?}", self.redis.timeout),
+            "more than 0 ms",
+        )?;
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
+            return Err(ConfigError::Invalid {
+                name: "--redis-prefix",
+                message: format!(
+                    "{:?} must be non-empty and have no braces (they decide Redis Cluster slots)",
+                    self.redis.prefix
+                ),
+            });
+        }
         if let Some(secret) = &self.jwt_secret {
             check(
                 secret.len() >= 16,
@@ -235,6 +313,21 @@ pub struct Args {
     /// default because a load test sends everything from one IP.
     #[arg(long, env = "CHAT_ROOM_LIST_RATE_LIMIT", default_value_t = 0)]
     pub room_list_rate_limit: u32,
+    /// Where chat state lives: `memory`, `redis://host:port` or
+    /// `redis+cluster://host:port,host:port`. Instances on one Redis share rooms; give them the same
+    /// --jwt-secret.
+    #[arg(long, env = "CHAT_STORE", default_value = "memory")]
+    pub store: String,
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    pub redis_prefix: String,
+    /// Replicas that must acknowledge a room event before it is published (Redis WAIT), so a
+    /// failover never loses a message a client saw. Default: 1 on a cluster, 0 standalone.
+    #[arg(long, env = "CHAT_REDIS_REPLICA_ACKS")]
+    pub redis_replica_acks: Option<u32>,
+    /// Milliseconds a Redis request may take; while Redis is away requests fail after this.
+    #[arg(long, env = "CHAT_REDIS_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_timeout_ms: u64,
 }
 
 impl Args {
@@ -256,6 +349,12 @@ impl Args {
             outbound_queue: self.outbound_queue,
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
             room_list_rate_limit: NonZeroU32::new(self.room_list_rate_limit),
+            store: StoreConfig::parse(&self.store)?,
+            redis: RedisSettings {
+                prefix: self.redis_prefix,
+                replica_acks: self.redis_replica_acks,
+                timeout: Duration::from_millis(self.redis_timeout_ms),
+            },
         };
         config.validate()?;
         Ok(config)
@@ -294,5 +393,26 @@ mod tests {
             .into_config()
             .unwrap();
         assert_eq!(ok.room_list_rate_limit, NonZeroU32::new(60));
+    }
+
+    #[test]
+    fn stores_parse_and_bad_ones_say_what_works() {
+        let parse =
+            |store: &str| Args::parse_from(["reference-server", "--store", store]).into_config();
+        assert_eq!(parse("memory").unwrap().store, StoreConfig::Memory);
+        assert!(matches!(
+            parse("redis+cluster://127.0.0.1:7000,127.0.0.1:7001").unwrap().store,
+            StoreConfig::Redis(t) if t.is_cluster()
+        ));
+        let err = parse("postgres://x").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--store:") && err.contains("redis://host:port"),
+            "{err}"
+        );
+        let err = Args::parse_from(["reference-server", "--redis-prefix", "a{b}"])
+            .into_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no braces"), "{err}");
     }
 }

@@ -483,10 +483,10 @@ impl RedisStore {
     /// history order.
     pub(crate) async fn append_with_event(
         &self,
+        id: Id,
         message: NewMessage,
         template: Option<&FrameTemplate>,
     ) -> Result<(MessageRecord, Option<LoggedEvent>), StoreError> {
-        let id = new_object_id();
         let room = message.room.clone();
         // The index first: a message that exists is always findable by id. An index entry whose
         // script then fails points at nothing, which reads as "no such message".
@@ -566,6 +566,26 @@ impl RedisStore {
             )));
         }
         Ok(())
+    }
+
+    /// Fails when `replica_acks` replicas do not acknowledge a write (a cluster without replicas, a
+    /// replica that is down): every room event would fail the same way later.
+    pub async fn check_replicas(&self) -> Result<(), StoreError> {
+        if self.options.replica_acks == 0 {
+            return Ok(());
+        }
+        let probe = format!("{}:probe", self.options.prefix);
+        let _: () = self
+            .conn()
+            .set(self.keys.room(&probe), 1)
+            .await
+            .map_err(store_error)?;
+        self.wait_replicas(&probe).await.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "{e}; give every master {} replica(s) or lower --redis-replica-acks",
+                self.options.replica_acks
+            ))
+        })
     }
 
     /// Publishes a logged event and advances the room's committed mark.
@@ -965,7 +985,7 @@ impl ChatStore for RedisStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> Result<MessageRecord, StoreError> {
-        self.append_with_event(message, None)
+        self.append_with_event(new_object_id(), message, None)
             .await
             .map(|(record, _)| record)
     }
