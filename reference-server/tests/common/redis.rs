@@ -48,6 +48,13 @@ impl RedisNode {
         Self::start_at(port, cluster, dir)
     }
 
+    /// A standalone node that keeps its data across [`restart`](Self::restart) (AOF, fsync always).
+    pub fn persistent() -> RedisNode {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".aof"), "").unwrap();
+        Self::start_at(free_port(false), false, dir)
+    }
+
     fn start_at(port: u16, cluster: bool, dir: tempfile::TempDir) -> RedisNode {
         let mut args: Vec<String> = [
             "--port",
@@ -56,8 +63,6 @@ impl RedisNode {
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
             "--protected-mode",
             "no",
             "--dir",
@@ -66,6 +71,11 @@ impl RedisNode {
         .map(|s| s.to_string())
         .collect();
         args.push(dir.path().display().to_string());
+        if dir.path().join(".aof").exists() {
+            for a in ["--appendonly", "yes", "--appendfsync", "always"] {
+                args.push(a.into());
+            }
+        }
         if cluster {
             for a in [
                 "--cluster-enabled",
@@ -82,7 +92,7 @@ impl RedisNode {
         // The wrapper prints redis-server's PID, then waits for its stdin to close.
         let mut wrapper = Command::new("bash")
             .arg("-c")
-            .arg(r#"redis-server "$@" >"$DIR/redis.log" 2>&1 & r=$!; echo "$r"; read -r _; kill "$r" 2>/dev/null; wait "$r"; rm -rf "$DIR""#)
+            .arg(r#"redis-server "$@" >"$DIR/redis.log" 2>&1 & r=$!; echo "$r"; read -r _; kill "$r" 2>/dev/null; wait "$r"; [ -e "$DIR/.keep" ] || rm -rf "$DIR""#)
             .arg("redis-wrapper")
             .args(&args)
             // The wrapper removes the directory itself: a node held in a `static` is never dropped.
@@ -137,26 +147,38 @@ impl RedisNode {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// True until [`kill`](Self::kill).
+    pub fn alive(&self) -> bool {
+        Command::new("kill")
+            .args(["-0", &self.pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Kills the server at once (SIGKILL), as a crash would.
+    /// Kills the server at once (SIGKILL), as a crash would. Its wrapper (and directory) stay until
+    /// [`restart`](Self::restart) or drop.
     pub fn kill(&mut self) {
         let _ = Command::new("kill")
             .args(["-9", &self.pid.to_string()])
             .status();
-        self.stdin.take();
-        let _ = self.wrapper.wait();
     }
 
-    /// Starts a killed standalone node again on the same port (empty: no persistence).
+    /// Starts a killed standalone node again on the same port, with the data it had persisted.
     pub fn restart(&mut self) {
         assert!(!self.cluster, "restart is for standalone nodes");
         self.kill();
+        // The old wrapper must not remove the directory the new node reads.
+        std::fs::write(self.dir.path().join(".keep"), "").unwrap();
+        self.stdin.take();
+        let _ = self.wrapper.wait();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let fresh = Self::start_at(self.port, false, dir);
+        let _ = std::fs::remove_file(fresh.dir.path().join(".keep"));
         *self = fresh;
     }
 }
@@ -210,7 +232,7 @@ impl RedisCluster {
     pub fn wait_healthy(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
-            let ok = self.nodes.iter().filter(|n| n.stdin.is_some()).all(|n| {
+            let ok = self.nodes.iter().filter(|n| n.alive()).all(|n| {
                 n.cli(&["CLUSTER", "INFO"])
                     .is_some_and(|info| info.contains("cluster_state:ok"))
             });
@@ -223,7 +245,7 @@ impl RedisCluster {
     }
 
     fn replicas_in_sync(&self) -> bool {
-        self.nodes.iter().filter(|n| n.stdin.is_some()).all(|n| {
+        self.nodes.iter().filter(|n| n.alive()).all(|n| {
             n.cli(&["INFO", "replication"]).is_some_and(|info| {
                 info.contains("role:master") && info.contains("connected_slaves:1")
                     || info.contains("master_link_status:up")
@@ -244,7 +266,7 @@ impl RedisCluster {
     /// The index of the node currently serving `slot` as master.
     pub fn master_of_slot(&self, slot: u16) -> usize {
         for (i, n) in self.nodes.iter().enumerate() {
-            if n.stdin.is_none() {
+            if !n.alive() {
                 continue;
             }
             let Some(info) = n.cli(&["ROLE"]) else {
