@@ -1234,7 +1234,7 @@ mod tests {
     #[test]
     fn name_members_sort_like_names_then_ids() {
         let id = "0123456789abcdef01234567";
-        let mut names = vec!["b", "a\0z", "a", "A", "a\0", "ab"];
+        let mut names = ["b", "a\0z", "a", "A", "a\0", "ab"];
         let mut members: Vec<Vec<u8>> = names.iter().map(|n| name_member(n, id)).collect();
         members.sort();
         names.sort();
