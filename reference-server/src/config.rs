@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::blob::s3::S3Settings;
 use crate::store::redis::RedisTarget;
 
 /// Argon2id cost of password hashing.
@@ -62,8 +63,11 @@ pub struct ServerConfig {
     pub max_payload: usize,
     /// Pause between chunks of an AI reply stream.
     pub ai_chunk_delay: Duration,
-    /// Directory of the local blob store (uploaded files and profile images).
+    /// Directory of the local blob store (uploaded files and profile images); unused with
+    /// [`s3`](Self::s3).
     pub files_dir: PathBuf,
+    /// Keep uploaded files and profile images in an S3 bucket instead of `files_dir`.
+    pub s3: Option<S3Settings>,
     /// Most Engine.IO sessions open at once; each holds one permit.
     pub max_connections: usize,
     /// Frames queued for one connection before it counts as a slow consumer and is dropped.
@@ -149,6 +153,7 @@ impl Default for ServerConfig {
             room_list_rate_limit: None,
             store: StoreConfig::Memory,
             redis: RedisSettings::default(),
+            s3: None,
         }
     }
 }
@@ -297,9 +302,27 @@ pub struct Args {
     /// Milliseconds between chunks of the AI bot's streamed reply.
     #[arg(long, env = "CHAT_AI_CHUNK_DELAY_MS", default_value_t = 50)]
     pub ai_chunk_delay_ms: u64,
-    /// Directory for uploaded files and profile images.
-    #[arg(long, env = "CHAT_FILES_DIR", default_value = "uploads")]
-    pub files_dir: PathBuf,
+    /// Where uploaded files and profile images go: a directory (`dir:PATH` or a plain path) or a
+    /// bucket (`s3://bucket[/prefix]`, with the --s3-* settings).
+    #[arg(
+        long,
+        alias = "files-dir",
+        env = "CHAT_FILES",
+        default_value = "uploads"
+    )]
+    pub files: String,
+    /// S3 endpoint, for S3-compatible services (e.g. http://127.0.0.1:9000); unset for AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// S3 access key id (unset: the environment's credentials).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
     /// Most Socket.IO connections open at once (one permit each).
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -331,8 +354,51 @@ pub struct Args {
 }
 
 impl Args {
+    /// `--files` (with the `--s3-*` flags) → a directory or a bucket.
+    fn files(&self) -> Result<(PathBuf, Option<S3Settings>), ConfigError> {
+        let files = self.files.trim();
+        if !files.starts_with("s3://") {
+            let dir = files.strip_prefix("dir:").unwrap_or(files);
+            if dir.is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "--files",
+                    message: "is empty; give a directory or s3://bucket".into(),
+                });
+            }
+            return Ok((PathBuf::from(dir), None));
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            name: "--files",
+            message,
+        };
+        let (bucket, prefix) = S3Settings::parse_url(files).map_err(invalid)?;
+        if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
+            return Err(invalid(
+                "give both --s3-access-key-id and --s3-secret-access-key, or neither".into(),
+            ));
+        }
+        if let Some(endpoint) = &self.s3_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "--s3-endpoint",
+                message: format!("{endpoint:?} must be an http:// or https:// URL"),
+            });
+        }
+        let s3 = S3Settings {
+            bucket,
+            prefix,
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+        };
+        Ok((PathBuf::from("uploads"), Some(s3)))
+    }
+
     /// Resolves the flags into a validated config.
     pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
+        let (files_dir, s3) = self.files()?;
         let config = ServerConfig {
             listen: self.listen,
             jwt_secret: self.jwt_secret.filter(|s| !s.is_empty()),
@@ -344,7 +410,8 @@ impl Args {
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
             max_payload: self.max_payload,
             ai_chunk_delay: Duration::from_millis(self.ai_chunk_delay_ms),
-            files_dir: self.files_dir,
+            files_dir,
+            s3,
             max_connections: self.max_connections,
             outbound_queue: self.outbound_queue,
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
@@ -393,6 +460,43 @@ mod tests {
             .into_config()
             .unwrap();
         assert_eq!(ok.room_list_rate_limit, NonZeroU32::new(60));
+    }
+
+    #[test]
+    fn files_go_to_a_directory_or_a_bucket() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["reference-server"];
+            all.extend_from_slice(args);
+            Args::parse_from(all).into_config()
+        };
+        let c = parse(&["--files", "dir:/tmp/up"]).unwrap();
+        assert_eq!((c.files_dir, c.s3), (PathBuf::from("/tmp/up"), None));
+        assert_eq!(
+            parse(&["--files-dir", "x"]).unwrap().files_dir,
+            PathBuf::from("x")
+        );
+        let c = parse(&[
+            "--files",
+            "s3://chat/prod",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-access-key-id",
+            "ak",
+            "--s3-secret-access-key",
+            "sk",
+        ])
+        .unwrap();
+        let s3 = c.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("chat", "prod"));
+        assert!(!format!("{s3:?}").contains("sk"), "no secret in logs");
+        let err = parse(&["--files", "s3://chat", "--s3-access-key-id", "ak"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--s3-secret-access-key"), "{err}");
+        let err = parse(&["--files", "s3://chat", "--s3-endpoint", "localhost:9000"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http://"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,7 @@ use crate::api::rate_limit::RateLimiter;
 use crate::auth::Auth;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
+use crate::blob::s3::S3BlobStore;
 pub use crate::config::{KdfParams, ServerConfig, StoreConfig};
 use crate::fanout::Bus;
 use crate::gateway::{Gateway, GatewaySettings};
@@ -87,6 +88,14 @@ pub enum StartError {
         path: std::path::PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// The S3 bucket cannot be used.
+    #[error("cannot use files at {place}: {reason}")]
+    Files {
+        /// The bucket (and endpoint).
+        place: String,
+        /// Why.
+        reason: String,
     },
     /// The store cannot be used (Redis unreachable at start, say).
     #[error("cannot use the store at {url}: {reason}")]
@@ -175,15 +184,23 @@ pub enum ShutdownError {
 /// With a Redis store the instance joins the cross-instance fan-out of every instance on that Redis.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     config.validate()?;
-    let blobs = LocalBlobStore::open(&config.files_dir)
-        .await
-        .map_err(|source| StartError::FilesDir {
-            path: config.files_dir.clone(),
-            source,
-        })?;
+    let blobs: Arc<dyn BlobStore> = match &config.s3 {
+        Some(s3) => Arc::new(S3BlobStore::open(s3).await.map_err(|e| StartError::Files {
+            place: s3.describe(),
+            reason: e.to_string(),
+        })?),
+        None => Arc::new(
+            LocalBlobStore::open(&config.files_dir)
+                .await
+                .map_err(|source| StartError::FilesDir {
+                    path: config.files_dir.clone(),
+                    source,
+                })?,
+        ),
+    };
     match config.store.clone() {
         StoreConfig::Memory => {
-            let state = AppState::new(config, Arc::new(MemoryStore::new()), Arc::new(blobs))?;
+            let state = AppState::new(config, Arc::new(MemoryStore::new()), blobs)?;
             start_with(state).await
         }
         StoreConfig::Redis(target) => {
@@ -210,7 +227,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 .map_err(|e| failed(&e))?;
             store.check_replicas().await.map_err(|e| failed(&e))?;
             let store = Arc::new(store);
-            let state = AppState::new(config, Arc::clone(&store) as _, Arc::new(blobs))?;
+            let state = AppState::new(config, Arc::clone(&store) as _, blobs)?;
             let stop = state.gateway.shutdown_token().clone();
             let bus = Bus::start(store, inbox, &state.gateway, stop)
                 .await

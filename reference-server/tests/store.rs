@@ -431,7 +431,10 @@ async fn files(store: Store) {
     let by_name = store.file_by_name("1_ab.png").await.unwrap().unwrap();
     assert_eq!(by_name.rooms, ["r", "s"]);
     assert_eq!(by_name.originalname, "고양이 cat.png");
-    assert_eq!(store.files(std::slice::from_ref(&f.id)).await.unwrap(), [by_name]);
+    assert_eq!(
+        store.files(std::slice::from_ref(&f.id)).await.unwrap(),
+        [by_name]
+    );
     assert_eq!(
         store
             .mark_file_posted("ffffffffffffffffffffffff", "r")
