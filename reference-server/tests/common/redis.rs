@@ -168,16 +168,17 @@ impl RedisNode {
             .status();
     }
 
-    /// Starts a killed standalone node again on the same port, with the data it had persisted.
+    /// Starts a killed node again on the same port and directory: a standalone node with the data it
+    /// had persisted, a cluster node with its `nodes.conf` (it rejoins, as a replica if it lost its
+    /// slots meanwhile).
     pub fn restart(&mut self) {
-        assert!(!self.cluster, "restart is for standalone nodes");
         self.kill();
         // The old wrapper must not remove the directory the new node reads.
         std::fs::write(self.dir.path().join(".keep"), "").unwrap();
         self.stdin.take();
         let _ = self.wrapper.wait();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        let fresh = Self::start_at(self.port, false, dir);
+        let fresh = Self::start_at(self.port, self.cluster, dir);
         let _ = std::fs::remove_file(fresh.dir.path().join(".keep"));
         *self = fresh;
     }
@@ -261,6 +262,17 @@ impl RedisCluster {
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
         format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// Kills the master serving `key` and returns its index.
+    pub fn kill_master_of(&mut self, key: &str) -> usize {
+        let slot: u16 = self.nodes[0]
+            .cli(&["CLUSTER", "KEYSLOT", key])
+            .and_then(|s| s.trim().parse().ok())
+            .expect("CLUSTER KEYSLOT");
+        let i = self.master_of_slot(slot);
+        self.nodes[i].kill();
+        i
     }
 
     /// The index of the node currently serving `slot` as master.
