@@ -8,7 +8,6 @@ use spread as multi;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-
 use multi::rs::redis::RedisCluster;
 use serde_json::json;
 
@@ -46,7 +45,10 @@ async fn a_master_dies_mid_run_and_nothing_acknowledged_is_lost() {
     let alice = servers[0].user("Alice").await;
     let bob = servers[1].user("Bob").await;
     let room = servers[0].create_room(&alice, "probe", None).await;
-    assert_eq!(servers[1].join_room(&bob, &room.id, None).await.status(), 200);
+    assert_eq!(
+        servers[1].join_room(&bob, &room.id, None).await.status(),
+        200
+    );
     let mut sa = servers[0].joined(&alice, &room.id).await;
     let mut sb = servers[1].joined(&bob, &room.id).await;
 
@@ -115,9 +117,6 @@ async fn a_master_dies_mid_run_and_nothing_acknowledged_is_lost() {
             .into_iter()
             .any(|(name, p)| name == "message" && p["content"] == text.as_str());
         for (name, payload) in sa.drain(Duration::from_millis(10)).await {
-            if name != "message" {
-                eprintln!("alice: {name} {payload}");
-            }
             if name == "message"
                 && let Some(c) = payload["content"].as_str()
             {
@@ -144,7 +143,11 @@ async fn a_master_dies_mid_run_and_nothing_acknowledged_is_lost() {
         .unwrap();
     let stored: HashSet<String> = history.messages.into_iter().map(|m| m.content).collect();
     let missing: Vec<&String> = acked.iter().filter(|a| !stored.contains(*a)).collect();
-    assert!(acked.len() > 20, "too few probes acknowledged: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "too few probes acknowledged: {}",
+        acked.len()
+    );
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     for server in servers {
         let _ = server.server.shutdown().await;

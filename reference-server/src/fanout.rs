@@ -70,6 +70,9 @@ struct RoomSub {
     gap_since: Option<Instant>,
     /// The subscription came back after a reconnect: catch up from the log.
     stale: bool,
+    /// The connection to the room's shard was lost: subscribe again (after a failover the channel
+    /// lives on another node, which the client only learns when asked), then catch up.
+    resubscribe: bool,
     /// When the room last had a local member.
     last_used: Instant,
 }
@@ -143,6 +146,7 @@ impl Bus {
                 pending: BTreeMap::new(),
                 gap_since: None,
                 stale: false,
+                resubscribe: false,
                 last_used: Instant::now(),
             });
             let channel = self.store.keys().channel(room);
@@ -386,7 +390,7 @@ impl Bus {
                     tracing::warn!("redis connection lost; subscriptions will catch up on return");
                     for sub in self.rooms().values_mut() {
                         if sub.next > 0 {
-                            sub.stale = true;
+                            sub.resubscribe = true;
                         }
                     }
                 }
@@ -461,6 +465,22 @@ impl Bus {
                 () = stop.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            let again: Vec<Id> = self
+                .rooms()
+                .iter()
+                .filter(|(_, s)| s.resubscribe && s.next > 0)
+                .map(|(room, _)| room.clone())
+                .collect();
+            for room in again {
+                let channel = self.store.keys().channel(&room);
+                let ok = self.store.conn().subscribe(&channel).await.is_ok();
+                if let Some(sub) = self.rooms().get_mut(&room)
+                    && ok
+                {
+                    sub.resubscribe = false;
+                    sub.stale = true;
+                }
+            }
             let work: Vec<(Id, u64, Option<u64>)> = {
                 let mut rooms = self.rooms();
                 rooms
@@ -492,7 +512,7 @@ impl Bus {
                     Err(e) => {
                         tracing::warn!(error = %e, room, "could not catch up a room; retrying");
                         if let Some(sub) = self.rooms().get_mut(&room) {
-                            sub.stale = true;
+                            sub.resubscribe = true;
                         }
                     }
                 }
@@ -608,6 +628,7 @@ mod tests {
             pending: BTreeMap::new(),
             gap_since: None,
             stale: false,
+            resubscribe: false,
             last_used: Instant::now(),
         };
         sub.pending.insert(7, env(7));

@@ -8,9 +8,9 @@ pub mod rs;
 
 use std::sync::Arc;
 
+use self::rs::redis::RedisCluster;
 use reference_server::StoreConfig;
 use reference_server::store::redis::RedisTarget;
-use self::rs::redis::RedisCluster;
 use stampede::engine::{EngineOptions, Target};
 use stampede::metrics::Snapshot;
 use stampede::runner::{self, Destination, Written};
@@ -89,4 +89,3 @@ pub async fn run_spread(scenario: &str, urls: &[String], out: &std::path::Path) 
     .expect("run completes")
     .remove(0)
 }
-
