@@ -3,7 +3,7 @@
 //! and a `stampede` run with one team spread over them.
 
 #[path = "../../reference-server/tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 pub mod rs;
 
 use std::sync::Arc;
