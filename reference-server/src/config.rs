@@ -9,6 +9,9 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::blob::s3::S3Settings;
+use crate::store::redis::RedisTarget;
+
 /// Argon2id cost of password hashing.
 ///
 /// The default (19 MiB, 2 passes) is OWASP's recommended minimum for argon2id. Measured on the 2-core
@@ -60,8 +63,11 @@ pub struct ServerConfig {
     pub max_payload: usize,
     /// Pause between chunks of an AI reply stream.
     pub ai_chunk_delay: Duration,
-    /// Directory of the local blob store (uploaded files and profile images).
+    /// Directory of the local blob store (uploaded files and profile images); unused with
+    /// [`s3`](Self::s3).
     pub files_dir: PathBuf,
+    /// Keep uploaded files and profile images in an S3 bucket instead of `files_dir`.
+    pub s3: Option<S3Settings>,
     /// Most Engine.IO sessions open at once; each holds one permit.
     pub max_connections: usize,
     /// Frames queued for one connection before it counts as a slow consumer and is dropped.
@@ -77,6 +83,57 @@ pub struct ServerConfig {
     pub shutdown_deadline: Duration,
     /// `GET /api/rooms` requests allowed per client IP per minute; `None` disables the limit.
     pub room_list_rate_limit: Option<NonZeroU32>,
+    /// Where chat state lives: in this process, or in Redis shared by every instance.
+    pub store: StoreConfig,
+    /// Settings of the Redis store, when [`store`](Self::store) is Redis.
+    pub redis: RedisSettings,
+}
+
+/// Where chat state lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// In this process (lost on exit; one instance only).
+    #[default]
+    Memory,
+    /// In Redis, standalone or Cluster; instances on the same Redis share rooms and fan-out.
+    Redis(RedisTarget),
+}
+
+impl StoreConfig {
+    /// Parses `memory`, `redis://…` or `redis+cluster://host:port,host:port`.
+    pub fn parse(text: &str) -> Result<StoreConfig, ConfigError> {
+        if text.trim() == "memory" {
+            return Ok(StoreConfig::Memory);
+        }
+        RedisTarget::parse(text)
+            .map(StoreConfig::Redis)
+            .map_err(|message| ConfigError::Invalid {
+                name: "--store",
+                message,
+            })
+    }
+}
+
+/// Settings of the Redis store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// Prefix of every key and channel (several deployments can share one Redis).
+    pub prefix: String,
+    /// Replicas that must hold a room event before it is published (Redis `WAIT`), so a failover
+    /// never takes back a message a client saw. `None`: 1 on a cluster, 0 on a standalone server.
+    pub replica_acks: Option<u32>,
+    /// Connect and reply timeout: requests fail this fast while Redis is away.
+    pub timeout: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            prefix: "chat".into(),
+            replica_acks: None,
+            timeout: Duration::from_millis(1000),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -94,6 +151,9 @@ impl Default for ServerConfig {
             outbound_queue: 8192,
             shutdown_deadline: Duration::from_secs(10),
             room_list_rate_limit: None,
+            store: StoreConfig::Memory,
+            redis: RedisSettings::default(),
+            s3: None,
         }
     }
 }
@@ -110,6 +170,14 @@ pub enum ConfigError {
         value: String,
         /// What is allowed.
         allowed: &'static str,
+    },
+    /// A value cannot be used; the message says why and what would work.
+    #[error("{name}: {message}")]
+    Invalid {
+        /// The flag.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -174,6 +242,21 @@ impl ServerConfig {
             self.outbound_queue,
             "at least 8 frames",
         )?;
+        check(
+            !self.redis.timeout.is_zero(),
+            "redis timeout",
+            format!("{:?}", self.redis.timeout),
+            "more than 0 ms",
+        )?;
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
+            return Err(ConfigError::Invalid {
+                name: "--redis-prefix",
+                message: format!(
+                    "{:?} must be non-empty and have no braces (they decide Redis Cluster slots)",
+                    self.redis.prefix
+                ),
+            });
+        }
         if let Some(secret) = &self.jwt_secret {
             check(
                 secret.len() >= 16,
@@ -219,9 +302,27 @@ pub struct Args {
     /// Milliseconds between chunks of the AI bot's streamed reply.
     #[arg(long, env = "CHAT_AI_CHUNK_DELAY_MS", default_value_t = 50)]
     pub ai_chunk_delay_ms: u64,
-    /// Directory for uploaded files and profile images.
-    #[arg(long, env = "CHAT_FILES_DIR", default_value = "uploads")]
-    pub files_dir: PathBuf,
+    /// Where uploaded files and profile images go: a directory (`dir:PATH` or a plain path) or a
+    /// bucket (`s3://bucket[/prefix]`, with the --s3-* settings).
+    #[arg(
+        long,
+        alias = "files-dir",
+        env = "CHAT_FILES",
+        default_value = "uploads"
+    )]
+    pub files: String,
+    /// S3 endpoint, for S3-compatible services (e.g. http://127.0.0.1:9000); unset for AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// S3 access key id (unset: the environment's credentials).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
     /// Most Socket.IO connections open at once (one permit each).
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -235,11 +336,69 @@ pub struct Args {
     /// default because a load test sends everything from one IP.
     #[arg(long, env = "CHAT_ROOM_LIST_RATE_LIMIT", default_value_t = 0)]
     pub room_list_rate_limit: u32,
+    /// Where chat state lives: `memory`, `redis://host:port` or
+    /// `redis+cluster://host:port,host:port`. Instances on one Redis share rooms; give them the same
+    /// --jwt-secret.
+    #[arg(long, env = "CHAT_STORE", default_value = "memory")]
+    pub store: String,
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    pub redis_prefix: String,
+    /// Replicas that must acknowledge a room event before it is published (Redis WAIT), so a
+    /// failover never loses a message a client saw. Default: 1 on a cluster, 0 standalone.
+    #[arg(long, env = "CHAT_REDIS_REPLICA_ACKS")]
+    pub redis_replica_acks: Option<u32>,
+    /// Milliseconds a Redis request may take; while Redis is away requests fail after this.
+    #[arg(long, env = "CHAT_REDIS_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_timeout_ms: u64,
 }
 
 impl Args {
+    /// `--files` (with the `--s3-*` flags) → a directory or a bucket.
+    fn files(&self) -> Result<(PathBuf, Option<S3Settings>), ConfigError> {
+        let files = self.files.trim();
+        if !files.starts_with("s3://") {
+            let dir = files.strip_prefix("dir:").unwrap_or(files);
+            if dir.is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "--files",
+                    message: "is empty; give a directory or s3://bucket".into(),
+                });
+            }
+            return Ok((PathBuf::from(dir), None));
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            name: "--files",
+            message,
+        };
+        let (bucket, prefix) = S3Settings::parse_url(files).map_err(invalid)?;
+        if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
+            return Err(invalid(
+                "give both --s3-access-key-id and --s3-secret-access-key, or neither".into(),
+            ));
+        }
+        if let Some(endpoint) = &self.s3_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "--s3-endpoint",
+                message: format!("{endpoint:?} must be an http:// or https:// URL"),
+            });
+        }
+        let s3 = S3Settings {
+            bucket,
+            prefix,
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+        };
+        Ok((PathBuf::from("uploads"), Some(s3)))
+    }
+
     /// Resolves the flags into a validated config.
     pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
+        let (files_dir, s3) = self.files()?;
         let config = ServerConfig {
             listen: self.listen,
             jwt_secret: self.jwt_secret.filter(|s| !s.is_empty()),
@@ -251,11 +410,18 @@ impl Args {
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
             max_payload: self.max_payload,
             ai_chunk_delay: Duration::from_millis(self.ai_chunk_delay_ms),
-            files_dir: self.files_dir,
+            files_dir,
+            s3,
             max_connections: self.max_connections,
             outbound_queue: self.outbound_queue,
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
             room_list_rate_limit: NonZeroU32::new(self.room_list_rate_limit),
+            store: StoreConfig::parse(&self.store)?,
+            redis: RedisSettings {
+                prefix: self.redis_prefix,
+                replica_acks: self.redis_replica_acks,
+                timeout: Duration::from_millis(self.redis_timeout_ms),
+            },
         };
         config.validate()?;
         Ok(config)
@@ -294,5 +460,63 @@ mod tests {
             .into_config()
             .unwrap();
         assert_eq!(ok.room_list_rate_limit, NonZeroU32::new(60));
+    }
+
+    #[test]
+    fn files_go_to_a_directory_or_a_bucket() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["reference-server"];
+            all.extend_from_slice(args);
+            Args::parse_from(all).into_config()
+        };
+        let c = parse(&["--files", "dir:/tmp/up"]).unwrap();
+        assert_eq!((c.files_dir, c.s3), (PathBuf::from("/tmp/up"), None));
+        assert_eq!(
+            parse(&["--files-dir", "x"]).unwrap().files_dir,
+            PathBuf::from("x")
+        );
+        let c = parse(&[
+            "--files",
+            "s3://chat/prod",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-access-key-id",
+            "ak",
+            "--s3-secret-access-key",
+            "sk",
+        ])
+        .unwrap();
+        let s3 = c.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("chat", "prod"));
+        assert!(!format!("{s3:?}").contains("sk"), "no secret in logs");
+        let err = parse(&["--files", "s3://chat", "--s3-access-key-id", "ak"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--s3-secret-access-key"), "{err}");
+        let err = parse(&["--files", "s3://chat", "--s3-endpoint", "localhost:9000"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http://"), "{err}");
+    }
+
+    #[test]
+    fn stores_parse_and_bad_ones_say_what_works() {
+        let parse =
+            |store: &str| Args::parse_from(["reference-server", "--store", store]).into_config();
+        assert_eq!(parse("memory").unwrap().store, StoreConfig::Memory);
+        assert!(matches!(
+            parse("redis+cluster://127.0.0.1:7000,127.0.0.1:7001").unwrap().store,
+            StoreConfig::Redis(t) if t.is_cluster()
+        ));
+        let err = parse("postgres://x").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--store:") && err.contains("redis://host:port"),
+            "{err}"
+        );
+        let err = Args::parse_from(["reference-server", "--redis-prefix", "a{b}"])
+            .into_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no braces"), "{err}");
     }
 }

@@ -72,6 +72,7 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            ApiError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(StoreError::Backend(_)) | ApiError::Blob(_) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -91,6 +92,20 @@ impl IntoResponse for ApiError {
                     message: Some("Too many requests; try again in a minute.".into()),
                 }),
             },
+            ApiError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "request failed: store unavailable");
+                StatusResponse {
+                    success: false,
+                    message: Some(
+                        "Service temporarily unavailable: storage cannot be reached; try again"
+                            .into(),
+                    ),
+                    error: Some(ErrorDetail {
+                        code: "STORE_UNAVAILABLE".into(),
+                        message: None,
+                    }),
+                }
+            }
             _ if status.is_server_error() => {
                 // The cause stays in the log: it may name internals a client has no use for.
                 tracing::error!(error = %self, "request failed");

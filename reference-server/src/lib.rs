@@ -8,12 +8,13 @@
 //! # Layout
 //! - [`config`]: [`ServerConfig`] and the command line that resolves into it.
 //! - [`store`]: the [`ChatStore`] trait (users, sessions, rooms, messages, file
-//!   metadata) and its in-memory implementation.
+//!   metadata) and its implementations in memory and on Redis (standalone or Cluster).
 //! - [`blob`]: the [`BlobStore`] trait (file contents) and its local-directory
 //!   implementation.
 //! - [`auth`]: password hashing, tokens, the one authentication check.
 //! - [`api`]: REST handlers.
 //! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out, chat events.
+//! - [`fanout`]: room events across instances over Redis pub/sub, in order, exactly once.
 //! - [`ai`]: the deterministic AI bot.
 //! - [`overload`]: request classification and in-flight counts; where load control plugs in.
 //! - [`views`]: store records → wire DTOs.
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod blob;
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod gateway;
 pub mod overload;
 pub mod peer;
@@ -43,11 +45,14 @@ use crate::api::rate_limit::RateLimiter;
 use crate::auth::Auth;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
-pub use crate::config::{KdfParams, ServerConfig};
+use crate::blob::s3::S3BlobStore;
+pub use crate::config::{KdfParams, ServerConfig, StoreConfig};
+use crate::fanout::Bus;
 use crate::gateway::{Gateway, GatewaySettings};
 use crate::overload::Overload;
 use crate::store::ChatStore;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore, Timeouts};
 
 /// Everything a handler or socket task needs; cheap to clone.
 #[derive(Clone)]
@@ -83,6 +88,22 @@ pub enum StartError {
         path: std::path::PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// The S3 bucket cannot be used.
+    #[error("cannot use files at {place}: {reason}")]
+    Files {
+        /// The bucket (and endpoint).
+        place: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store cannot be used (Redis unreachable at start, say).
+    #[error("cannot use the store at {url}: {reason}")]
+    Store {
+        /// The store's URL.
+        url: String,
+        /// Why.
+        reason: String,
     },
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
@@ -159,17 +180,62 @@ pub enum ShutdownError {
     Server(#[from] std::io::Error),
 }
 
-/// Starts the server with the in-memory store and the local blob store, bound to `config.listen`.
+/// Starts the server with the store and blob store its config names, bound to `config.listen`.
+/// With a Redis store the instance joins the cross-instance fan-out of every instance on that Redis.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     config.validate()?;
-    let blobs = LocalBlobStore::open(&config.files_dir)
-        .await
-        .map_err(|source| StartError::FilesDir {
-            path: config.files_dir.clone(),
-            source,
-        })?;
-    let state = AppState::new(config, Arc::new(MemoryStore::new()), Arc::new(blobs))?;
-    start_with(state).await
+    let blobs: Arc<dyn BlobStore> = match &config.s3 {
+        Some(s3) => Arc::new(S3BlobStore::open(s3).await.map_err(|e| StartError::Files {
+            place: s3.describe(),
+            reason: e.to_string(),
+        })?),
+        None => Arc::new(
+            LocalBlobStore::open(&config.files_dir)
+                .await
+                .map_err(|source| StartError::FilesDir {
+                    path: config.files_dir.clone(),
+                    source,
+                })?,
+        ),
+    };
+    match config.store.clone() {
+        StoreConfig::Memory => {
+            let state = AppState::new(config, Arc::new(MemoryStore::new()), blobs)?;
+            start_with(state).await
+        }
+        StoreConfig::Redis(target) => {
+            let url = target.to_string();
+            let failed = |e: &dyn std::fmt::Display| StartError::Store {
+                url: url.clone(),
+                reason: e.to_string(),
+            };
+            let options = RedisOptions {
+                prefix: config.redis.prefix.clone(),
+                timeouts: Timeouts {
+                    connect: config.redis.timeout,
+                    response: config.redis.timeout,
+                },
+                replica_acks: config
+                    .redis
+                    .replica_acks
+                    .unwrap_or(u32::from(target.is_cluster())),
+                ..RedisOptions::default()
+            };
+            let (pushes, inbox) = tokio::sync::mpsc::unbounded_channel();
+            let store = RedisStore::connect(target, options, pushes)
+                .await
+                .map_err(|e| failed(&e))?;
+            store.check_replicas().await.map_err(|e| failed(&e))?;
+            let store = Arc::new(store);
+            let state = AppState::new(config, Arc::clone(&store) as _, blobs)?;
+            let stop = state.gateway.shutdown_token().clone();
+            let bus = Bus::start(store, inbox, &state.gateway, stop)
+                .await
+                .map_err(|e| failed(&e))?;
+            state.gateway.attach_bus(bus);
+            start_with(state).await
+        }
+    }
 }
 
 /// Starts the server around an already wired state (other stores, shared test fixtures).

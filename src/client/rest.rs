@@ -25,12 +25,18 @@ const BODY_EXCERPT: usize = 200;
 /// The shared HTTP side of a run against one target.
 #[derive(Debug, Clone)]
 pub struct HttpPool {
-    base: Arc<str>,
+    /// One base URL per instance of the target's deployment (usually one).
+    bases: Arc<[Arc<str>]>,
     clients: Arc<[reqwest::Client]>,
 }
 
 impl HttpPool {
     /// Clients for `base` (`http://host:port`), one per source address (or one default client).
+    ///
+    /// `base` may list several instances of one deployment, comma-separated
+    /// (`http://10.0.0.1:5000,http://10.0.0.2:5000`): VU `i` then talks to instance `i mod n` for
+    /// REST and its socket alike, so the members of a room sit on different instances and every
+    /// delivery the run verifies crosses between them.
     pub fn new(base: &str, source_ips: &[IpAddr]) -> Result<HttpPool, String> {
         let builder = || {
             reqwest::Client::builder()
@@ -53,24 +59,33 @@ impl HttpPool {
                 })
                 .collect::<Result<_, _>>()?
         };
+        let bases: Vec<Arc<str>> = base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/'))
+            .filter(|b| !b.is_empty())
+            .map(Arc::from)
+            .collect();
+        if bases.is_empty() {
+            return Err(format!("{base:?} names no base URL"));
+        }
         Ok(HttpPool {
-            base: base.trim_end_matches('/').into(),
+            bases: bases.into(),
             clients: clients.into(),
         })
     }
 
-    /// The target's base URL.
+    /// The target's (first instance's) base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.bases[0]
     }
 
-    /// A guest session for VU `vu`, spread over the source addresses.
+    /// A guest session for VU `vu`, spread over the source addresses and the instances.
     pub fn guest(&self, vu: u32) -> Guest {
         let client = self.clients[vu as usize % self.clients.len()].clone();
         Guest {
             rest: Rest {
                 client,
-                base: Arc::clone(&self.base),
+                base: Arc::clone(&self.bases[vu as usize % self.bases.len()]),
             },
         }
     }
@@ -301,5 +316,24 @@ impl Authed {
             )
             .await?;
         Ok(resp.image_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vus_are_spread_over_a_deployments_instances() {
+        let pool = HttpPool::new("http://a:1/, http://b:2", &[]).unwrap();
+        let bases: Vec<String> = (0..4)
+            .map(|vu| pool.guest(vu).rest.base.to_string())
+            .collect();
+        assert_eq!(
+            bases,
+            ["http://a:1", "http://b:2", "http://a:1", "http://b:2"]
+        );
+        assert_eq!(pool.base(), "http://a:1");
+        assert!(HttpPool::new(" , ", &[]).is_err());
     }
 }

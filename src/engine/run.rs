@@ -40,7 +40,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct Target {
     /// Team name (for a plain run, the target's host:port).
     pub name: String,
-    /// Base URL, `http://host:port`.
+    /// Base URL, `http://host:port`; or the base URLs of several instances of one deployment,
+    /// comma-separated, which the team's VUs are spread over round-robin (VU `i` uses instance
+    /// `i mod n` for REST and its socket), so deliveries are verified across instances.
     pub url: String,
 }
 

@@ -139,7 +139,8 @@ pub async fn join(
     };
     state
         .gateway
-        .emit_to_room(&room.id, name::ROOM_UPDATE, &update, None);
+        .emit_to_room(&room.id, name::ROOM_UPDATE, &update, None)
+        .await?;
     Ok(Json(RoomResponse {
         success: true,
         data,

@@ -5,6 +5,7 @@
 //! a `..`: path traversal is impossible by construction rather than checked per backend.
 
 pub mod local;
+pub mod s3;
 
 use std::fmt;
 use std::pin::Pin;

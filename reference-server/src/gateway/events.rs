@@ -184,6 +184,10 @@ pub(crate) async fn handle(
         reply,
         message: match failure {
             Failure::Invalid(message) => message,
+            Failure::Store(StoreError::Unavailable(e)) => {
+                tracing::warn!(error = %e, event = %event.name, "store unavailable during event");
+                "Service temporarily unavailable: storage cannot be reached; try again".into()
+            }
             Failure::Store(e) => {
                 tracing::error!(error = %e, event = %event.name, "store failed during event");
                 "Internal server error".into()
@@ -275,22 +279,35 @@ async fn join_room(
             user_id: socket.user.id.clone(),
             name: socket.user.name.clone(),
         };
-        gateway.emit_to_room(&previous, name::USER_LEFT, &left, None);
+        gateway
+            .emit_to_room(&previous, name::USER_LEFT, &left, None)
+            .await?;
     }
     let room = if member {
         room
     } else {
         store.add_participant(&room_id, &socket.user.id).await?
     };
-    gateway.join_room(&room_id, conn);
+    gateway.enter_room(&room_id, conn).await?;
     socket.room = Some(room_id.clone());
 
-    // Joining the room one is already in re-sends the history but announces nothing.
+    // Joining the room one is already in re-sends the history but announces nothing. The notice
+    // goes to the others now and to the joiner right after `joinRoomSuccess`, as in the original.
     let notice = if rejoin {
         None
     } else {
         let text = format!("{} joined the room.", socket.user.name);
-        Some(store.append_message(system_message(&room_id, text)).await?)
+        let render = |r: &MessageRecord| views::message(r.clone(), None, None);
+        Some(
+            gateway
+                .post_message(
+                    store,
+                    system_message(&room_id, text),
+                    render,
+                    Some(conn.sid().as_ref()),
+                )
+                .await?,
+        )
     };
     let page = store.messages_before(&room_id, None, HISTORY_BATCH).await?;
     let shown = page.messages.clone();
@@ -306,14 +323,11 @@ async fn join_room(
     };
     send_event(conn, name::JOIN_ROOM_SUCCESS, &success);
     if let Some(notice) = notice {
-        gateway.emit_to_room(
-            &room_id,
-            name::MESSAGE,
-            &views::message(notice, None, None),
-            None,
-        );
+        send_event(conn, name::MESSAGE, &views::message(notice, None, None));
         let participants: Vec<_> = members.iter().map(views::profile).collect();
-        gateway.emit_to_room(&room_id, name::PARTICIPANTS_UPDATE, &participants, None);
+        gateway
+            .emit_to_room(&room_id, name::PARTICIPANTS_UPDATE, &participants, None)
+            .await?;
     }
     mark_shown_as_read(state, &room_id, &socket.user.id, &shown).await;
     Ok(())
@@ -364,21 +378,18 @@ async fn chat_message(
         }
     };
     let mentions = ai::mentions(content);
-    let record = store
-        .append_message(NewMessage {
-            room: request.room.clone(),
-            kind: request.kind,
-            content: content.to_owned(),
-            sender: Some(socket.user.id.clone()),
-            file: file.as_ref().map(|f| f.id.clone()),
-            ai_type: None,
-            mentions: mentions.clone(),
-        })
-        .await?;
-    let message = views::message(record, Some(&socket.user), file.as_ref());
-    state
-        .gateway
-        .emit_to_room(&request.room, name::MESSAGE, &message, None);
+    let new = NewMessage {
+        room: request.room.clone(),
+        kind: request.kind,
+        content: content.to_owned(),
+        sender: Some(socket.user.id.clone()),
+        file: file.as_ref().map(|f| f.id.clone()),
+        ai_type: None,
+        mentions: mentions.clone(),
+    };
+    let render = |r: &MessageRecord| views::message(r.clone(), Some(&socket.user), file.as_ref());
+    // Stored before it is broadcast: the sender's echo means the message is kept.
+    state.gateway.post_message(store, new, render, None).await?;
     if !mentions.is_empty() {
         let (state, room, content) = (state.clone(), request.room.clone(), content.to_owned());
         state.gateway.tracker().clone().spawn(async move {
@@ -417,7 +428,11 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
         ai_type: bot.to_owned(),
         timestamp: started.to_wire(),
     };
-    gateway.emit_to_room(room, name::AI_MESSAGE_START, &start, None);
+    emit_or_log(
+        gateway
+            .emit_to_room(room, name::AI_MESSAGE_START, &start, None)
+            .await,
+    );
 
     let delay = gateway.settings().ai_chunk_delay;
     let reply = ai::reply(bot, query);
@@ -438,7 +453,11 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             is_complete: false,
         };
         gateway.update_stream(room, active.clone());
-        gateway.emit_to_room(room, name::AI_MESSAGE_CHUNK, &event, None);
+        emit_or_log(
+            gateway
+                .emit_to_room(room, name::AI_MESSAGE_CHUNK, &event, None)
+                .await,
+        );
     }
     gateway.end_stream(room, &stream_id);
 
@@ -473,7 +492,11 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
                 is_complete: true,
                 query: query.to_owned(),
             };
-            gateway.emit_to_room(room, name::AI_MESSAGE_COMPLETE, &complete, None);
+            emit_or_log(
+                gateway
+                    .emit_to_room(room, name::AI_MESSAGE_COMPLETE, &complete, None)
+                    .await,
+            );
         }
         Err(error) => {
             let failed = AiMessageError {
@@ -481,8 +504,19 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
                 error,
                 ai_type: bot.to_owned(),
             };
-            gateway.emit_to_room(room, name::AI_MESSAGE_ERROR, &failed, None);
+            emit_or_log(
+                gateway
+                    .emit_to_room(room, name::AI_MESSAGE_ERROR, &failed, None)
+                    .await,
+            );
         }
+    }
+}
+
+/// AI stream events have nobody to report a failed broadcast to: it is logged.
+fn emit_or_log(result: Result<(), StoreError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not broadcast an AI stream event");
     }
 }
 
@@ -560,12 +594,15 @@ async fn mark_read(
         user_id: socket.user.id.clone(),
         message_ids: request.message_ids,
     };
-    state.gateway.emit_to_room(
-        &request.room_id,
-        name::MESSAGES_READ,
-        &read,
-        Some(conn.sid().as_ref()),
-    );
+    state
+        .gateway
+        .emit_to_room(
+            &request.room_id,
+            name::MESSAGES_READ,
+            &read,
+            Some(conn.sid().as_ref()),
+        )
+        .await?;
     Ok(())
 }
 
@@ -593,7 +630,8 @@ async fn react(state: &AppState, socket: &SocketState, event: &Event<'_>) -> Res
     };
     state
         .gateway
-        .emit_to_room(&message.room, name::MESSAGE_REACTION_UPDATE, &update, None);
+        .emit_to_room(&message.room, name::MESSAGE_REACTION_UPDATE, &update, None)
+        .await?;
     Ok(())
 }
 
@@ -642,16 +680,15 @@ pub(crate) async fn depart(
         Departure::Left => format!("{} left the room.", socket.user.name),
         Departure::Disconnected => format!("{} disconnected.", socket.user.name),
     };
-    let notice = store.append_message(system_message(room_id, text)).await?;
-    let participants = views::participants(store, &room).await?;
-    state.gateway.emit_to_room(
-        room_id,
-        name::MESSAGE,
-        &views::message(notice, None, None),
-        None,
-    );
+    let render = |r: &MessageRecord| views::message(r.clone(), None, None);
     state
         .gateway
-        .emit_to_room(room_id, name::PARTICIPANTS_UPDATE, &participants, None);
+        .post_message(store, system_message(room_id, text), render, None)
+        .await?;
+    let participants = views::participants(store, &room).await?;
+    state
+        .gateway
+        .emit_to_room(room_id, name::PARTICIPANTS_UPDATE, &participants, None)
+        .await?;
     Ok(())
 }

@@ -21,7 +21,7 @@ pub mod events;
 pub mod session;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use protocol::events::{ActiveStream, name};
@@ -32,7 +32,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;
-use crate::store::Id;
+use crate::fanout::Bus;
+use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
 pub use conn::{Conn, DisconnectReason, Frame};
 
 /// How long a new login or CONNECT waits for the replaced socket to finish its cleanup.
@@ -97,6 +98,8 @@ pub struct Gateway {
     shutdown: CancellationToken,
     registry: RwLock<Registry>,
     streams: Mutex<HashMap<Id, Vec<ActiveStream>>>,
+    /// Cross-instance fan-out, when the store is shared (Redis); without it delivery is local.
+    bus: OnceLock<Arc<Bus>>,
 }
 
 impl Gateway {
@@ -109,7 +112,18 @@ impl Gateway {
             shutdown: CancellationToken::new(),
             registry: RwLock::default(),
             streams: Mutex::default(),
+            bus: OnceLock::new(),
         }
+    }
+
+    /// Routes every room event through `bus` from now on (set once, at start).
+    pub fn attach_bus(&self, bus: Arc<Bus>) {
+        let _ = self.bus.set(bus);
+    }
+
+    /// The cross-instance fan-out, if any.
+    pub fn bus(&self) -> Option<&Arc<Bus>> {
+        self.bus.get()
     }
 
     /// The settings connections run with.
@@ -209,16 +223,31 @@ impl Gateway {
         }
     }
 
-    /// **The** fan-out: delivers one encoded frame to every session in `room` except `except`.
+    /// **The** fan-out: delivers one encoded frame to every session in `room` except `except`, on
+    /// every instance.
     ///
-    /// Every room-wide event goes through here, so cross-instance delivery is one change: publish
-    /// `(room, frame, except)` to the bus here, and call the local delivery below from the subscriber.
-    /// The frame is shared, not copied, per recipient.
-    pub fn broadcast(&self, room: &str, frame: &Frame, except: Option<&str>) {
-        self.deliver_local(room, frame, except);
+    /// Every room-wide event goes through here. Alone, it delivers locally; with a [`Bus`] it logs and
+    /// publishes the event, and every instance (this one included) delivers it from its
+    /// subscription, in the room's order. The frame is shared, not copied, per recipient. Fails only
+    /// with a bus, when Redis cannot take the event.
+    pub async fn broadcast(
+        &self,
+        room: &str,
+        frame: &Frame,
+        except: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match self.bus.get() {
+            Some(bus) => bus.publish(room, frame, except).await,
+            None => {
+                self.deliver_local(room, frame, except);
+                Ok(())
+            }
+        }
     }
 
-    fn deliver_local(&self, room: &str, frame: &Frame, except: Option<&str>) {
+    /// Delivers to this instance's members of `room` (the bus calls this for every event it
+    /// receives, in order).
+    pub(crate) fn deliver_local(&self, room: &str, frame: &Frame, except: Option<&str>) {
         let reg = self.read();
         let Some(members) = reg.rooms.get(room) else {
             return;
@@ -232,16 +261,86 @@ impl Gateway {
     }
 
     /// Encodes `event` once and broadcasts it to `room`.
-    pub fn emit_to_room<T: Serialize + ?Sized>(
+    pub async fn emit_to_room<T: Serialize + ?Sized>(
         &self,
         room: &str,
         event: &str,
         payload: &T,
         except: Option<&str>,
-    ) {
+    ) -> Result<(), StoreError> {
         match encode(event, Some(payload)) {
-            Some(frame) => self.broadcast(room, &frame, except),
-            None => tracing::error!(event, "could not encode broadcast"),
+            Some(frame) => self.broadcast(room, &frame, except).await,
+            None => {
+                tracing::error!(event, "could not encode broadcast");
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores a chat message and broadcasts its `message` event. With a bus both happen in one step
+    /// on the room's shard, so the room's event order is its history order. `render` turns the
+    /// stored record into the event's payload.
+    pub async fn post_message(
+        &self,
+        store: &dyn ChatStore,
+        message: NewMessage,
+        render: impl Fn(&MessageRecord) -> protocol::events::Message,
+        except: Option<&str>,
+    ) -> Result<MessageRecord, StoreError> {
+        let Some(bus) = self.bus.get() else {
+            let record = store.append_message(message).await?;
+            let room = record.room.clone();
+            self.emit_to_room(&room, name::MESSAGE, &render(&record), except)
+                .await?;
+            return Ok(record);
+        };
+        bus.post_message(
+            message,
+            |stub| {
+                // The store decides the timestamp; the frame is split where it goes. The marker is
+                // random, so no message text can contain it.
+                let marker = format!("@ts-{}@", crate::store::hex(&rand::random::<[u8; 16]>()));
+                let mut dto = render(stub);
+                dto.timestamp = protocol::time::Timestamp::new(marker.clone());
+                let frame = encode(name::MESSAGE, Some(&dto))?;
+                let (prefix, suffix) = frame.as_str().split_once(&marker)?;
+                Some((prefix.to_owned(), suffix.to_owned()))
+            },
+            except,
+        )
+        .await
+    }
+
+    /// Adds `conn` to `room`; with a bus, first makes sure this instance receives the room's events.
+    pub async fn enter_room(&self, room: &str, conn: &Arc<Conn>) -> Result<(), StoreError> {
+        match self.bus.get() {
+            Some(bus) => bus.subscribe(room, || self.join_room(room, conn)).await,
+            None => {
+                self.join_room(room, conn);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the local socket `sid` on behalf of another instance.
+    pub(crate) fn kick_sid(&self, sid: &str, why: SessionEnd) {
+        if let Some(conn) = self.lookup(sid) {
+            self.tracker.spawn(async move { kick(&conn, &why).await });
+        }
+    }
+
+    /// Records `conn` as the user's connected socket across instances and ends the user's sockets
+    /// on other instances.
+    pub(crate) async fn claim_user(&self, user: &str, conn: &Arc<Conn>, why: &SessionEnd) {
+        if let Some(bus) = self.bus.get() {
+            bus.claim_user(user, conn.sid(), why).await;
+        }
+    }
+
+    /// Forgets `conn` as a connected socket of `user` across instances.
+    pub(crate) async fn release_user(&self, user: &str, conn: &Arc<Conn>) {
+        if let Some(bus) = self.bus.get() {
+            bus.release_user(user, conn.sid()).await;
         }
     }
 
@@ -249,10 +348,13 @@ impl Gateway {
     /// `session_ended`, then a Socket.IO disconnect. Waits (briefly) until it has left its room, so
     /// the caller's next step cannot race the old socket's cleanup.
     pub async fn end_user_session(&self, user: &str, why: SessionEnd) {
-        let Some(conn) = self.read().users.get(user).cloned() else {
-            return;
-        };
-        kick(&conn, &why).await;
+        let local = self.read().users.get(user).cloned();
+        if let Some(conn) = local {
+            kick(&conn, &why).await;
+        }
+        if let Some(bus) = self.bus.get() {
+            bus.end_remote(user, None, &why).await;
+        }
     }
 
     /// The AI streams running in `room`, for `joinRoomSuccess`.

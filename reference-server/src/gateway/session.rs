@@ -341,14 +341,15 @@ impl Session {
                 return;
             }
         };
+        // The original stalled the new socket 10 s here; the old one is ended at once instead.
+        let why = SessionEnd::DuplicateLogin {
+            device_info: self.peer.user_agent.clone(),
+            ip_address: self.peer.ip.clone(),
+        };
         if let Some(previous) = state.gateway.bind_user(&user.id, &self.conn) {
-            // The original stalled the new socket 10 s here; the old one is ended at once instead.
-            let why = SessionEnd::DuplicateLogin {
-                device_info: self.peer.user_agent.clone(),
-                ip_address: self.peer.ip.clone(),
-            };
             kick(&previous, &why).await;
         }
+        state.gateway.claim_user(&user.id, &self.conn, &why).await;
         let sid = random_sid();
         self.conn.send(Frame::from(socketio::encode_connect_ok(
             DEFAULT_NAMESPACE,
@@ -457,6 +458,9 @@ impl Session {
         }
         let user = self.socket.as_ref().map(|s| s.user.id.as_str());
         self.state.gateway.unregister(&self.conn, user, None);
+        if let Some(user) = user {
+            self.state.gateway.release_user(user, &self.conn).await;
+        }
         self.conn.close(reason);
         self.conn.mark_finished();
         tracing::debug!(sid = %self.conn.sid(), reason = reason.as_str(), "session ended");

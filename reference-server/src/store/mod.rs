@@ -12,6 +12,7 @@
 //! batched lookups ([`ChatStore::users`], [`ChatStore::files`]).
 
 pub mod memory;
+pub mod redis;
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -98,9 +99,13 @@ pub enum StoreError {
     /// A uniqueness rule was violated (e.g. the e-mail is taken).
     #[error("{0} already exists")]
     Conflict(&'static str),
-    /// The backend failed (connection lost, timeout, corrupt record).
+    /// The backend failed (corrupt record, script error).
     #[error("store backend error: {0}")]
     Backend(String),
+    /// The backend cannot be reached now (connection lost, timeout, failover in progress): the
+    /// request may succeed when retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A registered user.

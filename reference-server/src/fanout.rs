@@ -1,0 +1,645 @@
+//! Cross-instance fan-out over Redis pub/sub: any number of server instances on one Redis (standalone
+//! or Cluster) share rooms, and every member of a room receives every room event exactly once, in the
+//! room's order, whichever instance it is connected to. Also carries "end this socket" notices
+//! between instances (a login on A ends the user's socket on B).
+//!
+//! How (ARCHITECTURE-server.md, "Fan-out across instances", has the reasoning):
+//! 1. **Log, then publish.** A room event gets the room's next sequence number and is appended to the
+//!    room's capped log by one script on the room's slot; a chat message is stored by the *same*
+//!    script, so event order is history order. Then `WAIT` (when replicas are required), then the
+//!    event is published (`SPUBLISH` on a cluster: the channel lives on the room's shard) and the
+//!    room's `committed` mark advances.
+//! 2. **Deliver by sequence.** Each instance subscribes to the rooms it has members in and keeps, per
+//!    room, the next sequence it expects. An event below it is a duplicate and dropped; the next one is
+//!    delivered; one beyond it waits briefly for the missing ones, which are then read from the log.
+//!    After a reconnect or failover the subscription comes back (the client resubscribes) and the room
+//!    catches up from the log to `committed`. Local members get events only this way, never directly,
+//!    so an instance's own events are not delivered twice.
+//!
+//! Without a bus (the memory store) the gateway delivers locally and none of this runs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use redis::{AsyncCommands, PushInfo, PushKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::{Frame, Gateway, SessionEnd};
+use crate::store::redis::{FrameTemplate, LoggedEvent, RedisStore, store_error};
+use crate::store::{Id, MessageRecord, NewMessage, StoreError, hex, new_object_id};
+
+/// How long an event beyond a gap waits for the missing ones before they are read from the log.
+/// Publishers of one room race only by their `WAIT`s, which take well under this.
+const GAP_WAIT: Duration = Duration::from_millis(100);
+/// How often gaps, catch-ups and idle subscriptions are looked at.
+const TICK: Duration = Duration::from_millis(50);
+/// A room without local members keeps its subscription this long (a rejoin costs no resubscribe).
+const IDLE_UNSUBSCRIBE: Duration = Duration::from_secs(10);
+/// How long ending a socket on another instance may take before its presence entry is dropped as
+/// stale (its instance is gone).
+const KICK_WAIT: Duration = Duration::from_secs(2);
+
+/// One delivered room event.
+struct Envelope {
+    seq: u64,
+    except: Option<String>,
+    frame: Frame,
+}
+
+fn parse_envelope(text: &str) -> Option<Envelope> {
+    let (seq, rest) = text.split_once('\n')?;
+    let (except, frame) = rest.split_once('\n')?;
+    Some(Envelope {
+        seq: seq.parse().ok()?,
+        except: (!except.is_empty()).then(|| except.to_owned()),
+        frame: Frame::from(frame),
+    })
+}
+
+/// Subscription state of one room on this instance.
+struct RoomSub {
+    /// Sequence of the next event to deliver; 0 until the subscription is confirmed and the start
+    /// point read (events meanwhile wait in `pending`).
+    next: u64,
+    /// Events that arrived ahead of `next`.
+    pending: BTreeMap<u64, Envelope>,
+    /// Since when `pending` holds an event beyond a gap.
+    gap_since: Option<Instant>,
+    /// The subscription came back after a reconnect: catch up from the log.
+    stale: bool,
+    /// The connection to the room's shard was lost: subscribe again (after a failover the channel
+    /// lives on another node, which the client only learns when asked), then catch up.
+    resubscribe: bool,
+    /// When the room last had a local member.
+    last_used: Instant,
+}
+
+/// A notice to another instance.
+#[derive(Debug, Serialize, Deserialize)]
+struct Kick {
+    sid: String,
+    reason: String,
+    #[serde(default)]
+    device_info: String,
+    #[serde(default)]
+    ip_address: String,
+}
+
+/// The fan-out of one instance.
+pub struct Bus {
+    store: Arc<RedisStore>,
+    instance: String,
+    rooms: Mutex<HashMap<Id, RoomSub>>,
+    /// Serializes subscribe and unsubscribe, so a room is never being both.
+    sub_lock: tokio::sync::Mutex<()>,
+    gateway: Weak<Gateway>,
+}
+
+impl Bus {
+    /// Starts the fan-out for `gateway` on `store`'s connection, whose pushes arrive on `pushes`.
+    /// Runs until `stop` fires.
+    pub async fn start(
+        store: Arc<RedisStore>,
+        pushes: UnboundedReceiver<PushInfo>,
+        gateway: &Arc<Gateway>,
+        stop: CancellationToken,
+    ) -> Result<Arc<Bus>, StoreError> {
+        let bus = Arc::new(Bus {
+            store,
+            instance: hex(&rand::random::<[u8; 8]>()),
+            rooms: Mutex::default(),
+            sub_lock: tokio::sync::Mutex::new(()),
+            gateway: Arc::downgrade(gateway),
+        });
+        let control = bus.store.keys().instance_channel(&bus.instance);
+        bus.store
+            .conn()
+            .subscribe(&control)
+            .await
+            .map_err(store_error)?;
+        tokio::spawn(Arc::clone(&bus).dispatch(pushes, stop.clone()));
+        tokio::spawn(Arc::clone(&bus).repair(stop));
+        Ok(bus)
+    }
+
+    /// This instance's id (in presence entries).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Id, RoomSub>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes sure this instance receives `room`'s events, then runs `join` (which adds the local
+    /// member) before any other subscribe or unsubscribe can interleave. Every event logged after this
+    /// returns reaches the member.
+    pub async fn subscribe(&self, room: &str, join: impl FnOnce()) -> Result<(), StoreError> {
+        let _guard = self.sub_lock.lock().await;
+        let ready = self.rooms().get(room).is_some_and(|s| s.next > 0);
+        if !ready {
+            self.rooms().entry(room.to_owned()).or_insert(RoomSub {
+                next: 0,
+                pending: BTreeMap::new(),
+                gap_since: None,
+                stale: false,
+                resubscribe: false,
+                last_used: Instant::now(),
+            });
+            let channel = self.store.keys().channel(room);
+            let started = async {
+                self.store
+                    .conn()
+                    .subscribe(&channel)
+                    .await
+                    .map_err(store_error)?;
+                // Read after the subscription is confirmed: every later event is received, every
+                // earlier one belongs before this member's time in the room.
+                self.store.room_seq(room).await
+            }
+            .await;
+            let seq = match started {
+                Ok(seq) => seq,
+                Err(e) => {
+                    self.rooms().remove(room);
+                    let _ = self.store.conn().unsubscribe(&channel).await;
+                    return Err(e);
+                }
+            };
+            let out = {
+                let mut rooms = self.rooms();
+                let sub = rooms
+                    .get_mut(room)
+                    .expect("inserted above, under the sub lock");
+                sub.next = seq + 1;
+                sub.pending.retain(|&s, _| s > seq);
+                drain(sub)
+            };
+            self.deliver(room, out);
+        }
+        if let Some(sub) = self.rooms().get_mut(room) {
+            sub.last_used = Instant::now();
+        }
+        join();
+        Ok(())
+    }
+
+    /// Logs and publishes a room event that stores nothing else (participants, receipts, reactions,
+    /// AI stream events).
+    pub async fn publish(
+        &self,
+        room: &str,
+        frame: &Frame,
+        except: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let Some(event) = self.store.log_event(room, except, frame.as_str()).await? else {
+            // A room that does not exist has no members to tell.
+            return Ok(());
+        };
+        self.commit(room, &event).await
+    }
+
+    /// Stores a message and its `message` event in one step, then publishes the event. `render`
+    /// builds the event from the record (its timestamp is filled in by the store).
+    pub async fn post_message(
+        &self,
+        message: NewMessage,
+        render: impl FnOnce(&MessageRecord) -> Option<(String, String)>,
+        except: Option<&str>,
+    ) -> Result<MessageRecord, StoreError> {
+        let id = new_object_id();
+        let stub = MessageRecord {
+            id: id.clone(),
+            room: message.room.clone(),
+            kind: message.kind,
+            content: message.content.clone(),
+            sender: message.sender.clone(),
+            file: message.file.clone(),
+            ai_type: message.ai_type.clone(),
+            mentions: message.mentions.clone(),
+            timestamp: crate::store::UnixMillis(0),
+            readers: Vec::new(),
+            reactions: Default::default(),
+        };
+        let template = render(&stub).map(|(prefix, suffix)| FrameTemplate {
+            prefix,
+            suffix,
+            except: except.map(str::to_owned),
+        });
+        let room = message.room.clone();
+        let (record, event) = self
+            .store
+            .append_with_event(id, message, template.as_ref())
+            .await?;
+        if let Some(event) = event {
+            self.commit(&room, &event).await?;
+        }
+        Ok(record)
+    }
+
+    /// `WAIT`s for replicas (when configured), then publishes. An event that fails here is in the
+    /// log already; subscribers may still pick it up from there, but its sender is told it failed.
+    async fn commit(&self, room: &str, event: &LoggedEvent) -> Result<(), StoreError> {
+        self.store.wait_replicas(room).await?;
+        self.store.publish(room, event).await
+    }
+
+    /// Registers `sid` as a connected socket of `user` on this instance and ends every other socket
+    /// of the user elsewhere (one connected socket per user, across instances).
+    pub async fn claim_user(&self, user: &str, sid: &str, why: &SessionEnd) {
+        let key = self.store.keys().sockets(user);
+        let set: Result<(), _> = self.store.conn().hset(&key, sid, &self.instance).await;
+        if let Err(e) = set {
+            tracing::warn!(error = %e, "could not record a socket's presence");
+            return;
+        }
+        self.end_remote(user, Some(sid), why).await;
+    }
+
+    /// Forgets `sid` (its socket has finished).
+    pub async fn release_user(&self, user: &str, sid: &str) {
+        let key = self.store.keys().sockets(user);
+        let done: Result<(), _> = self.store.conn().hdel(&key, sid).await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not clear a socket's presence");
+        }
+    }
+
+    /// Ends `user`'s sockets on other instances (all but `keep`) and waits, briefly, until they
+    /// have finished their cleanup.
+    pub async fn end_remote(&self, user: &str, keep: Option<&str>, why: &SessionEnd) {
+        let key = self.store.keys().sockets(user);
+        let sockets: HashMap<String, String> = match self.store.conn().hgetall(&key).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a user's sockets");
+                return;
+            }
+        };
+        let remote: Vec<(String, String)> = sockets
+            .into_iter()
+            .filter(|(sid, inst)| Some(sid.as_str()) != keep && *inst != self.instance)
+            .collect();
+        if remote.is_empty() {
+            return;
+        }
+        let (reason, device_info, ip_address) = match why {
+            SessionEnd::DuplicateLogin {
+                device_info,
+                ip_address,
+            } => ("duplicate_login", device_info.clone(), ip_address.clone()),
+            SessionEnd::Logout => ("logout", String::new(), String::new()),
+        };
+        for (sid, inst) in &remote {
+            let kick = Kick {
+                sid: sid.clone(),
+                reason: reason.into(),
+                device_info: device_info.clone(),
+                ip_address: ip_address.clone(),
+            };
+            let Ok(body) = serde_json::to_string(&kick) else {
+                continue;
+            };
+            let channel = self.store.keys().instance_channel(inst);
+            let mut cmd = redis::cmd(self.store.conn().publish_command());
+            cmd.arg(&channel).arg(body);
+            if let Err(e) = self.store.conn().to_master_of(&channel, cmd).await {
+                tracing::warn!(error = %e, "could not send a session end to another instance");
+            }
+        }
+        let deadline = Instant::now() + KICK_WAIT;
+        let sids: Vec<&String> = remote.iter().map(|(sid, _)| sid).collect();
+        while Instant::now() < deadline {
+            let mut cmd = redis::cmd("HMGET");
+            cmd.arg(&key).arg(&sids);
+            let left: Vec<Option<String>> = match cmd.query_async(&mut self.store.conn()).await {
+                Ok(left) => left,
+                Err(_) => return,
+            };
+            if left.iter().all(Option::is_none) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Nobody answered: those sockets' instance is gone. Their entries would stall every later
+        // login of this user.
+        tracing::warn!(
+            user,
+            "sockets on another instance did not end in time; dropping them"
+        );
+        let _: Result<(), _> = self.store.conn().hdel(&key, &sids).await;
+    }
+
+    /// Reads pushes: room events, control notices, and resubscription confirmations.
+    async fn dispatch(
+        self: Arc<Self>,
+        mut pushes: UnboundedReceiver<PushInfo>,
+        stop: CancellationToken,
+    ) {
+        let control = self.store.keys().instance_channel(&self.instance);
+        loop {
+            let push = tokio::select! {
+                () = stop.cancelled() => return,
+                push = pushes.recv() => match push {
+                    Some(push) => push,
+                    None => return,
+                },
+            };
+            match push.kind {
+                PushKind::Message | PushKind::SMessage => {
+                    let mut data = push.data.into_iter();
+                    let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+                        continue;
+                    };
+                    let (Ok(channel), Ok(payload)) = (
+                        redis::from_redis_value::<String>(channel),
+                        redis::from_redis_value::<String>(payload),
+                    ) else {
+                        continue;
+                    };
+                    if channel == control {
+                        self.on_kick(&payload);
+                    } else if let Some(room) = self.store.keys().room_of_channel(&channel) {
+                        match parse_envelope(&payload) {
+                            Some(env) => self.on_event(room, env),
+                            None => tracing::warn!(room, "malformed room event dropped"),
+                        }
+                    }
+                }
+                PushKind::Subscribe | PushKind::SSubscribe => {
+                    // Also sent when the client resubscribes after a reconnect or failover: events
+                    // published meanwhile were missed, so the room catches up from its log.
+                    let channel = push
+                        .data
+                        .into_iter()
+                        .next()
+                        .and_then(|c| redis::from_redis_value::<String>(c).ok());
+                    if let Some(room) = channel
+                        .as_deref()
+                        .and_then(|c| self.store.keys().room_of_channel(c))
+                        && let Some(sub) = self.rooms().get_mut(room)
+                        && sub.next > 0
+                    {
+                        sub.stale = true;
+                    }
+                }
+                PushKind::Disconnection => {
+                    tracing::warn!("redis connection lost; subscriptions will catch up on return");
+                    for sub in self.rooms().values_mut() {
+                        if sub.next > 0 {
+                            sub.resubscribe = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_event(&self, room: &str, env: Envelope) {
+        let out = {
+            let mut rooms = self.rooms();
+            let Some(sub) = rooms.get_mut(room) else {
+                return;
+            };
+            if sub.next == 0 {
+                // Still subscribing: kept until the start point is known.
+                sub.pending.insert(env.seq, env);
+                return;
+            }
+            if env.seq < sub.next {
+                return; // already delivered (read from the log first)
+            }
+            sub.pending.insert(env.seq, env);
+            let out = drain(sub);
+            if !sub.pending.is_empty() && sub.gap_since.is_none() {
+                sub.gap_since = Some(Instant::now());
+            }
+            out
+        };
+        self.deliver(room, out);
+    }
+
+    fn deliver(&self, room: &str, events: Vec<Envelope>) {
+        if events.is_empty() {
+            return;
+        }
+        let Some(gateway) = self.gateway.upgrade() else {
+            return;
+        };
+        for env in events {
+            gateway.deliver_local(room, &env.frame, env.except.as_deref());
+        }
+    }
+
+    fn on_kick(&self, payload: &str) {
+        let Ok(kick) = serde_json::from_str::<Kick>(payload) else {
+            tracing::warn!("malformed session notice dropped");
+            return;
+        };
+        let Some(gateway) = self.gateway.upgrade() else {
+            return;
+        };
+        let why = if kick.reason == "logout" {
+            SessionEnd::Logout
+        } else {
+            SessionEnd::DuplicateLogin {
+                device_info: kick.device_info,
+                ip_address: kick.ip_address,
+            }
+        };
+        gateway.kick_sid(&kick.sid, why);
+    }
+
+    /// Every tick: fills gaps that did not close by themselves, catches up rooms whose subscription
+    /// came back, and drops subscriptions of rooms without local members.
+    async fn repair(self: Arc<Self>, stop: CancellationToken) {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_sweep = Instant::now();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let again: Vec<Id> = self
+                .rooms()
+                .iter()
+                .filter(|(_, s)| s.resubscribe && s.next > 0)
+                .map(|(room, _)| room.clone())
+                .collect();
+            for room in again {
+                let channel = self.store.keys().channel(&room);
+                let ok = self.store.conn().subscribe(&channel).await.is_ok();
+                if let Some(sub) = self.rooms().get_mut(&room)
+                    && ok
+                {
+                    sub.resubscribe = false;
+                    sub.stale = true;
+                }
+            }
+            let work: Vec<(Id, u64, Option<u64>)> = {
+                let mut rooms = self.rooms();
+                rooms
+                    .iter_mut()
+                    .filter(|(_, s)| s.next > 0)
+                    .filter_map(|(room, s)| {
+                        if s.stale {
+                            s.stale = false;
+                            return Some((room.clone(), s.next, None));
+                        }
+                        let gap = s.gap_since.is_some_and(|t| t.elapsed() >= GAP_WAIT);
+                        let first = s.pending.keys().next().copied()?;
+                        gap.then(|| (room.clone(), s.next, Some(first - 1)))
+                    })
+                    .collect()
+            };
+            let fetched =
+                futures_util::future::join_all(work.into_iter().map(|(room, from, to)| {
+                    let bus = Arc::clone(&self);
+                    async move {
+                        let result = bus.store.fetch_events(&room, from, to).await;
+                        (room, to, result)
+                    }
+                }))
+                .await;
+            for (room, to, result) in fetched {
+                match result {
+                    Ok((committed, envs)) => self.merge(&room, to.unwrap_or(committed), envs),
+                    Err(e) => {
+                        tracing::warn!(error = %e, room, "could not catch up a room; retrying");
+                        if let Some(sub) = self.rooms().get_mut(&room) {
+                            sub.resubscribe = true;
+                        }
+                    }
+                }
+            }
+            if last_sweep.elapsed() >= IDLE_UNSUBSCRIBE / 2 {
+                last_sweep = Instant::now();
+                self.sweep().await;
+            }
+        }
+    }
+
+    /// Adds events read from the log (everything up to `upto` that is still missing is gone from
+    /// the log: trimmed, or never logged) and delivers what is now in order.
+    fn merge(&self, room: &str, upto: u64, envs: Vec<String>) {
+        let out = {
+            let mut rooms = self.rooms();
+            let Some(sub) = rooms.get_mut(room) else {
+                return;
+            };
+            for env in envs.iter().filter_map(|e| parse_envelope(e)) {
+                if env.seq >= sub.next {
+                    sub.pending.entry(env.seq).or_insert(env);
+                }
+            }
+            let mut out = drain(sub);
+            if sub.next <= upto {
+                tracing::warn!(
+                    room,
+                    from = sub.next,
+                    to = upto,
+                    "room events no longer in the log were skipped"
+                );
+                sub.next = upto + 1;
+                sub.pending.retain(|&s, _| s > upto);
+                out.extend(drain(sub));
+            }
+            sub.gap_since = (!sub.pending.is_empty()).then(Instant::now);
+            out
+        };
+        self.deliver(room, out);
+    }
+
+    /// Unsubscribes rooms that have had no local member for a while.
+    async fn sweep(&self) {
+        let Some(gateway) = self.gateway.upgrade() else {
+            return;
+        };
+        let _guard = self.sub_lock.lock().await;
+        let idle: Vec<Id> = {
+            let mut rooms = self.rooms();
+            let now = Instant::now();
+            let mut idle = Vec::new();
+            for (room, sub) in rooms.iter_mut() {
+                if gateway.room_size(room) > 0 {
+                    sub.last_used = now;
+                } else if now.duration_since(sub.last_used) >= IDLE_UNSUBSCRIBE {
+                    idle.push(room.clone());
+                }
+            }
+            for room in &idle {
+                rooms.remove(room);
+            }
+            idle
+        };
+        let channels: HashSet<String> = idle.iter().map(|r| self.store.keys().channel(r)).collect();
+        for channel in channels {
+            if let Err(e) = self.store.conn().unsubscribe(&channel).await {
+                tracing::debug!(error = %e, "unsubscribe failed");
+            }
+        }
+    }
+}
+
+/// Takes the events that are next in order out of `pending`.
+fn drain(sub: &mut RoomSub) -> Vec<Envelope> {
+    let mut out = Vec::new();
+    while let Some(env) = sub.pending.remove(&sub.next) {
+        sub.next += 1;
+        out.push(env);
+    }
+    if sub.pending.is_empty() {
+        sub.gap_since = None;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(seq: u64) -> Envelope {
+        Envelope {
+            seq,
+            except: None,
+            frame: Frame::from(seq.to_string()),
+        }
+    }
+
+    #[test]
+    fn envelopes_round_trip() {
+        let e = parse_envelope("12\nabc\n42[\"message\",{\"a\":\"x\\ny\"}]").unwrap();
+        assert_eq!(e.seq, 12);
+        assert_eq!(e.except.as_deref(), Some("abc"));
+        assert_eq!(e.frame.as_str(), "42[\"message\",{\"a\":\"x\\ny\"}]");
+        assert!(parse_envelope("12\n\nf").unwrap().except.is_none());
+        assert!(parse_envelope("x\n\nf").is_none());
+    }
+
+    #[test]
+    fn events_come_out_in_order_once() {
+        let mut sub = RoomSub {
+            next: 5,
+            pending: BTreeMap::new(),
+            gap_since: None,
+            stale: false,
+            resubscribe: false,
+            last_used: Instant::now(),
+        };
+        sub.pending.insert(7, env(7));
+        assert!(drain(&mut sub).is_empty());
+        sub.pending.insert(5, env(5));
+        let out: Vec<u64> = drain(&mut sub).iter().map(|e| e.seq).collect();
+        assert_eq!(out, [5]);
+        sub.pending.insert(6, env(6));
+        let out: Vec<u64> = drain(&mut sub).iter().map(|e| e.seq).collect();
+        assert_eq!(out, [6, 7]);
+        assert_eq!(sub.next, 8);
+        assert!(sub.gap_since.is_none());
+    }
+}

@@ -1,0 +1,1263 @@
+//! [`ChatStore`] on Redis, standalone or Cluster (ARCHITECTURE-server.md has the data model).
+//!
+//! Every key of one room shares the hash tag `{r:<id>}`, every key of one user `{u:<id>}`, every key
+//! of one file `{f:<id>}`, so each multi-step rule is one Lua script on one slot ([`lua`]) and is
+//! atomic on a Cluster too. Only the unique indexes (e-mail → user, file name → file, message →
+//! room) and the room list's sorted sets live elsewhere; they are written in an order that never
+//! exposes a half-made entity (claim the unique name first, index a room after it exists).
+//!
+//! This module also owns the room event log that [`fanout`](crate::fanout) publishes from: the log
+//! is kept on the room's slot so a message and its event are written by one script.
+//!
+//! # Layout
+//! - [`conn`]: `--store` URL parsing and the connection (standalone or cluster).
+//! - [`lua`]: the scripts.
+
+pub mod conn;
+pub mod lua;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::try_join_all;
+use protocol::events::{MessageType, ReactionOp, Reactions};
+use protocol::rest::{RoomListQuery, RoomSortField, SortOrder};
+use redis::{AsyncCommands, PushInfo, RedisError, Script, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{
+    ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
+    ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord,
+    UserUpdate, new_object_id,
+};
+pub use conn::{RedisConn, RedisTarget, Timeouts};
+
+/// Sessions live as long as the tokens that name them (`auth::TOKEN_TTL_SECS`).
+const SESSION_TTL_SECS: u64 = 24 * 60 * 60;
+
+/// Settings of the Redis backend.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// Prefix of every key and channel, so several deployments (or tests) can share one Redis.
+    /// No braces: they would change the hash tags.
+    pub prefix: String,
+    /// Connect and reply timeouts: short, so requests fail fast while Redis is away.
+    pub timeouts: Timeouts,
+    /// Replicas that must hold a room event before it is published (`WAIT`); 0 skips the wait.
+    pub replica_acks: u32,
+    /// Events kept per room for subscribers that missed some (reconnects, failovers).
+    pub log_cap: u32,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            prefix: "chat".into(),
+            timeouts: Timeouts {
+                connect: Duration::from_secs(1),
+                response: Duration::from_millis(1000),
+            },
+            replica_acks: 0,
+            log_cap: 1000,
+        }
+    }
+}
+
+/// The key scheme (documented in ARCHITECTURE-server.md).
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    p: String,
+}
+
+impl Keys {
+    pub(crate) fn user(&self, id: &str) -> String {
+        format!("{}:{{u:{id}}}", self.p)
+    }
+    fn session(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:session", self.p)
+    }
+    pub(crate) fn sockets(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:sockets", self.p)
+    }
+    fn email(&self, email: &str) -> String {
+        format!("{}:email:{{{email}}}", self.p)
+    }
+    pub(crate) fn room(&self, id: &str) -> String {
+        format!("{}:{{r:{id}}}", self.p)
+    }
+    fn members(&self, room: &str) -> String {
+        format!("{}:{{r:{room}}}:members", self.p)
+    }
+    fn msgs(&self, room: &str) -> String {
+        format!("{}:{{r:{room}}}:msgs", self.p)
+    }
+    fn message_prefix(&self, room: &str) -> String {
+        format!("{}:{{r:{room}}}:m:", self.p)
+    }
+    fn message(&self, room: &str, id: &str) -> String {
+        format!("{}:{{r:{room}}}:m:{id}", self.p)
+    }
+    pub(crate) fn log(&self, room: &str) -> String {
+        format!("{}:{{r:{room}}}:log", self.p)
+    }
+    pub(crate) fn channel(&self, room: &str) -> String {
+        format!("{}:{{r:{room}}}:ev", self.p)
+    }
+    /// The room id in a channel name made by [`channel`](Self::channel).
+    pub(crate) fn room_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel
+            .strip_prefix(&self.p)?
+            .strip_prefix(":{r:")?
+            .strip_suffix("}:ev")
+    }
+    pub(crate) fn instance_channel(&self, instance: &str) -> String {
+        format!("{}:{{i:{instance}}}:ctl", self.p)
+    }
+    fn message_room(&self, id: &str) -> String {
+        format!("{}:mroom:{{{id}}}", self.p)
+    }
+    fn rooms_by(&self, field: RoomSortField) -> String {
+        let name = match field {
+            RoomSortField::CreatedAt => "created",
+            RoomSortField::Name => "name",
+            RoomSortField::ParticipantsCount => "count",
+        };
+        // One tag for the three indexes: a new room enters all of them in one MULTI.
+        format!("{}:{{rooms}}:{name}", self.p)
+    }
+    fn file(&self, id: &str) -> String {
+        format!("{}:{{f:{id}}}", self.p)
+    }
+    fn file_name(&self, name: &str) -> String {
+        format!("{}:fname:{{{name}}}", self.p)
+    }
+}
+
+/// Member of the by-name room index: sorts by name bytes, then id, like the memory store. NUL bytes
+/// in the name are escaped (`\0` → `\0\x01`) and the name ends with `\0\0`, which keeps the order of
+/// any two names; the id is the last 24 bytes.
+fn name_member(name: &str, id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 26);
+    for b in name.bytes() {
+        out.push(b);
+        if b == 0 {
+            out.push(1);
+        }
+    }
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(id.as_bytes());
+    out
+}
+
+/// The scripts, hashed once (`EVALSHA`, falling back to `EVAL` after a restart or failover).
+struct Scripts {
+    event: Script,
+    append: Script,
+    publish: Script,
+    fetch: Script,
+    seq: Script,
+    create_room: Script,
+    membership: Script,
+    room: Script,
+    is_participant: Script,
+    history: Script,
+    message: Script,
+    mark_read: Script,
+    react: Script,
+    delete_session: Script,
+    mark_file_posted: Script,
+    update_user: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            event: Script::new(&lua::event()),
+            append: Script::new(&lua::append_message()),
+            publish: Script::new(lua::PUBLISH),
+            fetch: Script::new(lua::FETCH_EVENTS),
+            seq: Script::new(lua::SEQ),
+            create_room: Script::new(lua::CREATE_ROOM),
+            membership: Script::new(lua::MEMBERSHIP),
+            room: Script::new(lua::ROOM),
+            is_participant: Script::new(lua::IS_PARTICIPANT),
+            history: Script::new(&lua::history()),
+            message: Script::new(&lua::message()),
+            mark_read: Script::new(lua::MARK_READ),
+            react: Script::new(lua::REACT),
+            delete_session: Script::new(lua::DELETE_SESSION),
+            mark_file_posted: Script::new(lua::MARK_FILE_POSTED),
+            update_user: Script::new(lua::UPDATE_USER),
+        }
+    }
+}
+
+/// Chat state in Redis.
+pub struct RedisStore {
+    conn: RedisConn,
+    keys: Keys,
+    options: RedisOptions,
+    target: RedisTarget,
+    scripts: Scripts,
+}
+
+/// A message event to log together with the message: the `message` frame split around its
+/// timestamp, which only the store knows once it has ordered the message.
+#[derive(Debug, Clone)]
+pub struct FrameTemplate {
+    /// Everything before the timestamp.
+    pub prefix: String,
+    /// Everything after it.
+    pub suffix: String,
+    /// Engine.IO sid that must not receive it.
+    pub except: Option<String>,
+}
+
+/// A logged room event, ready to publish.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    /// Its place in the room's order.
+    pub seq: u64,
+    /// `seq \n except \n frame`.
+    pub envelope: String,
+}
+
+/// Why a [`StoreError`] is what it is.
+pub(crate) fn store_error(e: RedisError) -> StoreError {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::ClusterDown
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::ReadOnly
+            )
+        )
+    {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("corrupt {what} record in Redis"))
+}
+
+/// Flat field/value list → map.
+fn pairs(values: Vec<String>) -> HashMap<String, String> {
+    let mut map = HashMap::with_capacity(values.len() / 2);
+    let mut it = values.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        map.insert(k, v);
+    }
+    map
+}
+
+fn strings(v: Value) -> Result<Vec<String>, StoreError> {
+    redis::from_redis_value(v).map_err(|_| corrupt("reply"))
+}
+
+fn millis(map: &HashMap<String, String>, field: &str) -> UnixMillis {
+    UnixMillis(map.get(field).and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn user_from(id: &str, h: HashMap<String, String>) -> Result<UserRecord, StoreError> {
+    let mut h = h;
+    let created_at = millis(&h, "at");
+    Ok(UserRecord {
+        id: id.to_owned(),
+        name: h.remove("name").ok_or_else(|| corrupt("user"))?,
+        email: h.remove("email").ok_or_else(|| corrupt("user"))?,
+        password_hash: h.remove("pw").unwrap_or_default(),
+        profile_image: h.remove("img").unwrap_or_default(),
+        created_at,
+    })
+}
+
+/// A room from the `{hash…, '', member…}` reply of the room scripts.
+fn room_from(id: &str, flat: Vec<String>) -> Result<Option<RoomRecord>, StoreError> {
+    if flat.is_empty() {
+        return Ok(None);
+    }
+    let split = flat
+        .iter()
+        .position(String::is_empty)
+        .filter(|i| i % 2 == 0)
+        .ok_or_else(|| corrupt("room"))?;
+    let mut flat = flat;
+    let participants = flat.split_off(split + 1);
+    flat.pop();
+    let mut h = pairs(flat);
+    let created_at = millis(&h, "at");
+    Ok(Some(RoomRecord {
+        id: id.to_owned(),
+        name: h.remove("name").ok_or_else(|| corrupt("room"))?,
+        creator: h.remove("creator").unwrap_or_default(),
+        password_hash: h.remove("pw"),
+        participants,
+        created_at,
+    }))
+}
+
+fn kind_str(kind: MessageType) -> &'static str {
+    match kind {
+        MessageType::Text => "text",
+        MessageType::File => "file",
+        MessageType::System => "system",
+        MessageType::Ai => "ai",
+    }
+}
+
+fn kind_from(s: &str) -> Result<MessageType, StoreError> {
+    Ok(match s {
+        "text" => MessageType::Text,
+        "file" => MessageType::File,
+        "system" => MessageType::System,
+        "ai" => MessageType::Ai,
+        _ => return Err(corrupt("message")),
+    })
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// A message from `{hash, readers, reactions}`.
+fn message_from(room: &str, id: &str, parts: Vec<Value>) -> Result<MessageRecord, StoreError> {
+    let mut parts = parts.into_iter();
+    let mut h = pairs(strings(parts.next().ok_or_else(|| corrupt("message"))?)?);
+    let readers = pairs(strings(parts.next().unwrap_or(Value::Nil))?);
+    let reactions = pairs(strings(parts.next().unwrap_or(Value::Nil))?);
+    let mut readers: Vec<(u64, ReaderRecord)> = readers
+        .into_iter()
+        .filter_map(|(user, v)| {
+            let (order, at) = v.split_once(':')?;
+            Some((
+                order.parse().ok()?,
+                ReaderRecord {
+                    user,
+                    at: UnixMillis(at.parse().ok()?),
+                },
+            ))
+        })
+        .collect();
+    readers.sort_by_key(|(order, _)| *order);
+    let mentions: Vec<String> = h
+        .get("mentions")
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    Ok(MessageRecord {
+        id: id.to_owned(),
+        room: room.to_owned(),
+        kind: kind_from(h.get("kind").map(String::as_str).unwrap_or(""))?,
+        content: h.remove("content").unwrap_or_default(),
+        sender: non_empty(h.remove("sender")),
+        file: non_empty(h.remove("file")),
+        ai_type: non_empty(h.remove("ai")),
+        mentions,
+        timestamp: millis(&h, "ts"),
+        readers: readers.into_iter().map(|(_, r)| r).collect(),
+        reactions: reactions_from(reactions),
+    })
+}
+
+fn reactions_from(map: HashMap<String, String>) -> Reactions {
+    map.into_iter()
+        .map(|(emoji, users)| (emoji, users.split_whitespace().map(str::to_owned).collect()))
+        .filter(|(_, users): &(String, Vec<String>)| !users.is_empty())
+        .collect()
+}
+
+fn file_from(id: &str, h: HashMap<String, String>) -> Result<FileRecord, StoreError> {
+    let mut h = h;
+    let uploaded_at = millis(&h, "at");
+    Ok(FileRecord {
+        id: id.to_owned(),
+        filename: h.remove("filename").ok_or_else(|| corrupt("file"))?,
+        originalname: h.remove("originalname").unwrap_or_default(),
+        mimetype: h.remove("mimetype").unwrap_or_default(),
+        size: h.get("size").and_then(|s| s.parse().ok()).unwrap_or(0),
+        owner: h.remove("owner").unwrap_or_default(),
+        uploaded_at,
+        rooms: h
+            .remove("rooms")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+impl RedisStore {
+    /// Connects to `target` and checks it answers. Pub/sub pushes go to `pushes` (the fan-out reads
+    /// them); pass a sender whose receiver is dropped when there is no fan-out.
+    pub async fn connect(
+        target: RedisTarget,
+        options: RedisOptions,
+        pushes: UnboundedSender<PushInfo>,
+    ) -> Result<RedisStore, StoreError> {
+        if options.prefix.contains(['{', '}']) || options.prefix.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "key prefix {:?} must be non-empty and have no braces",
+                options.prefix
+            )));
+        }
+        let conn = RedisConn::connect(&target, options.timeouts, pushes)
+            .await
+            .map_err(store_error)?;
+        Ok(RedisStore {
+            conn,
+            keys: Keys {
+                p: options.prefix.clone(),
+            },
+            options,
+            target,
+            scripts: Scripts::new(),
+        })
+    }
+
+    /// Where this store keeps its data.
+    pub fn target(&self) -> &RedisTarget {
+        &self.target
+    }
+
+    /// Its settings.
+    pub fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+
+    pub(crate) fn conn(&self) -> RedisConn {
+        self.conn.clone()
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    async fn room_reply(
+        &self,
+        script: &Script,
+        id: &str,
+        args: &[&str],
+    ) -> Result<Value, StoreError> {
+        let mut inv = script.key(self.keys.room(id));
+        inv.key(self.keys.members(id));
+        for a in args {
+            inv.arg(*a);
+        }
+        inv.invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)
+    }
+
+    /// Logs a room event (nothing stored besides it); `None` when the room does not exist.
+    pub(crate) async fn log_event(
+        &self,
+        room: &str,
+        except: Option<&str>,
+        frame: &str,
+    ) -> Result<Option<LoggedEvent>, StoreError> {
+        let reply: Vec<Value> = self
+            .scripts
+            .event
+            .key(self.keys.room(room))
+            .key(self.keys.log(room))
+            .arg(except.unwrap_or(""))
+            .arg(frame)
+            .arg(self.options.log_cap)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        logged(reply)
+    }
+
+    /// Stores a message and logs its `message` event in one script: the room's event order is its
+    /// history order.
+    pub(crate) async fn append_with_event(
+        &self,
+        id: Id,
+        message: NewMessage,
+        template: Option<&FrameTemplate>,
+    ) -> Result<(MessageRecord, Option<LoggedEvent>), StoreError> {
+        let room = message.room.clone();
+        // The index first: a message that exists is always findable by id. An index entry whose
+        // script then fails points at nothing, which reads as "no such message".
+        let _: () = self
+            .conn()
+            .set(self.keys.message_room(&id), &room)
+            .await
+            .map_err(store_error)?;
+        let mentions = serde_json::to_string(&message.mentions).unwrap_or_else(|_| "[]".into());
+        let mut inv = self.scripts.append.key(self.keys.room(&room));
+        inv.key(self.keys.msgs(&room))
+            .key(self.keys.message(&room, &id))
+            .key(self.keys.log(&room))
+            .arg(&id)
+            .arg(UnixMillis::now().0)
+            .arg(kind_str(message.kind))
+            .arg(&message.content)
+            .arg(message.sender.as_deref().unwrap_or(""))
+            .arg(message.file.as_deref().unwrap_or(""))
+            .arg(message.ai_type.as_deref().unwrap_or(""))
+            .arg(&mentions);
+        if let Some(t) = template {
+            inv.arg(t.except.as_deref().unwrap_or(""))
+                .arg(&t.prefix)
+                .arg(&t.suffix)
+                .arg(self.options.log_cap);
+        }
+        let reply: Vec<Value> = inv
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        let mut reply = reply.into_iter();
+        let ts: i64 = reply
+            .next()
+            .and_then(|v| redis::from_redis_value(v).ok())
+            .ok_or_else(|| corrupt("append reply"))?;
+        if ts < 0 {
+            let _: Result<(), _> = self.conn().del(self.keys.message_room(&id)).await;
+            return Err(StoreError::NotFound("room"));
+        }
+        let event = logged(reply.collect())?;
+        let record = MessageRecord {
+            id,
+            room,
+            kind: message.kind,
+            content: message.content,
+            sender: message.sender,
+            file: message.file,
+            ai_type: message.ai_type,
+            mentions: message.mentions,
+            timestamp: UnixMillis(ts),
+            readers: Vec::new(),
+            reactions: Reactions::new(),
+        };
+        Ok((record, event.filter(|e| e.seq > 0)))
+    }
+
+    /// Waits until `replica_acks` replicas hold everything written to `room`'s master so far.
+    pub(crate) async fn wait_replicas(&self, room: &str) -> Result<(), StoreError> {
+        let want = self.options.replica_acks;
+        if want == 0 {
+            return Ok(());
+        }
+        let timeout = self.options.timeouts.response.as_millis() as u64;
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(want).arg(timeout);
+        let got: i64 = redis::from_redis_value(
+            self.conn
+                .to_master_of(&self.keys.room(room), cmd)
+                .await
+                .map_err(store_error)?,
+        )
+        .map_err(|_| corrupt("WAIT reply"))?;
+        if got < i64::from(want) {
+            return Err(StoreError::Unavailable(format!(
+                "only {got} of {want} replicas acknowledged within {timeout} ms"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails when `replica_acks` replicas do not acknowledge a write (a cluster without replicas, a
+    /// replica that is down): every room event would fail the same way later.
+    pub async fn check_replicas(&self) -> Result<(), StoreError> {
+        if self.options.replica_acks == 0 {
+            return Ok(());
+        }
+        let probe = format!("{}:probe", self.options.prefix);
+        let _: () = self
+            .conn()
+            .set(self.keys.room(&probe), 1)
+            .await
+            .map_err(store_error)?;
+        self.wait_replicas(&probe).await.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "{e}; give every master {} replica(s) or lower --redis-replica-acks",
+                self.options.replica_acks
+            ))
+        })
+    }
+
+    /// Publishes a logged event and advances the room's committed mark.
+    pub(crate) async fn publish(&self, room: &str, event: &LoggedEvent) -> Result<(), StoreError> {
+        let _: Value = self
+            .scripts
+            .publish
+            .key(self.keys.room(room))
+            .arg(event.seq)
+            .arg(self.conn.publish_command())
+            .arg(self.keys.channel(room))
+            .arg(&event.envelope)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Logged events of `room` with `from <= seq <= to` (`to` = `None`: up to the committed mark),
+    /// and the committed mark.
+    pub(crate) async fn fetch_events(
+        &self,
+        room: &str,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let reply: Vec<Value> = self
+            .scripts
+            .fetch
+            .key(self.keys.room(room))
+            .key(self.keys.log(room))
+            .arg(from)
+            .arg(to.unwrap_or(0))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        let mut reply = reply.into_iter();
+        let committed: u64 = reply
+            .next()
+            .and_then(|v| redis::from_redis_value(v).ok())
+            .ok_or_else(|| corrupt("log reply"))?;
+        let envs = reply
+            .map(|v| redis::from_redis_value(v).map_err(|_| corrupt("log entry")))
+            .collect::<Result<_, _>>()?;
+        Ok((committed, envs))
+    }
+
+    /// The last seq of `room`'s events.
+    pub(crate) async fn room_seq(&self, room: &str) -> Result<u64, StoreError> {
+        self.scripts
+            .seq
+            .key(self.keys.room(room))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn index_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zadd(
+                self.keys.rooms_by(RoomSortField::CreatedAt),
+                &room.id,
+                room.created_at.0,
+            )
+            .zadd(
+                self.keys.rooms_by(RoomSortField::Name),
+                name_member(&room.name, &room.id),
+                0,
+            )
+            .zadd(
+                self.keys.rooms_by(RoomSortField::ParticipantsCount),
+                &room.id,
+                room.participants.len(),
+            );
+        pipe.exec_async(&mut self.conn()).await.map_err(store_error)
+    }
+
+    async fn membership(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        add: bool,
+    ) -> Result<RoomRecord, StoreError> {
+        let reply = self
+            .room_reply(
+                &self.scripts.membership,
+                room_id,
+                &[user_id, if add { "1" } else { "0" }],
+            )
+            .await?;
+        if matches!(&reply, Value::Array(v) if v.first() == Some(&Value::Int(-1))) {
+            return Err(StoreError::NotFound("room"));
+        }
+        let room = room_from(room_id, strings(reply)?)?.ok_or(StoreError::NotFound("room"))?;
+        // The count index is written with the absolute count, so a lost write heals on the next one.
+        let _: () = self
+            .conn()
+            .zadd(
+                self.keys.rooms_by(RoomSortField::ParticipantsCount),
+                room_id,
+                room.participants.len(),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(room)
+    }
+
+    /// The room ids of one page, for a query without search: straight from the sorted index.
+    async fn page_ids(&self, query: &RoomListQuery) -> Result<Vec<String>, StoreError> {
+        let size = query.page_size as isize;
+        let start = (query.page as isize).saturating_mul(size);
+        let stop = start + size - 1;
+        let key = self.keys.rooms_by(query.sort_field);
+        let mut conn = self.conn();
+        let members: Vec<Vec<u8>> = match query.sort_order {
+            SortOrder::Asc => conn.zrange(key, start, stop).await,
+            SortOrder::Desc => conn.zrevrange(key, start, stop).await,
+        }
+        .map_err(store_error)?;
+        Ok(members.into_iter().map(|m| id_of_member(&m)).collect())
+    }
+}
+
+fn id_of_member(member: &[u8]) -> String {
+    let tail = &member[member.len().saturating_sub(24)..];
+    String::from_utf8_lossy(tail).into_owned()
+}
+
+fn logged(reply: Vec<Value>) -> Result<Option<LoggedEvent>, StoreError> {
+    let mut it = reply.into_iter();
+    let seq: i64 = match it.next() {
+        Some(v) => redis::from_redis_value(v).map_err(|_| corrupt("event reply"))?,
+        None => return Ok(None),
+    };
+    if seq < 0 {
+        return Ok(None);
+    }
+    let envelope: String = it
+        .next()
+        .map(redis::from_redis_value)
+        .transpose()
+        .map_err(|_| corrupt("event reply"))?
+        .unwrap_or_default();
+    Ok(Some(LoggedEvent {
+        seq: seq as u64,
+        envelope,
+    }))
+}
+
+#[async_trait]
+impl ChatStore for RedisStore {
+    async fn create_user(&self, user: NewUser) -> Result<UserRecord, StoreError> {
+        let id = new_object_id();
+        let mut conn = self.conn();
+        // Claiming the e-mail first makes uniqueness atomic; a failure after it releases it.
+        let claimed: bool = redis::cmd("SET")
+            .arg(self.keys.email(&user.email))
+            .arg(&id)
+            .arg("NX")
+            .query_async::<Option<String>>(&mut conn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !claimed {
+            return Err(StoreError::Conflict("user with this email"));
+        }
+        let record = UserRecord {
+            id,
+            name: user.name,
+            email: user.email,
+            password_hash: user.password_hash,
+            profile_image: String::new(),
+            created_at: UnixMillis::now(),
+        };
+        let written: Result<(), _> = conn
+            .hset_multiple(
+                self.keys.user(&record.id),
+                &[
+                    ("name", record.name.as_str()),
+                    ("email", record.email.as_str()),
+                    ("pw", record.password_hash.as_str()),
+                    ("img", ""),
+                    ("at", &record.created_at.0.to_string()),
+                ],
+            )
+            .await;
+        if let Err(e) = written {
+            let _: Result<(), _> = conn.del(self.keys.email(&record.email)).await;
+            return Err(store_error(e));
+        }
+        Ok(record)
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let h: HashMap<String, String> = self
+            .conn()
+            .hgetall(self.keys.user(id))
+            .await
+            .map_err(store_error)?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        user_from(id, h).map(Some)
+    }
+
+    async fn users(&self, ids: &[Id]) -> Result<Vec<UserRecord>, StoreError> {
+        // One request per user, all in flight at once on the multiplexed connection(s).
+        let found = try_join_all(ids.iter().map(|id| self.user(id))).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        let id: Option<String> = self
+            .conn()
+            .get(self.keys.email(email))
+            .await
+            .map_err(store_error)?;
+        match id {
+            Some(id) => self.user(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn update_user(&self, id: &str, update: UserUpdate) -> Result<UserRecord, StoreError> {
+        let keep = "\0".to_owned();
+        let h: Vec<String> = self
+            .scripts
+            .update_user
+            .key(self.keys.user(id))
+            .arg(update.name.unwrap_or_else(|| keep.clone()))
+            .arg(update.profile_image.unwrap_or(keep))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        if h.is_empty() {
+            return Err(StoreError::NotFound("user"));
+        }
+        user_from(id, pairs(h))
+    }
+
+    async fn replace_session(
+        &self,
+        user_id: &str,
+        session: SessionRecord,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let value = format!("{}|{}", session.session_id, session.created_at.0);
+        let old: Option<String> = redis::cmd("SET")
+            .arg(self.keys.session(user_id))
+            .arg(value)
+            .arg("GET")
+            .arg("EX")
+            .arg(SESSION_TTL_SECS)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        Ok(old.as_deref().and_then(session_from))
+    }
+
+    async fn session(&self, user_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let v: Option<String> = self
+            .conn()
+            .get(self.keys.session(user_id))
+            .await
+            .map_err(store_error)?;
+        Ok(v.as_deref().and_then(session_from))
+    }
+
+    async fn delete_session(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .scripts
+            .delete_session
+            .key(self.keys.session(user_id))
+            .arg(session_id)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        Ok(n == 1)
+    }
+
+    async fn create_room(&self, room: NewRoom) -> Result<RoomRecord, StoreError> {
+        let record = RoomRecord {
+            id: new_object_id(),
+            name: room.name,
+            participants: vec![room.creator.clone()],
+            creator: room.creator,
+            password_hash: room.password_hash,
+            created_at: UnixMillis::now(),
+        };
+        let _: i64 = self
+            .room_reply(
+                &self.scripts.create_room,
+                &record.id,
+                &[
+                    &record.name,
+                    &record.creator,
+                    record.password_hash.as_deref().unwrap_or(""),
+                    &record.created_at.0.to_string(),
+                ],
+            )
+            .await
+            .and_then(|v| redis::from_redis_value(v).map_err(|_| corrupt("room reply")))?;
+        self.index_room(&record).await?;
+        Ok(record)
+    }
+
+    async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+        let reply = self.room_reply(&self.scripts.room, id, &[]).await?;
+        room_from(id, strings(reply)?)
+    }
+
+    async fn list_rooms(&self, query: &RoomListQuery) -> Result<RoomPage, StoreError> {
+        let needle = query.search.trim().to_lowercase();
+        if needle.is_empty() {
+            let total: u64 = self
+                .conn()
+                .zcard(self.keys.rooms_by(RoomSortField::CreatedAt))
+                .await
+                .map_err(store_error)?;
+            let ids = self.page_ids(query).await?;
+            let rooms = try_join_all(ids.iter().map(|id| self.room(id))).await?;
+            return Ok(RoomPage {
+                rooms: rooms.into_iter().flatten().collect(),
+                total,
+            });
+        }
+        // A search reads every name (the index holds them all) and sorts the matches here, exactly as
+        // the memory store does; search is rare next to plain listing.
+        let members: Vec<Vec<u8>> = self
+            .conn()
+            .zrange(self.keys.rooms_by(RoomSortField::Name), 0, -1)
+            .await
+            .map_err(store_error)?;
+        let ids: Vec<String> = members
+            .iter()
+            .filter(|m| {
+                let name = &m[..m.len().saturating_sub(26)];
+                String::from_utf8_lossy(name)
+                    .replace("\0\u{1}", "\0")
+                    .to_lowercase()
+                    .contains(&needle)
+            })
+            .map(|m| id_of_member(m))
+            .collect();
+        let mut matching: Vec<RoomRecord> = try_join_all(ids.iter().map(|id| self.room(id)))
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        matching.sort_by(|a, b| {
+            let primary = match query.sort_field {
+                RoomSortField::CreatedAt => a.created_at.cmp(&b.created_at),
+                RoomSortField::Name => a.name.cmp(&b.name),
+                RoomSortField::ParticipantsCount => a.participants.len().cmp(&b.participants.len()),
+            };
+            let ordered = primary.then_with(|| a.id.cmp(&b.id));
+            match query.sort_order {
+                SortOrder::Asc => ordered,
+                SortOrder::Desc => ordered.reverse(),
+            }
+        });
+        let total = matching.len() as u64;
+        let size = query.page_size as usize;
+        let rooms = matching
+            .into_iter()
+            .skip((query.page as usize).saturating_mul(size))
+            .take(size)
+            .collect();
+        Ok(RoomPage { rooms, total })
+    }
+
+    async fn add_participant(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> Result<RoomRecord, StoreError> {
+        self.membership(room_id, user_id, true).await
+    }
+
+    async fn is_participant(&self, room_id: &str, user_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .room_reply(&self.scripts.is_participant, room_id, &[user_id])
+            .await
+            .and_then(|v| redis::from_redis_value(v).map_err(|_| corrupt("membership reply")))?;
+        match n {
+            -1 => Err(StoreError::NotFound("room")),
+            n => Ok(n == 1),
+        }
+    }
+
+    async fn remove_participant(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> Result<RoomRecord, StoreError> {
+        self.membership(room_id, user_id, false).await
+    }
+
+    async fn append_message(&self, message: NewMessage) -> Result<MessageRecord, StoreError> {
+        self.append_with_event(new_object_id(), message, None)
+            .await
+            .map(|(record, _)| record)
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        let room: Option<String> = self
+            .conn()
+            .get(self.keys.message_room(id))
+            .await
+            .map_err(store_error)?;
+        let Some(room) = room else {
+            return Ok(None);
+        };
+        let parts: Vec<Value> = self
+            .scripts
+            .message
+            .key(self.keys.message(&room, id))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        message_from(&room, id, parts).map(Some)
+    }
+
+    async fn messages_before(
+        &self,
+        room_id: &str,
+        before: Option<UnixMillis>,
+        limit: usize,
+    ) -> Result<MessagePage, StoreError> {
+        let before = before.map_or_else(|| "+inf".to_owned(), |b| b.0.to_string());
+        let reply: Vec<Value> = self
+            .scripts
+            .history
+            .key(self.keys.msgs(room_id))
+            .arg(before)
+            .arg(limit)
+            .arg(self.keys.message_prefix(room_id))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        let mut reply = reply.into_iter();
+        let has_more: i64 = reply
+            .next()
+            .and_then(|v| redis::from_redis_value(v).ok())
+            .ok_or_else(|| corrupt("history reply"))?;
+        let mut messages = reply
+            .map(|entry| {
+                let mut parts: Vec<Value> =
+                    redis::from_redis_value(entry).map_err(|_| corrupt("history entry"))?;
+                if parts.is_empty() {
+                    return Err(corrupt("history entry"));
+                }
+                let id: String = redis::from_redis_value(parts.remove(0))
+                    .map_err(|_| corrupt("history entry"))?;
+                message_from(room_id, &id, parts)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // The script walks newest first; a page is oldest first.
+        messages.reverse();
+        Ok(MessagePage {
+            messages,
+            has_more: has_more == 1,
+        })
+    }
+
+    async fn mark_read(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        message_ids: &[Id],
+        at: UnixMillis,
+    ) -> Result<usize, StoreError> {
+        // Ids are checked before they become key names: nothing a client sends can name another key.
+        let ids: Vec<&Id> = message_ids
+            .iter()
+            .filter(|id| super::is_object_id(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.scripts.mark_read.key(self.keys.room(room_id));
+        inv.arg(self.keys.message_prefix(room_id))
+            .arg(user_id)
+            .arg(at.0);
+        for id in ids {
+            inv.arg(id.as_str());
+        }
+        let n: usize = inv
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        Ok(n)
+    }
+
+    async fn react(
+        &self,
+        message_id: &str,
+        reaction: &str,
+        user_id: &str,
+        op: ReactionOp,
+    ) -> Result<Reactions, StoreError> {
+        let room: Option<String> = self
+            .conn()
+            .get(self.keys.message_room(message_id))
+            .await
+            .map_err(store_error)?;
+        let room = room.ok_or(StoreError::NotFound("message"))?;
+        let key = self.keys.message(&room, message_id);
+        let reply: Value = self
+            .scripts
+            .react
+            .key(&key)
+            .key(format!("{key}:reactions"))
+            .arg(reaction)
+            .arg(user_id)
+            .arg(match op {
+                ReactionOp::Add => "add",
+                ReactionOp::Remove => "remove",
+            })
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        if matches!(&reply, Value::Array(v) if v.first() == Some(&Value::Int(-1))) {
+            return Err(StoreError::NotFound("message"));
+        }
+        Ok(reactions_from(pairs(strings(reply)?)))
+    }
+
+    async fn create_file(&self, file: NewFile) -> Result<FileRecord, StoreError> {
+        let id = new_object_id();
+        let mut conn = self.conn();
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(self.keys.file_name(&file.filename))
+            .arg(&id)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        if claimed.is_none() {
+            return Err(StoreError::Conflict("file with this name"));
+        }
+        let record = FileRecord {
+            id,
+            filename: file.filename,
+            originalname: file.originalname,
+            mimetype: file.mimetype,
+            size: file.size,
+            owner: file.owner,
+            uploaded_at: UnixMillis::now(),
+            rooms: Vec::new(),
+        };
+        let written: Result<(), _> = conn
+            .hset_multiple(
+                self.keys.file(&record.id),
+                &[
+                    ("filename", record.filename.as_str()),
+                    ("originalname", record.originalname.as_str()),
+                    ("mimetype", record.mimetype.as_str()),
+                    ("size", &record.size.to_string()),
+                    ("owner", record.owner.as_str()),
+                    ("at", &record.uploaded_at.0.to_string()),
+                    ("rooms", ""),
+                ],
+            )
+            .await;
+        if let Err(e) = written {
+            let _: Result<(), _> = conn.del(self.keys.file_name(&record.filename)).await;
+            return Err(store_error(e));
+        }
+        Ok(record)
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+        let h: HashMap<String, String> = self
+            .conn()
+            .hgetall(self.keys.file(id))
+            .await
+            .map_err(store_error)?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        file_from(id, h).map(Some)
+    }
+
+    async fn file_by_name(&self, filename: &str) -> Result<Option<FileRecord>, StoreError> {
+        let id: Option<String> = self
+            .conn()
+            .get(self.keys.file_name(filename))
+            .await
+            .map_err(store_error)?;
+        match id {
+            Some(id) => self.file(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn files(&self, ids: &[Id]) -> Result<Vec<FileRecord>, StoreError> {
+        let found = try_join_all(ids.iter().map(|id| self.file(id))).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn mark_file_posted(&self, file_id: &str, room_id: &str) -> Result<(), StoreError> {
+        let n: i64 = self
+            .scripts
+            .mark_file_posted
+            .key(self.keys.file(file_id))
+            .arg(room_id)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("file"));
+        }
+        Ok(())
+    }
+
+    async fn delete_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+        let Some(file) = self.file(id).await? else {
+            return Ok(None);
+        };
+        let mut conn = self.conn();
+        let _: () = conn.del(self.keys.file(id)).await.map_err(store_error)?;
+        let _: () = conn
+            .del(self.keys.file_name(&file.filename))
+            .await
+            .map_err(store_error)?;
+        Ok(Some(file))
+    }
+}
+
+fn session_from(v: &str) -> Option<SessionRecord> {
+    let (id, at) = v.split_once('|')?;
+    Some(SessionRecord {
+        session_id: id.to_owned(),
+        created_at: UnixMillis(at.parse().ok()?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_members_sort_like_names_then_ids() {
+        let id = "0123456789abcdef01234567";
+        let mut names = ["b", "a\0z", "a", "A", "a\0", "ab"];
+        let mut members: Vec<Vec<u8>> = names.iter().map(|n| name_member(n, id)).collect();
+        members.sort();
+        names.sort();
+        let back: Vec<Vec<u8>> = names.iter().map(|n| name_member(n, id)).collect();
+        assert_eq!(members, back);
+        assert_eq!(id_of_member(&name_member("x", id)), id);
+    }
+
+    #[test]
+    fn keys_share_a_slot_per_room() {
+        let k = Keys { p: "chat".into() };
+        let slot = |key: &str| redis::cluster_routing::Slot::for_key(key);
+        let room = "0123456789abcdef01234567";
+        for key in [
+            k.members(room),
+            k.msgs(room),
+            k.message(room, "ffffffffffffffffffffffff"),
+            k.log(room),
+            k.channel(room),
+        ] {
+            assert_eq!(slot(&key), slot(&k.room(room)), "{key}");
+        }
+        assert_eq!(slot(&k.session("u")), slot(&k.user("u")));
+        assert_eq!(k.room_of_channel(&k.channel(room)), Some(room));
+    }
+}

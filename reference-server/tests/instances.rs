@@ -1,0 +1,358 @@
+//! Several server instances on one Redis (standalone and Cluster): room events cross instances
+//! exactly once and in the room's order, a login on one instance ends the socket on another, and a
+//! Redis outage fails requests fast (503, `error` events) and heals by itself.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::redis::{RedisCluster, RedisNode};
+use common::{Socket, TestServer, User};
+use reference_server::StoreConfig;
+use reference_server::store::redis::RedisTarget;
+use serde_json::{Value, json};
+
+static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
+static STANDALONE: OnceLock<RedisNode> = OnceLock::new();
+
+/// `n` instances sharing one Redis under a fresh key prefix.
+async fn instances(url: &str, n: usize) -> Vec<TestServer> {
+    let prefix = format!("t{:08x}", rand::random::<u32>());
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let target = RedisTarget::parse(url).unwrap();
+        let prefix = prefix.clone();
+        out.push(
+            common::start_with(move |c| {
+                c.store = StoreConfig::Redis(target);
+                c.redis.prefix = prefix;
+            })
+            .await,
+        );
+    }
+    out
+}
+
+fn cluster_url() -> String {
+    CLUSTER.get_or_init(RedisCluster::start).url()
+}
+
+fn standalone_url() -> String {
+    STANDALONE.get_or_init(common::redis::standalone).url()
+}
+
+/// Each of three users, each on its own instance, sends `per_user` messages as fast as it can;
+/// every member receives every message once, and all members see one and the same order, which is
+/// the order of the room's history.
+async fn messages_cross_instances(url: &str) {
+    let servers = instances(url, 3).await;
+    let names = ["Alice", "Bob", "Carol"];
+    let mut users: Vec<User> = Vec::new();
+    for (server, name) in servers.iter().zip(names) {
+        users.push(server.user(name).await);
+    }
+    let room = servers[0].create_room(&users[0], "shared", None).await;
+    for (server, user) in servers.iter().zip(&users).skip(1) {
+        assert_eq!(server.join_room(user, &room.id, None).await.status(), 200);
+    }
+    let mut sockets: Vec<Socket> = Vec::new();
+    for (i, (server, user)) in servers.iter().zip(&users).enumerate() {
+        let mut socket = server.joined(user, &room.id).await;
+        // The joiner's own notice, then the participant list.
+        socket.expect_announcement().await;
+        // Everyone already in the room hears this join, whatever instance they are on.
+        for earlier in sockets.iter_mut() {
+            let notice = earlier.expect_announcement().await;
+            assert_eq!(notice["content"], format!("{} joined the room.", names[i]));
+        }
+        sockets.push(socket);
+    }
+
+    let per_user = 25;
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        for k in 0..per_user {
+            socket
+                .emit(
+                    "chatMessage",
+                    &json!({"room": room.id, "type": "text", "content": format!("{i}-{k}")}),
+                )
+                .await;
+        }
+    }
+    let total = per_user * sockets.len();
+    let mut orders: Vec<Vec<String>> = Vec::new();
+    for socket in sockets.iter_mut() {
+        let mut seen = Vec::new();
+        while seen.len() < total {
+            let m = socket.expect("message").await;
+            seen.push(m["content"].as_str().unwrap().to_owned());
+        }
+        socket
+            .expect_none("message", Duration::from_millis(300))
+            .await;
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for c in &seen {
+            *counts.entry(c.as_str()).or_default() += 1;
+        }
+        assert_eq!(counts.len(), total, "every message exactly once");
+        assert!(counts.values().all(|&n| n == 1));
+        // Each sender's messages in the order sent.
+        for i in 0..sockets_len(total, per_user) {
+            let mine: Vec<&String> = seen
+                .iter()
+                .filter(|c| c.starts_with(&format!("{i}-")))
+                .collect();
+            let sent: Vec<String> = (0..per_user).map(|k| format!("{i}-{k}")).collect();
+            assert_eq!(mine, sent.iter().collect::<Vec<_>>());
+        }
+        orders.push(seen);
+    }
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "every member sees the room's one order"
+    );
+    // That order is the history's.
+    sockets[1]
+        .emit(
+            "fetchPreviousMessages",
+            &json!({"roomId": room.id, "before": null}),
+        )
+        .await;
+    let page = sockets[1].expect("previousMessagesLoaded").await;
+    let history: Vec<String> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "text")
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(history, orders[0][total - history.len()..]);
+    // Timestamps in live events (written by the store's script) equal the stored ones.
+    let live_last = &orders[0][total - 1];
+    let stored_last = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|m| &m["content"] == live_last)
+        .unwrap();
+    assert!(stored_last["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    // Reactions and read receipts cross too.
+    let target = stored_last["_id"].as_str().unwrap().to_owned();
+    sockets[2]
+        .emit(
+            "messageReaction",
+            &json!({"messageId": target, "reaction": "👍", "type": "add"}),
+        )
+        .await;
+    for socket in sockets.iter_mut() {
+        let update = socket.expect("messageReactionUpdate").await;
+        assert_eq!(update["reactions"]["👍"], json!([users[2].id]));
+    }
+    sockets[0]
+        .emit(
+            "markMessagesAsRead",
+            &json!({"roomId": room.id, "messageIds": [target]}),
+        )
+        .await;
+    for socket in sockets.iter_mut().skip(1) {
+        let read = socket.expect("messagesRead").await;
+        assert_eq!(read["userId"], users[0].id);
+    }
+    sockets[0]
+        .expect_none("messagesRead", Duration::from_millis(200))
+        .await;
+    // An AI reply streams to every instance.
+    sockets[1]
+        .emit(
+            "chatMessage",
+            &json!({"room": room.id, "type": "text", "content": "@wayneAI hi"}),
+        )
+        .await;
+    for socket in sockets.iter_mut() {
+        socket.expect("aiMessageStart").await;
+        let done = socket.expect("aiMessageComplete").await;
+        assert!(!done["content"].as_str().unwrap().is_empty());
+    }
+    for server in servers {
+        let _ = server.server.shutdown().await;
+    }
+}
+
+fn sockets_len(total: usize, per_user: usize) -> usize {
+    total / per_user
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_cross_instances_on_a_cluster_exactly_once_in_order() {
+    messages_cross_instances(&cluster_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_cross_instances_on_standalone_redis_exactly_once_in_order() {
+    messages_cross_instances(&standalone_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_one_instance_ends_the_socket_on_another() {
+    let servers = instances(&cluster_url(), 2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let alice = a.user("Alice").await;
+    let bob = a.user("Bob").await;
+    let room = a.create_room(&alice, "dupes", None).await;
+    assert_eq!(a.join_room(&bob, &room.id, None).await.status(), 200);
+    let mut old = b.joined(&alice, &room.id).await;
+    old.expect_announcement().await;
+    let mut watcher = a.joined(&bob, &room.id).await;
+    watcher.expect_announcement().await;
+    old.expect_announcement().await;
+
+    // Alice logs in again through instance A; her socket on B is ended before the login returns.
+    let started = Instant::now();
+    let fresh = a.login(&alice.email).await;
+    let notice = old.expect("duplicate_login").await;
+    assert_eq!(notice["type"], "new_login_attempt");
+    assert_eq!(notice["deviceInfo"], common::USER_AGENT);
+    assert_eq!(
+        old.expect("session_ended").await["reason"],
+        "duplicate_login"
+    );
+    old.expect_closed(common::WAIT).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        watcher.expect("message").await["content"],
+        "Alice disconnected."
+    );
+
+    // A second CONNECT of the same user on another instance replaces the first socket too.
+    let mut on_a = a.socket(&fresh).await;
+    let mut on_b = b.socket(&fresh).await;
+    assert_eq!(
+        on_a.expect("session_ended").await["reason"],
+        "duplicate_login"
+    );
+    on_a.expect_closed(common::WAIT).await;
+    // The survivor works.
+    on_b.emit("joinRoom", &room.id).await;
+    on_b.expect("joinRoomSuccess").await;
+}
+
+/// Redis goes away in the middle of a session: REST answers 503 fast, socket events get `error`
+/// events, sockets stay up, and once Redis is back everything works again by itself, with nothing
+/// that was acknowledged lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_lost_fails_fast_and_recovers_by_itself() {
+    let mut redis = RedisNode::persistent();
+    let servers = instances(&redis.url(), 2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let alice = a.user("Alice").await;
+    let bob = b.user("Bob").await;
+    let room = a.create_room(&alice, "outage", None).await;
+    assert_eq!(b.join_room(&bob, &room.id, None).await.status(), 200);
+    let mut sa = a.joined(&alice, &room.id).await;
+    sa.expect_announcement().await;
+    let mut sb = b.joined(&bob, &room.id).await;
+    sb.expect_announcement().await;
+    sa.expect_announcement().await;
+    let say = |text: &str| json!({"room": room.id, "type": "text", "content": text});
+    sa.emit("chatMessage", &say("before")).await;
+    assert_eq!(sb.expect("message").await["content"], "before");
+    sa.expect("message").await;
+
+    redis.kill();
+    let started = Instant::now();
+    let response = a.get("/api/rooms", &alice).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    sa.emit("chatMessage", &say("during")).await;
+    let error = sa.expect("error").await;
+    assert_eq!(error["code"], "MESSAGE_ERROR");
+    assert!(
+        error["message"].as_str().unwrap().contains("unavailable"),
+        "{error}"
+    );
+
+    redis.restart();
+    // Recovery needs no restart of the servers: retry until the store answers again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = a.get("/api/rooms", &alice).send().await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Both sockets survived the outage, and fan-out resubscribed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut n = 0;
+    let delivered = loop {
+        n += 1;
+        let text = format!("after-{n}");
+        sa.emit("chatMessage", &say(&text)).await;
+        let mut got = None;
+        for (name, payload) in sb.drain(Duration::from_millis(500)).await {
+            if name == "message" && payload["content"] == text.as_str() {
+                got = Some(payload);
+            }
+        }
+        if got.is_some() || Instant::now() > deadline {
+            break got;
+        }
+    };
+    assert!(
+        delivered.is_some(),
+        "messages cross instances again after the outage"
+    );
+    // Nothing acknowledged was lost: "before" is still in the history.
+    let history = a
+        .get(&format!("/api/rooms/{}", room.id), &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status(), 200);
+    sb.emit(
+        "fetchPreviousMessages",
+        &json!({"roomId": room.id, "before": null}),
+    )
+    .await;
+    let page = sb.expect("previousMessagesLoaded").await;
+    let contents: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(contents.contains(&"before"), "{contents:?}");
+    assert!(!contents.contains(&"during"), "{contents:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_is_named() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("redis://127.0.0.1:{port}");
+    let files = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(files.path());
+    config.store = StoreConfig::Redis(RedisTarget::parse(&url).unwrap());
+    let started = Instant::now();
+    let err = reference_server::start(config)
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(text.contains(&url), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -1,0 +1,504 @@
+//! One conformance suite for every [`ChatStore`] backend: memory, Redis standalone and Redis Cluster.
+//! The harness starts its own `redis-server` processes on free ports (one standalone server and one
+//! 6-node cluster per test binary, shared through key prefixes) and stops them when the binary ends.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use common::redis::{RedisCluster, RedisNode};
+use protocol::events::{MessageType, ReactionOp};
+use protocol::rest::{RoomListQuery, RoomSortField, SortOrder};
+use redis::AsyncCommands;
+use reference_server::store::memory::MemoryStore;
+use reference_server::store::redis::{RedisOptions, RedisStore, RedisTarget};
+use reference_server::store::{
+    ChatStore, NewFile, NewMessage, NewRoom, NewUser, ReaderRecord, RoomPage, RoomRecord,
+    SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
+};
+
+type Store = Arc<dyn ChatStore>;
+type Factory = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Store>>>>;
+
+static STANDALONE: OnceLock<RedisNode> = OnceLock::new();
+static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
+
+fn prefix() -> String {
+    format!("t{:08x}", rand::random::<u32>())
+}
+
+async fn redis_store(target: RedisTarget) -> Store {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = RedisOptions {
+        prefix: prefix(),
+        ..RedisOptions::default()
+    };
+    Arc::new(RedisStore::connect(target, options, tx).await.unwrap())
+}
+
+fn memory() -> Factory {
+    Box::new(|| Box::pin(async { Arc::new(MemoryStore::new()) as Store }))
+}
+
+fn standalone() -> Factory {
+    let url = STANDALONE.get_or_init(common::redis::standalone).url();
+    Box::new(move || {
+        let target = RedisTarget::parse(&url).unwrap();
+        Box::pin(redis_store(target))
+    })
+}
+
+fn cluster() -> Factory {
+    let url = CLUSTER.get_or_init(RedisCluster::start).url();
+    Box::new(move || {
+        let target = RedisTarget::parse(&url).unwrap();
+        Box::pin(redis_store(target))
+    })
+}
+
+async fn user(store: &Store, email: &str) -> UserRecord {
+    store
+        .create_user(NewUser {
+            name: "n".into(),
+            email: email.into(),
+            password_hash: "h".into(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn room(store: &Store, name: &str, creator: &str) -> RoomRecord {
+    store
+        .create_room(NewRoom {
+            name: name.into(),
+            creator: creator.into(),
+            password_hash: None,
+        })
+        .await
+        .unwrap()
+}
+
+fn text(room: &str, content: &str) -> NewMessage {
+    NewMessage {
+        room: room.into(),
+        kind: MessageType::Text,
+        content: content.into(),
+        sender: Some("0123456789abcdef01234567".into()),
+        file: None,
+        ai_type: None,
+        mentions: vec!["wayneAI".into()],
+    }
+}
+
+/// Runs every check against fresh stores from `make`.
+async fn conformance(make: Factory) {
+    users(make().await).await;
+    sessions(make().await).await;
+    timestamps(make().await).await;
+    history(make().await).await;
+    readers(make().await).await;
+    reactions(make().await).await;
+    room_list(make().await).await;
+    participants(make().await).await;
+    files(make().await).await;
+}
+
+async fn users(store: Store) {
+    let a = user(&store, "a@x.io").await;
+    let err = store
+        .create_user(NewUser {
+            name: "other".into(),
+            email: "a@x.io".into(),
+            password_hash: "h".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.user_by_email("a@x.io").await.unwrap().unwrap(), a);
+    assert_eq!(store.user(&a.id).await.unwrap().unwrap(), a);
+    assert_eq!(store.user("ffffffffffffffffffffffff").await.unwrap(), None);
+    let b = user(&store, "b@x.io").await;
+    let both = store
+        .users(&[b.id.clone(), "nobody".into(), a.id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(both, [b.clone(), a.clone()]);
+    let renamed = store
+        .update_user(
+            &a.id,
+            UserUpdate {
+                name: Some("Ann".into()),
+                profile_image: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Ann");
+    let pictured = store
+        .update_user(
+            &a.id,
+            UserUpdate {
+                name: None,
+                profile_image: Some("/uploads/p.png".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (pictured.name.as_str(), pictured.profile_image.as_str()),
+        ("Ann", "/uploads/p.png")
+    );
+    let err = store
+        .update_user("ffffffffffffffffffffffff", UserUpdate::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::NotFound("user"));
+}
+
+async fn sessions(store: Store) {
+    let s = |id: &str| SessionRecord {
+        session_id: id.into(),
+        created_at: UnixMillis(7),
+    };
+    assert_eq!(store.replace_session("u", s("one")).await.unwrap(), None);
+    assert_eq!(
+        store.replace_session("u", s("two")).await.unwrap(),
+        Some(s("one"))
+    );
+    assert!(!store.delete_session("u", "one").await.unwrap());
+    assert_eq!(store.session("u").await.unwrap(), Some(s("two")));
+    assert!(store.delete_session("u", "two").await.unwrap());
+    assert_eq!(store.session("u").await.unwrap(), None);
+}
+
+async fn timestamps(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let mut last = UnixMillis(i64::MIN);
+    // Far more appends than milliseconds pass, so ties are certain without the store's rule.
+    for i in 0..300 {
+        let m = store
+            .append_message(text(&r.id, &i.to_string()))
+            .await
+            .unwrap();
+        assert!(m.timestamp > last);
+        last = m.timestamp;
+    }
+    let err = store
+        .append_message(text("ffffffffffffffffffffffff", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::NotFound("room"));
+}
+
+async fn history(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let mut appended = Vec::new();
+    for i in 0..70 {
+        appended.push(
+            store
+                .append_message(text(&r.id, &i.to_string()))
+                .await
+                .unwrap(),
+        );
+    }
+    // Records read back are the records appended.
+    assert_eq!(
+        store.message(&appended[5].id).await.unwrap().unwrap(),
+        appended[5]
+    );
+    assert_eq!(
+        store.message("ffffffffffffffffffffffff").await.unwrap(),
+        None
+    );
+    let mut seen = Vec::new();
+    let mut before = None;
+    let mut sizes = Vec::new();
+    loop {
+        let page = store.messages_before(&r.id, before, 30).await.unwrap();
+        sizes.push((page.messages.len(), page.has_more));
+        seen.splice(0..0, page.messages.clone());
+        before = page.messages.first().map(|m| m.timestamp);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(sizes, [(30, true), (30, true), (10, false)]);
+    assert_eq!(seen, appended);
+    let empty = store
+        .messages_before("ffffffffffffffffffffffff", None, 30)
+        .await
+        .unwrap();
+    assert!(empty.messages.is_empty() && !empty.has_more);
+}
+
+async fn readers(store: Store) {
+    let r1 = room(&store, "r1", "u").await;
+    let r2 = room(&store, "r2", "u").await;
+    let m1 = store.append_message(text(&r1.id, "a")).await.unwrap();
+    let m2 = store.append_message(text(&r2.id, "b")).await.unwrap();
+    let ids = vec![m1.id.clone(), m2.id.clone(), "missing".to_owned()];
+    let u2 = "0123456789abcdef0123456a";
+    let u3 = "0123456789abcdef0123456b";
+    assert_eq!(
+        store
+            .mark_read(&r1.id, u3, &ids, UnixMillis(4))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .mark_read(&r1.id, u2, &ids, UnixMillis(5))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .mark_read(&r1.id, u2, &ids, UnixMillis(6))
+            .await
+            .unwrap(),
+        0
+    );
+    let m1 = store.message(&m1.id).await.unwrap().unwrap();
+    assert_eq!(
+        m1.readers,
+        [
+            ReaderRecord {
+                user: u3.into(),
+                at: UnixMillis(4)
+            },
+            ReaderRecord {
+                user: u2.into(),
+                at: UnixMillis(5)
+            }
+        ]
+    );
+    let m2 = store.message(&m2.id).await.unwrap().unwrap();
+    assert!(m2.readers.is_empty());
+}
+
+async fn reactions(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let m = store.append_message(text(&r.id, "a")).await.unwrap();
+    for u in ["u1", "u1", "u2"] {
+        store.react(&m.id, "👍", u, ReactionOp::Add).await.unwrap();
+    }
+    let all = store
+        .react(&m.id, "🎉", "u3", ReactionOp::Add)
+        .await
+        .unwrap();
+    assert_eq!(all["👍"], ["u1", "u2"]);
+    assert_eq!(all["🎉"], ["u3"]);
+    store
+        .react(&m.id, "👍", "u1", ReactionOp::Remove)
+        .await
+        .unwrap();
+    let all = store
+        .react(&m.id, "👍", "u2", ReactionOp::Remove)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    let read = store.message(&m.id).await.unwrap().unwrap();
+    assert_eq!(read.reactions, all);
+    let err = store
+        .react("ffffffffffffffffffffffff", "👍", "u1", ReactionOp::Add)
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::NotFound("message"));
+}
+
+async fn room_list(store: Store) {
+    let names = ["delta", "Alpha", "charlie", "bravo", "alphabet"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(room(&store, name, "u").await.id);
+        // Creation times must differ for the created-at order to be by more than the id.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    for u in ["a", "b"] {
+        store.add_participant(&ids[2], u).await.unwrap();
+    }
+    store.add_participant(&ids[3], "a").await.unwrap();
+    store.add_participant(&ids[3], "a").await.unwrap();
+
+    let q = |field, order, page, size, search: &str| RoomListQuery {
+        page,
+        page_size: size,
+        sort_field: field,
+        sort_order: order,
+        search: search.into(),
+    };
+    let names_of = |p: RoomPage| p.rooms.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    let list = |query: RoomListQuery| {
+        let store = Arc::clone(&store);
+        async move { store.list_rooms(&query).await.unwrap() }
+    };
+
+    let page = list(q(RoomSortField::CreatedAt, SortOrder::Desc, 0, 2, "")).await;
+    assert_eq!(page.total, 5);
+    assert_eq!(names_of(page), ["alphabet", "bravo"]);
+    let page = list(q(RoomSortField::CreatedAt, SortOrder::Desc, 2, 2, "")).await;
+    assert_eq!(names_of(page), ["delta"]);
+    let page = list(q(RoomSortField::Name, SortOrder::Asc, 0, 10, "")).await;
+    assert_eq!(
+        names_of(page),
+        ["Alpha", "alphabet", "bravo", "charlie", "delta"]
+    );
+    let page = list(q(RoomSortField::Name, SortOrder::Desc, 0, 2, "")).await;
+    assert_eq!(names_of(page), ["delta", "charlie"]);
+    let page = list(q(
+        RoomSortField::ParticipantsCount,
+        SortOrder::Desc,
+        0,
+        2,
+        "",
+    ))
+    .await;
+    assert_eq!(names_of(page), ["charlie", "bravo"]);
+    let page = list(q(RoomSortField::Name, SortOrder::Asc, 0, 10, "ALPHA")).await;
+    assert_eq!(page.total, 2);
+    assert_eq!(names_of(page), ["Alpha", "alphabet"]);
+    let page = list(q(
+        RoomSortField::ParticipantsCount,
+        SortOrder::Asc,
+        0,
+        10,
+        "a",
+    ))
+    .await;
+    // Ties (one participant each) fall back to creation order.
+    assert_eq!(
+        names_of(page),
+        ["delta", "Alpha", "alphabet", "bravo", "charlie"]
+    );
+}
+
+async fn participants(store: Store) {
+    let r = room(&store, "r", "u").await;
+    assert_eq!(store.room(&r.id).await.unwrap().unwrap(), r);
+    store.add_participant(&r.id, "v").await.unwrap();
+    let after = store.add_participant(&r.id, "v").await.unwrap();
+    assert_eq!(after.participants, ["u", "v"]);
+    assert!(store.is_participant(&r.id, "v").await.unwrap());
+    assert!(!store.is_participant(&r.id, "w").await.unwrap());
+    assert_eq!(
+        store
+            .is_participant("ffffffffffffffffffffffff", "v")
+            .await
+            .unwrap_err(),
+        StoreError::NotFound("room")
+    );
+    let after = store.remove_participant(&r.id, "u").await.unwrap();
+    assert_eq!(after.participants, ["v"]);
+    let again = store.add_participant(&r.id, "u").await.unwrap();
+    assert_eq!(again.participants, ["v", "u"], "a rejoin goes to the end");
+    assert_eq!(
+        store
+            .add_participant("ffffffffffffffffffffffff", "v")
+            .await
+            .unwrap_err(),
+        StoreError::NotFound("room")
+    );
+    assert_eq!(store.room("ffffffffffffffffffffffff").await.unwrap(), None);
+    let locked = store
+        .create_room(NewRoom {
+            name: "locked".into(),
+            creator: "u".into(),
+            password_hash: Some("$argon2id$x".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.room(&locked.id).await.unwrap().unwrap(), locked);
+}
+
+async fn files(store: Store) {
+    let new = |name: &str| NewFile {
+        filename: name.into(),
+        originalname: "고양이 cat.png".into(),
+        mimetype: "image/png".into(),
+        size: 3,
+        owner: "u".into(),
+    };
+    let f = store.create_file(new("1_ab.png")).await.unwrap();
+    let err = store.create_file(new("1_ab.png")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    store.mark_file_posted(&f.id, "r").await.unwrap();
+    store.mark_file_posted(&f.id, "r").await.unwrap();
+    store.mark_file_posted(&f.id, "s").await.unwrap();
+    let by_name = store.file_by_name("1_ab.png").await.unwrap().unwrap();
+    assert_eq!(by_name.rooms, ["r", "s"]);
+    assert_eq!(by_name.originalname, "고양이 cat.png");
+    assert_eq!(
+        store.files(std::slice::from_ref(&f.id)).await.unwrap(),
+        [by_name]
+    );
+    assert_eq!(
+        store
+            .mark_file_posted("ffffffffffffffffffffffff", "r")
+            .await
+            .unwrap_err(),
+        StoreError::NotFound("file")
+    );
+    assert_eq!(store.delete_file(&f.id).await.unwrap().unwrap().id, f.id);
+    assert_eq!(store.file_by_name("1_ab.png").await.unwrap(), None);
+    assert_eq!(store.delete_file(&f.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    conformance(memory()).await;
+}
+
+#[tokio::test]
+async fn redis_standalone_store_conforms() {
+    conformance(standalone()).await;
+}
+
+#[tokio::test]
+async fn redis_cluster_store_conforms() {
+    conformance(cluster()).await;
+}
+
+/// The Lua formatter that writes timestamps into logged `message` frames agrees with
+/// `UnixMillis::to_wire` (leap years, centuries, the epoch, millisecond edges).
+#[tokio::test]
+async fn lua_timestamps_match_the_wire_format() {
+    let url = STANDALONE.get_or_init(common::redis::standalone).url();
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let script = redis::Script::new(&format!(
+        "{}\nlocal out = {{}}\nfor i = 1, #ARGV do out[i] = iso(tonumber(ARGV[i])) end\nreturn out",
+        reference_server::store::redis::lua::ISO
+    ));
+    let mut samples: Vec<i64> = vec![
+        0,
+        999,
+        1_000,
+        86_399_999,
+        951_782_400_000,   // 2000-02-29
+        4_107_542_399_999, // 2100-02-28T23:59:59.999
+        4_107_542_400_000, // 2100-03-01
+        1_733_045_400_123,
+        253_402_300_799_999, // 9999-12-31T23:59:59.999
+    ];
+    let mut x: i64 = 1;
+    for _ in 0..500 {
+        x = (x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1)) & 0x7fff_ffff_ffff;
+        samples.push(x % 4_102_444_800_000);
+    }
+    let mut inv = script.prepare_invoke();
+    for s in &samples {
+        inv.arg(*s);
+    }
+    let got: Vec<String> = inv.invoke_async(&mut conn).await.unwrap();
+    for (ms, iso) in samples.iter().zip(got) {
+        assert_eq!(iso, UnixMillis(*ms).to_wire().as_str(), "{ms}");
+    }
+    let _: () = conn.set("probe", 1).await.unwrap();
+}
