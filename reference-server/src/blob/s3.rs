@@ -1,7 +1,7 @@
 //! [`BlobStore`] on S3 or any S3-compatible service (MinIO, Ceph, s3s), through the `object_store`
 //! crate: `<prefix>/<namespace>/<name>` in one bucket.
 //!
-//! Small bodies are sent in one `PUT`; a body larger than [`SINGLE_PUT_MAX`] switches to a multipart
+//! Small bodies are sent in one `PUT`; a body larger than `SINGLE_PUT_MAX` switches to a multipart
 //! upload, which is aborted on any error, so a failed upload never leaves an object behind (S3 never
 //! shows a half-written object either way).
 
