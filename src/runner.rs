@@ -81,10 +81,12 @@ pub async fn check_reachable(target: &Target) -> Result<(), String> {
         .timeout(PREFLIGHT_TIMEOUT)
         .build()
         .map_err(|e| e.to_string())?;
-    match client.get(format!("{}/health", target.url)).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(crate::client::Failure::http("GET /health", &e).message),
+    for base in target.instances() {
+        if let Err(e) = client.get(format!("{base}/health")).send().await {
+            return Err(crate::client::Failure::http(&format!("GET {base}/health"), &e).message);
+        }
     }
+    Ok(())
 }
 
 /// What every summary says about how latency was measured.

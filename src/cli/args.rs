@@ -50,7 +50,9 @@ pub struct RunArgs {
     /// Base URL of the server under test, e.g. http://127.0.0.1:5000
     ///
     /// http:// or https://, a host and optionally a port; no path (the tool adds /api/… and
-    /// /socket.io/ itself).
+    /// /socket.io/ itself). Several comma-separated URLs name the instances of one deployment: user i
+    /// talks to instance i mod n, so room members sit on different instances and every delivery is
+    /// checked across them.
     #[arg(long, env = "STAMPEDE_TARGET", value_name = "URL")]
     pub target: String,
     /// Scenario file (TOML), e.g. scenarios/ktb-2024.toml.

@@ -50,21 +50,27 @@ impl Invocation {
     }
 }
 
-/// A server under test.
+/// A server under test: one instance, or several instances of one deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// Short name for reports and file names: `host:port`.
+    /// Short name for reports and file names: `host:port` of the first instance, `+N` for the others.
     pub name: String,
     /// Base URL, `http(s)://host[:port]/`, without path, query or credentials.
     pub url: Url,
+    /// Further instances of the same deployment; VU `i` uses instance `i mod n`.
+    pub more: Vec<Url>,
 }
 
 impl Target {
-    /// The engine's view of the target: base URL without the trailing slash.
+    /// The engine's view of the target: base URLs without the trailing slash, comma-separated.
     pub fn to_engine(&self) -> crate::engine::Target {
+        let urls: Vec<&str> = std::iter::once(&self.url)
+            .chain(&self.more)
+            .map(|u| u.as_str().trim_end_matches('/'))
+            .collect();
         crate::engine::Target {
             name: self.name.clone(),
-            url: self.url.as_str().trim_end_matches('/').to_owned(),
+            url: urls.join(","),
         }
     }
 }
@@ -396,7 +402,22 @@ pub fn lower_options(args: &PlanArgs) -> Result<LowerOptions, CliError> {
 }
 
 /// Parses a target base URL. Returns the message to show after the flag name.
+///
+/// Several comma-separated URLs name the instances of one deployment (each checked the same way).
 pub fn parse_target(text: &str) -> Result<Target, String> {
+    let mut parts = text.split(',').map(str::trim).filter(|p| !p.is_empty());
+    let mut first = parse_instance(parts.next().unwrap_or(""))?;
+    for part in parts {
+        first.more.push(parse_instance(part)?.url);
+    }
+    if !first.more.is_empty() {
+        first.name = format!("{}+{}", first.name, first.more.len());
+    }
+    Ok(first)
+}
+
+/// Parses one instance's base URL.
+fn parse_instance(text: &str) -> Result<Target, String> {
     const EXAMPLE: &str = "write e.g. http://127.0.0.1:5000";
     let text = text.trim();
     if !text.contains("://") {
@@ -431,6 +452,7 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     Ok(Target {
         name: format!("{host}:{port}"),
         url,
+        more: Vec::new(),
     })
 }
 
@@ -540,6 +562,13 @@ mod tests {
 
     #[test]
     fn targets_must_be_http_base_urls() {
+        let several = parse_target("http://127.0.0.1:5000, http://127.0.0.2:5000/").unwrap();
+        assert_eq!(several.name, "127.0.0.1:5000+1");
+        assert_eq!(
+            several.to_engine().url,
+            "http://127.0.0.1:5000,http://127.0.0.2:5000"
+        );
+        assert!(parse_target("http://127.0.0.1:5000,ftp://x").is_err());
         let t = parse_target("http://127.0.0.1:5000").unwrap();
         assert_eq!(t.name, "127.0.0.1:5000");
         assert_eq!(t.url.as_str(), "http://127.0.0.1:5000/");

@@ -46,6 +46,16 @@ pub struct Target {
     pub url: String,
 }
 
+impl Target {
+    /// Each instance's base URL: `url` may list several instances of one deployment, comma-separated.
+    pub fn instances(&self) -> impl Iterator<Item = &str> {
+        self.url
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/'))
+            .filter(|u| !u.is_empty())
+    }
+}
+
 /// Engine settings that are not part of the plan.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
