@@ -58,6 +58,10 @@ pub async fn execute(
     interrupt: CancellationToken,
     snapshots: watch::Sender<Snapshot>,
 ) -> Result<Vec<Written>, RunnerError> {
+    // A results directory that cannot be written is found now, not after a 15-minute ramp.
+    for dest in destinations {
+        ensure_writable(&dest.dir)?;
+    }
     let targets: Vec<Target> = destinations.iter().map(|d| d.target.clone()).collect();
     let outcome = engine::run(Arc::clone(&plan), &targets, options, interrupt, snapshots).await?;
     let mut written = Vec::new();
@@ -68,6 +72,21 @@ pub async fn execute(
         written.push(Written { summary, files });
     }
     Ok(written)
+}
+
+/// Creates `dir` and proves a file can be written in it.
+pub fn ensure_writable(dir: &std::path::Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let probe = dir.join(".stampede-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|source| ReportError::Write {
+            path: probe,
+            source,
+        })
 }
 
 /// How long [`check_reachable`] waits for a target.
@@ -159,6 +178,21 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unwritable_results_directories_are_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = ensure_writable(&file.join("results")).unwrap_err();
+        assert!(err.to_string().contains("a-file"), "{err}");
+        ensure_writable(&dir.path().join("fresh/nested")).unwrap();
+        assert!(
+            !dir.path()
+                .join("fresh/nested/.stampede-write-check")
+                .exists()
+        );
+    }
 
     #[test]
     fn rfc3339_is_utc_with_millis() {
