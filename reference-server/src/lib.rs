@@ -247,6 +247,11 @@ pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
     let local_addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
+    // Chat frames are small and latency is the product: never let Nagle's algorithm hold a frame
+    // back waiting for the peer's ACK (it adds up to 40 ms on loopback, more on a network).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let stop = CancellationToken::new();
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stopped = stop.clone();
