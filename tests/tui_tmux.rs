@@ -2,6 +2,8 @@
 //!
 //! - `scoreboard_shows_a_live_run_and_q_stops_it` runs `scripts/tui-smoke` (the same check a person
 //!   can run by hand) with the built binary against the npm socket.io server on loopback.
+//! - `scoreboard_shows_a_live_match_side_by_side_and_q_stops_it` does the same with `--match`: two
+//!   teams side by side with the live leader, then `q q` leaves a void match on disk.
 //! - `a_panic_in_the_scoreboard_gives_the_terminal_back` makes the scoreboard panic mid-draw (a
 //!   leader rule that panics) inside a tmux pane and checks the terminal is restored *before* the
 //!   panic message prints: the message is readable on the main screen and the tty is not raw.
@@ -52,6 +54,26 @@ fn scoreboard_shows_a_live_run_and_q_stops_it() {
     let report = text(&out);
     assert!(out.status.success(), "scripts/tui-smoke failed:\n{report}");
     assert!(report.contains("tui-smoke: ok"), "{report}");
+}
+
+#[test]
+fn scoreboard_shows_a_live_match_side_by_side_and_q_stops_it() {
+    require_tmux();
+    let server = NodeServer::start(&[]);
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/tui-smoke"))
+        .arg("--match")
+        .arg(env!("CARGO_BIN_EXE_stampede"))
+        .arg(&server.url)
+        .current_dir(repo())
+        .output()
+        .expect("bash runs scripts/tui-smoke");
+    let report = text(&out);
+    assert!(
+        out.status.success(),
+        "scripts/tui-smoke --match failed:\n{report}"
+    );
+    assert!(report.contains("tui-smoke: ok (match"), "{report}");
 }
 
 /// Set in the pane that runs the panicking scoreboard (this same test binary, re-run).
