@@ -570,6 +570,8 @@ def main():
     p.add_argument("--bin-dir", type=Path, help="where stampede and reference-server are (default: cargo's release dir)")
     p.add_argument("--stampede", type=Path, help="the stampede binary (overrides --bin-dir)")
     p.add_argument("--target", help="use this running reference server instead of starting one")
+    p.add_argument("--beyond", type=int, nargs="*", default=[],
+                   help="then these N, only for the tools that held every user at every N before")
     p.add_argument("--json", type=Path, help="write every figure and sample here")
     p.add_argument("--keep", action="store_true", help="keep every run's work directory")
     p.add_argument("--smoke", action="store_true", help="20 users, stampede only, 2 s ramp, 8 s hold, no load wait")
@@ -609,9 +611,14 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
     try:
-        for n in a.users:
+        for n in a.users + a.beyond:
             ramp = a.ramp if a.ramp is not None else max(10.0, n / 250)
-            for t in a.tools:
+            tools = a.tools
+            if n in a.beyond:
+                tools = [t for t in a.tools
+                         if all(r["held"] == r["users"] and not r["problems"] for r in meta["rows"] if r["tool"] == t)]
+                log(f"beyond: {n:,} users for {', '.join(tools) or 'nobody'}")
+            for t in tools:
                 a_n = argparse.Namespace(**vars(a))
                 a_n.ramp = ramp
                 if a.quiet_load:
