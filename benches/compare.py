@@ -566,7 +566,8 @@ def main():
     p.add_argument("--min-available-gib", type=float, default=4, help="memory guard")
     p.add_argument("--startup-allowance", type=float, default=300, help="seconds a tool may take to start")
     p.add_argument("--quiet-load", type=float, default=0.5, help="wait until the 1-min load is below this")
-    p.add_argument("--quiet-wait", type=float, default=1200, help="wait at most this long for quiet")
+    p.add_argument("--quiet-wait", type=float, default=1200, help="wait at most this long for quiet before the first run")
+    p.add_argument("--quiet-wait-between", type=float, default=300, help="... and before each later run")
     p.add_argument("--bin-dir", type=Path, help="where stampede and reference-server are (default: cargo's release dir)")
     p.add_argument("--stampede", type=Path, help="the stampede binary (overrides --bin-dir)")
     p.add_argument("--target", help="use this running reference server instead of starting one")
@@ -622,7 +623,7 @@ def main():
                 a_n = argparse.Namespace(**vars(a))
                 a_n.ramp = ramp
                 if a.quiet_load:
-                    wait_for_quiet(a.quiet_load, a.quiet_wait)
+                    wait_for_quiet(a.quiet_load, a.quiet_wait_between if meta["rows"] else a.quiet_wait)
                 log(f"running {t} with {n:,} users (ramp {ramp:.0f} s, hold {a.hold:.0f} s)")
                 row = run_one(t, n, bins, a_n, a.target)
                 row["ramp"] = ramp
