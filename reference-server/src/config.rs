@@ -9,6 +9,8 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::overload::{OverloadConfig, OverloadSettings};
+
 /// Argon2id cost of password hashing.
 ///
 /// The default (19 MiB, 2 passes) is OWASP's recommended minimum for argon2id. Measured on the 2-core
@@ -77,6 +79,8 @@ pub struct ServerConfig {
     pub shutdown_deadline: Duration,
     /// `GET /api/rooms` requests allowed per client IP per minute; `None` disables the limit.
     pub room_list_rate_limit: Option<NonZeroU32>,
+    /// Overload control: the starting config, the watched file, the admin token, coordination.
+    pub overload: OverloadSettings,
 }
 
 impl Default for ServerConfig {
@@ -94,6 +98,7 @@ impl Default for ServerConfig {
             outbound_queue: 8192,
             shutdown_deadline: Duration::from_secs(10),
             room_list_rate_limit: None,
+            overload: OverloadSettings::default(),
         }
     }
 }
@@ -110,6 +115,14 @@ pub enum ConfigError {
         value: String,
         /// What is allowed.
         allowed: &'static str,
+    },
+    /// The overload config file cannot be read or is invalid.
+    #[error("overload config {path}: {message}")]
+    OverloadFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -235,6 +248,30 @@ pub struct Args {
     /// default because a load test sends everything from one IP.
     #[arg(long, env = "CHAT_ROOM_LIST_RATE_LIMIT", default_value_t = 0)]
     pub room_list_rate_limit: u32,
+    /// Overload control (load levels, bulkheads, hot rooms). `off` keeps it off for the whole run,
+    /// whatever the config file or the admin endpoint say.
+    #[arg(long, env = "CHAT_OVERLOAD", value_enum, default_value_t = Switch::On)]
+    pub overload: Switch,
+    /// TOML file of overload thresholds, read at startup and watched: a valid change applies at
+    /// once, an invalid one is refused and logged.
+    #[arg(long, env = "CHAT_OVERLOAD_CONFIG")]
+    pub overload_config: Option<PathBuf>,
+    /// Bearer token of `/admin/overload` (GET, PUT, PATCH). Unset: the endpoint is off.
+    #[arg(long, env = "CHAT_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Redis URL (`redis://host:port/db`) shared by instances for hot rooms and config revisions.
+    /// Unset: this instance decides alone.
+    #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
+    pub overload_redis: Option<String>,
+}
+
+/// `on` / `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 impl Args {
@@ -256,10 +293,30 @@ impl Args {
             outbound_queue: self.outbound_queue,
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
             room_list_rate_limit: NonZeroU32::new(self.room_list_rate_limit),
+            overload: OverloadSettings {
+                config: match &self.overload_config {
+                    None => OverloadConfig::default(),
+                    Some(path) => read_overload_config(path)?,
+                },
+                pinned_off: self.overload == Switch::Off,
+                file: self.overload_config,
+                admin_token: self.admin_token.filter(|t| !t.is_empty()),
+                redis_url: self.overload_redis.filter(|u| !u.is_empty()),
+            },
         };
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Reads and validates the overload config file; the server does not start on a bad one.
+fn read_overload_config(path: &std::path::Path) -> Result<OverloadConfig, ConfigError> {
+    let fail = |message: String| ConfigError::OverloadFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    OverloadConfig::parse(&text).map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]
@@ -278,6 +335,31 @@ mod tests {
         assert_eq!(config.ping_timeout, Duration::from_secs(20));
         assert_eq!(config.max_payload, 1_000_000);
         assert_eq!(config.room_list_rate_limit, None);
+        assert!(config.overload.config.enabled);
+        assert!(!config.overload.pinned_off);
+        assert_eq!(config.overload.admin_token, None);
+    }
+
+    #[test]
+    fn overload_flags_and_file() {
+        let config = Args::parse_from(["reference-server", "--overload", "off"])
+            .into_config()
+            .unwrap();
+        assert!(config.overload.pinned_off);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.toml");
+        std::fs::write(&path, "[hot]\npush_probability = 0.5\n").unwrap();
+        let arg = path.to_str().unwrap();
+        let config = Args::parse_from(["reference-server", "--overload-config", arg])
+            .into_config()
+            .unwrap();
+        assert_eq!(config.overload.config.hot.push_probability, 0.5);
+        assert_eq!(config.overload.file.as_deref(), Some(path.as_path()));
+        std::fs::write(&path, "[hot]\npush_probability = 5\n").unwrap();
+        let err = Args::parse_from(["reference-server", "--overload-config", arg])
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("hot.push_probability"), "{err}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use protocol::events::{
     ActiveStream, AiMessageChunk, AiMessageComplete, AiMessageError, AiMessageStart,
     ChatMessageRequest, ErrorEvent, FetchPreviousMessagesRequest, JoinRoomError, JoinRoomSuccess,
     MarkMessagesAsReadRequest, MessageReactionRequest, MessageReactionUpdate, MessageType,
-    MessagesRead, PreviousMessagesLoaded, UserLeft, name,
+    PreviousMessagesLoaded, UserLeft, name,
 };
 use protocol::socketio::Event;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use super::conn::Conn;
 use super::{send_bare, send_event};
 use crate::AppState;
 use crate::ai;
-use crate::overload::RequestKind;
+use crate::overload::{Audience, Push, PushClass, Rejection, RequestKind};
 use crate::store::{Id, MessageRecord, NewMessage, StoreError, UnixMillis, UserRecord};
 use crate::views;
 
@@ -51,6 +51,13 @@ enum ErrorReply {
     Code(&'static str),
     /// `error {type, message}`.
     Type(&'static str),
+    /// `error {code:'OVERLOADED', message, retry, retryAfterMs, level}`.
+    Overloaded {
+        /// When to retry; `None`: do not.
+        retry_after_ms: Option<u64>,
+        /// The load level.
+        level: u8,
+    },
 }
 
 /// A failed event: what to tell the client.
@@ -78,6 +85,17 @@ impl EventError {
         EventError {
             reply: ErrorReply::Code("INVALID_PACKET"),
             message: message.into(),
+        }
+    }
+
+    /// Work refused by overload control.
+    pub(crate) fn overloaded(refusal: &Rejection) -> Self {
+        EventError {
+            reply: ErrorReply::Overloaded {
+                retry_after_ms: refusal.retry_after.map(|d| d.as_millis() as u64),
+                level: refusal.level,
+            },
+            message: refusal.message(),
         }
     }
 
@@ -113,6 +131,20 @@ impl EventError {
                     kind: Some(kind.into()),
                     message: self.message.clone(),
                 },
+            ),
+            ErrorReply::Overloaded {
+                retry_after_ms,
+                level,
+            } => send_event(
+                conn,
+                name::ERROR,
+                &serde_json::json!({
+                    "code": "OVERLOADED",
+                    "message": self.message,
+                    "retry": retry_after_ms.is_some(),
+                    "retryAfterMs": retry_after_ms,
+                    "level": level,
+                }),
             ),
         };
     }
@@ -160,7 +192,7 @@ pub(crate) async fn handle(
         ),
         name::CHAT_MESSAGE => (
             ErrorReply::Code("MESSAGE_ERROR"),
-            chat_message(state, socket, event).await,
+            chat_message(state, conn, socket, event).await,
         ),
         name::FETCH_PREVIOUS_MESSAGES => (
             ErrorReply::Type("LOAD_ERROR"),
@@ -172,7 +204,7 @@ pub(crate) async fn handle(
         ),
         name::MESSAGE_REACTION => (
             ErrorReply::Type("REACTION_ERROR"),
-            react(state, socket, event).await,
+            react(state, conn, socket, event).await,
         ),
         name::LEAVE_ROOM => (
             ErrorReply::Type("LEAVE_ERROR"),
@@ -313,7 +345,7 @@ async fn join_room(
             None,
         );
         let participants: Vec<_> = members.iter().map(views::profile).collect();
-        gateway.emit_to_room(&room_id, name::PARTICIPANTS_UPDATE, &participants, None);
+        push_participants(state, &room_id, &participants, Some(conn.sid()));
     }
     mark_shown_as_read(state, &room_id, &socket.user.id, &shown).await;
     Ok(())
@@ -323,6 +355,7 @@ async fn join_room(
 /// included; start AI streams for mentions.
 async fn chat_message(
     state: &AppState,
+    conn: &Arc<Conn>,
     socket: &SocketState,
     event: &Event<'_>,
 ) -> Result<(), Failure> {
@@ -376,12 +409,27 @@ async fn chat_message(
         })
         .await?;
     let message = views::message(record, Some(&socket.user), file.as_ref());
+    // Chat messages are never thinned: every member gets every one.
     state
         .gateway
         .emit_to_room(&request.room, name::MESSAGE, &message, None);
+    state
+        .overload
+        .count_message(state.gateway.room_size(&request.room));
+    state.overload.room_activity(&request.room);
     if !mentions.is_empty() {
         let (state, room, content) = (state.clone(), request.room.clone(), content.to_owned());
+        let conn = Arc::clone(conn);
         state.gateway.tracker().clone().spawn(async move {
+            // Waits (boundedly) for an AI slot here, not in the connection's task. A refusal is
+            // told to the asker alone; the message itself was delivered.
+            let _in_flight = match state.overload.enter(RequestKind::Ai).await {
+                Ok(in_flight) => in_flight,
+                Err(refusal) => {
+                    EventError::overloaded(&refusal).emit(&conn);
+                    return;
+                }
+            };
             // Several bots mentioned at once answer one after another, as in the original.
             for bot in mentions {
                 let query = ai::query_for(&content, &bot);
@@ -395,7 +443,6 @@ async fn chat_message(
 /// Streams one bot's reply to a room: `aiMessageStart`, chunks, then the stored message's
 /// `aiMessageComplete` (or `aiMessageError`). Stops early when the server shuts down.
 pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, query: &str) {
-    let _in_flight = state.overload.enter(RequestKind::Ai);
     let gateway = &state.gateway;
     let started = UnixMillis::now();
     let stream_id = format!(
@@ -419,10 +466,13 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
     };
     gateway.emit_to_room(room, name::AI_MESSAGE_START, &start, None);
 
-    let delay = gateway.settings().ai_chunk_delay;
     let reply = ai::reply(bot, query);
     let mut interrupted = false;
     for chunk in ai::chunks(&reply) {
+        // Read per chunk: at high load levels the stream speeds up and frees its slot sooner.
+        let delay = state
+            .overload
+            .ai_chunk_delay(gateway.settings().ai_chunk_delay);
         if !pause(state, delay).await {
             interrupted = true;
             break;
@@ -438,7 +488,17 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             is_complete: false,
         };
         gateway.update_stream(room, active.clone());
-        gateway.emit_to_room(room, name::AI_MESSAGE_CHUNK, &event, None);
+        // Thinnable in a hot room: each chunk carries the whole text so far, and the stream always
+        // ends with aiMessageComplete or aiMessageError, which are not thinned.
+        if let Some(frame) = super::encode(name::AI_MESSAGE_CHUNK, Some(&event)) {
+            state.overload.push(
+                gateway,
+                room,
+                PushClass::AiChunks,
+                Push::Transient(frame),
+                Audience::default(),
+            );
+        }
     }
     gateway.end_stream(room, &stream_id);
 
@@ -517,6 +577,7 @@ async fn fetch_previous(
         _ => None,
     };
     require_participant(state, &request.room_id, &socket.user).await?;
+    state.overload.room_activity(&request.room_id);
     send_bare(conn, name::MESSAGE_LOAD_START);
     let store = state.store.as_ref();
     let page = store
@@ -556,21 +617,29 @@ async fn mark_read(
             UnixMillis::now(),
         )
         .await?;
-    let read = MessagesRead {
-        user_id: socket.user.id.clone(),
-        message_ids: request.message_ids,
-    };
-    state.gateway.emit_to_room(
+    state.overload.push(
+        &state.gateway,
         &request.room_id,
-        name::MESSAGES_READ,
-        &read,
-        Some(conn.sid().as_ref()),
+        PushClass::Receipts,
+        Push::Receipt {
+            reader: socket.user.id.clone(),
+            message_ids: request.message_ids,
+        },
+        Audience {
+            except: Some(conn.sid().as_ref()),
+            actor: None,
+        },
     );
     Ok(())
 }
 
 /// `messageReaction {messageId, reaction, type}`: update, then tell the whole room.
-async fn react(state: &AppState, socket: &SocketState, event: &Event<'_>) -> Result<(), Failure> {
+async fn react(
+    state: &AppState,
+    conn: &Arc<Conn>,
+    socket: &SocketState,
+    event: &Event<'_>,
+) -> Result<(), Failure> {
     let request: MessageReactionRequest =
         payload(event, "{messageId, reaction, type: 'add'|'remove'}")?;
     if request.reaction.is_empty() || request.reaction.len() > MAX_REACTION_BYTES {
@@ -588,12 +657,26 @@ async fn react(state: &AppState, socket: &SocketState, event: &Event<'_>) -> Res
         .react(&message.id, &request.reaction, &socket.user.id, request.op)
         .await?;
     let update = MessageReactionUpdate {
-        message_id: message.id,
+        message_id: message.id.clone(),
         reactions,
     };
-    state
-        .gateway
-        .emit_to_room(&message.room, name::MESSAGE_REACTION_UPDATE, &update, None);
+    // The whole reaction state of the message: in a hot room a member that misses it gets the
+    // latest one at the end of the interval. The reactor always gets it (it waits for it).
+    if let Some(frame) = super::encode(name::MESSAGE_REACTION_UPDATE, Some(&update)) {
+        state.overload.push(
+            &state.gateway,
+            &message.room,
+            PushClass::Reactions,
+            Push::State {
+                key: message.id,
+                frame,
+            },
+            Audience {
+                except: None,
+                actor: Some(conn.sid().as_ref()),
+            },
+        );
+    }
     Ok(())
 }
 
@@ -650,8 +733,32 @@ pub(crate) async fn depart(
         &views::message(notice, None, None),
         None,
     );
-    state
-        .gateway
-        .emit_to_room(room_id, name::PARTICIPANTS_UPDATE, &participants, None);
+    push_participants(state, room_id, &participants, None);
     Ok(())
+}
+
+/// `participantsUpdate`: the whole participant list, so in a hot room a member that misses one gets
+/// the latest list at the end of the interval. `joiner` (already sent the list in
+/// `joinRoomSuccess`) is not skipped either way.
+fn push_participants<T: serde::Serialize>(
+    state: &AppState,
+    room: &str,
+    participants: &T,
+    joiner: Option<&Arc<str>>,
+) {
+    if let Some(frame) = super::encode(name::PARTICIPANTS_UPDATE, Some(participants)) {
+        state.overload.push(
+            &state.gateway,
+            room,
+            PushClass::Participants,
+            Push::State {
+                key: "participants".into(),
+                frame,
+            },
+            Audience {
+                except: None,
+                actor: joiner.map(AsRef::as_ref),
+            },
+        );
+    }
 }

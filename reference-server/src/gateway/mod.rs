@@ -127,6 +127,15 @@ impl Gateway {
         self.read().rooms.get(room).map_or(0, HashMap::len)
     }
 
+    /// The sessions in `room` now (for fan-out that picks recipients: hot-room thinning).
+    pub fn members(&self, room: &str) -> Vec<Arc<Conn>> {
+        self.read()
+            .rooms
+            .get(room)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         self.registry.read().unwrap_or_else(PoisonError::into_inner)
     }
