@@ -22,6 +22,8 @@
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
+//! - [`contest`]: matches and brackets played for real: every team under one plan through the
+//!   runner, verdicts and bracket journal on disk, resume, offline rescoring.
 //! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
 //!   the progress display.
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
@@ -29,6 +31,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod contest;
 pub mod engine;
 pub mod metrics;
 pub mod report;

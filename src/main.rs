@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stampede::cli::args::{Cli, Command};
-use stampede::cli::commands;
-use stampede::cli::config::{DemoConfig, Invocation, RunConfig, ValidateConfig};
+use stampede::cli::config::{
+    BracketConfig, DemoConfig, Invocation, MatchConfig, RescoreConfig, RunConfig, ValidateConfig,
+};
 use stampede::cli::exit::Exit;
+use stampede::cli::{commands, contest};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -27,6 +29,13 @@ fn main() -> ExitCode {
         Command::Run(args) => RunConfig::resolve(args, &invocation).and_then(commands::run),
         Command::Demo(args) => DemoConfig::resolve(args, &invocation).and_then(commands::demo),
         Command::Validate(args) => ValidateConfig::resolve(args).and_then(commands::validate),
+        Command::Match(args) => {
+            MatchConfig::resolve(args, &invocation).and_then(contest::play_match)
+        }
+        Command::Bracket(args) => {
+            BracketConfig::resolve(args, &invocation).and_then(contest::play_bracket)
+        }
+        Command::Rescore(args) => RescoreConfig::resolve(args).and_then(contest::rescore),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -70,6 +70,23 @@ pub async fn execute(
     Ok(written)
 }
 
+/// How long [`check_reachable`] waits for a target.
+pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Checks that something answers `GET /health` at `target` before a run starts, so a wrong URL is
+/// reported as such instead of as a run of connection errors. Any HTTP answer, even an error status,
+/// counts as reachable: judging it is the run's job. `Err` holds what the connection attempt said.
+pub async fn check_reachable(target: &Target) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(PREFLIGHT_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(format!("{}/health", target.url)).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(crate::client::Failure::http("GET /health", &e).message),
+    }
+}
+
 /// What every summary says about how latency was measured.
 pub const MEASUREMENT_NOTES: [&str; 3] = [
     "Latencies are recorded in microseconds into HdrHistograms (3 significant digits) and reported in milliseconds.",

@@ -39,13 +39,28 @@ fn help_lists_the_subcommands() {
     let out = stampede(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    for sub in ["run", "demo", "validate"] {
+    for sub in ["run", "demo", "validate", "match", "bracket", "rescore"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing from:\n{text}"
         );
     }
     assert!(text.contains("Exit codes"), "{text}");
+    assert!(text.contains("a match was void (replay it)"), "{text}");
+    let bracket_help = stdout(&stampede(&["bracket", "--help"], &[]));
+    for flag in [
+        "--teams",
+        "--resume",
+        "--format",
+        "--seeding",
+        "--void-retries",
+        "round-robin",
+    ] {
+        assert!(
+            bracket_help.contains(flag),
+            "{flag} missing from:\n{bracket_help}"
+        );
+    }
     let run_help = stdout(&stampede(&["run", "--help"], &[]));
     assert!(run_help.contains("--source-ips"), "{run_help}");
     assert!(run_help.contains("28,000"), "{run_help}");
@@ -184,4 +199,186 @@ fn run_reports_a_bad_scenario_after_good_flags() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("error: scenarios/nope.toml: cannot read"));
+}
+
+#[test]
+fn match_refuses_bad_team_specs_naming_what_is_allowed() {
+    let base = ["match", "--no-tui", "--scenario", "scenarios/smoke.toml"];
+    for (teams, needle) in [
+        (
+            &["alpha"][..],
+            "--team: \"alpha\" is not NAME=URL; write e.g. --team alpha=http://127.0.0.1:5001",
+        ),
+        (
+            &["alpha=http://127.0.0.1:9"][..],
+            "--team: a match needs at least 2 teams, got 1",
+        ),
+        (
+            &["al/pha=http://127.0.0.1:9", "b=http://127.0.0.1:9"][..],
+            "--team: team name \"al/pha\" contains '/'; use 1 to 32 ASCII letters, digits, `-` or `_`",
+        ),
+        (
+            &["a=http://127.0.0.1:9", "a=http://127.0.0.1:8"][..],
+            "--team: team \"a\" is given twice",
+        ),
+        (
+            &["a=127.0.0.1:9", "b=http://127.0.0.1:8"][..],
+            "--team: team a: \"127.0.0.1:9\" has no scheme",
+        ),
+    ] {
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(teams.iter().flat_map(|t| ["--team", *t]))
+            .collect();
+        let out = stampede(&args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{teams:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("error: {needle}")),
+            "{teams:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn match_against_an_unreachable_team_exits_2_naming_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/unreachable-match");
+    let out = stampede(
+        &[
+            "match",
+            "--no-tui",
+            "--scenario",
+            "scenarios/smoke.toml",
+            "--team",
+            &format!("ghost=http://127.0.0.1:{port}"),
+            "--team",
+            &format!("phantom=http://127.0.0.1:{port}"),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: team ghost (http://127.0.0.1:{port}) is not reachable"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("team phantom"), "{err}");
+    assert!(!out_dir.exists(), "nothing ran, nothing was written");
+}
+
+#[test]
+fn bracket_refuses_bad_teams_files_naming_file_and_field() {
+    let good = "[[team]]\nname = \"alpha\"\ntarget = \"http://127.0.0.1:9\"\n\
+                [[team]]\nname = \"bravo\"\ntarget = \"http://127.0.0.1:8\"\nseed = 1\n";
+    for (name, text, needle) in [
+        (
+            "unknown-key.toml",
+            good.replace("target = \"http://127.0.0.1:8\"", "url = \"x\""),
+            ":6:1: team[1].url: unknown key \"url\"; allowed: name, target, seed",
+        ),
+        (
+            "bad-name.toml",
+            good.replace("\"alpha\"", "\"alpha team\""),
+            ": team[0].name: team name \"alpha team\" contains ' '",
+        ),
+        (
+            "bad-target.toml",
+            good.replace("http://127.0.0.1:9", "ftp://127.0.0.1:9"),
+            ": team[0].target: \"ftp://127.0.0.1:9\" uses ftp://, but only http:// and https://",
+        ),
+        (
+            "seed-zero.toml",
+            good.replace("seed = 1", "seed = 0"),
+            ": team[1].seed: is 0; seeds count from 1",
+        ),
+        (
+            "same-name.toml",
+            good.replace("\"bravo\"", "\"alpha\""),
+            ": team[1].name: \"alpha\" is already the name of team[0]",
+        ),
+        (
+            "one-team.toml",
+            "[[team]]\nname = \"alpha\"\ntarget = \"http://127.0.0.1:9\"\n".to_string(),
+            ": lists 1 team(s); a bracket needs at least 2",
+        ),
+    ] {
+        let path = scratch_file(name, &text);
+        let out = stampede(
+            &[
+                "bracket",
+                "--no-tui",
+                "--teams",
+                path.to_str().unwrap(),
+                "--scenario",
+                "scenarios/smoke.toml",
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = stderr(&out);
+        let want = format!("error: {}{needle}", path.display());
+        assert!(err.starts_with(&want), "{name}:\n{err}\nwanted: {want}");
+    }
+    let out = stampede(
+        &[
+            "bracket",
+            "--teams",
+            "no-such-teams.toml",
+            "--scenario",
+            "scenarios/smoke.toml",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: no-such-teams.toml: cannot read the teams file"));
+}
+
+#[test]
+fn bracket_resume_and_rescore_need_a_directory_they_wrote() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/not-a-bracket");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let out = stampede(&["bracket", "--no-tui", "--resume", d], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: {d}: not a bracket directory: it has no setup.json"
+        )),
+        "{err}"
+    );
+    let out = stampede(&["bracket", "--resume", d, "--teams", "t.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+    let out = stampede(&["bracket", "--scenario", "scenarios/smoke.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--teams"), "{}", stderr(&out));
+    let out = stampede(&["rescore", d], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("holds neither match.json (a match) nor journal.jsonl (a bracket)")
+    );
+    let rules = scratch_file("bad-rules.toml", "max_vu_failure_ratio = 1.5\n");
+    let out = stampede(&["rescore", d, "--rules", rules.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "error: {}: scoring rules: `max_vu_failure_ratio` is 1.5, but it must be a ratio",
+            rules.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -42,6 +42,10 @@ pub enum AuthError {
 /// Password hashing and token signing, shared by REST and the gateway.
 pub struct Auth {
     argon: Argon2<'static>,
+    /// One permit per core. Each hash holds `kdf.memory_kib` of memory while it runs, and the blocking
+    /// pool would otherwise run hundreds at once during a sign-up storm (100 users at a ramp step ×
+    /// 19 MiB ≈ 2 GiB) without finishing any sooner: the cores are the limit either way.
+    hashing: tokio::sync::Semaphore,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -51,8 +55,10 @@ impl Auth {
     /// Builds the hasher for `kdf` and the token keys for `secret`.
     pub fn new(kdf: KdfParams, secret: &[u8]) -> Result<Self, argon2::Error> {
         let params = Params::new(kdf.memory_kib, kdf.iterations, 1, None)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Auth {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            hashing: tokio::sync::Semaphore::new(cores),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation: Validation::new(jsonwebtoken::Algorithm::HS256),
@@ -67,6 +73,8 @@ impl Auth {
     ) -> Result<String, argon2::password_hash::Error> {
         let argon = self.argon.clone();
         let password = password.to_owned();
+        // The semaphore is never closed, so acquiring only waits.
+        let _permit = self.hashing.acquire().await;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
             Ok(argon.hash_password(password.as_bytes(), &salt)?.to_string())
@@ -81,6 +89,7 @@ impl Auth {
         let argon = self.argon.clone();
         let password = password.to_owned();
         let phc = phc.to_owned();
+        let _permit = self.hashing.acquire().await;
         tokio::task::spawn_blocking(move || {
             PasswordHash::new(&phc)
                 .is_ok_and(|parsed| argon.verify_password(password.as_bytes(), &parsed).is_ok())

@@ -16,8 +16,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "stampede", version, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 a threshold was broken, 2 bad input (flags, scenario), \
-                  3 the run could not be carried out."
+    after_help = "Exit codes: 0 ok (a run held every threshold, a match was decided, a bracket \
+                  finished), 1 a threshold was broken, a match was void (replay it) or a bracket \
+                  stopped before its end (resume it), 2 bad input (flags, scenario, teams, rules, \
+                  an unreachable target), 3 the run could not be carried out."
 )]
 pub struct Cli {
     /// What to do.
@@ -34,6 +36,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Check a scenario file and print the plan it lowers to.
     Validate(ValidateArgs),
+    /// Play a match: two or more teams under the same seeded plan, scored head to head.
+    Match(MatchArgs),
+    /// Play a bracket of matches (single or double elimination, round robin) with standings.
+    Bracket(BracketArgs),
+    /// Re-judge a played match or bracket offline from its saved results.
+    Rescore(RescoreArgs),
 }
 
 /// `stampede run`.
@@ -79,6 +87,134 @@ pub struct ValidateArgs {
     /// Options to lower the plan with (the same as `run` takes).
     #[command(flatten)]
     pub plan: PlanArgs,
+}
+
+/// `stampede match`.
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// Scenario file (TOML) every team runs.
+    #[arg(long, env = "STAMPEDE_SCENARIO", value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// A team and its server's base URL, e.g. --team alpha=http://127.0.0.1:5001 (twice or more)
+    ///
+    /// Names are 1 to 32 ASCII letters, digits, `-` or `_` (each team's results go in a directory
+    /// of that name).
+    #[arg(long = "team", value_name = "NAME=URL", required = true)]
+    pub teams: Vec<String>,
+    /// How the teams are run
+    ///
+    /// concurrent: one engine ramps every team at once with the same seeded plan, each arrival
+    /// handed to the teams in a rotating order so no team gets the generator first. sequential:
+    /// the same plan and seed against one team after another.
+    #[arg(long, value_enum, default_value_t = ModeArg::Concurrent)]
+    pub mode: ModeArg,
+    /// Scoring rules file (TOML; see docs/scoring-rules.toml) [default: built-in rules]
+    #[arg(long, env = "STAMPEDE_RULES", value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// How the plan is shaped.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Where results go and how progress is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// How connections are made.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// `stampede bracket`.
+#[derive(Debug, Args)]
+pub struct BracketArgs {
+    /// Teams file (TOML): `[[team]]` tables with `name`, `target` and an optional `seed`
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "resume",
+        conflicts_with = "resume"
+    )]
+    pub teams: Option<PathBuf>,
+    /// Scenario file (TOML) every match runs.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "resume",
+        conflicts_with = "resume"
+    )]
+    pub scenario: Option<PathBuf>,
+    /// Bracket format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Single, conflicts_with = "resume")]
+    pub format: FormatArg,
+    /// How teams are seeded
+    ///
+    /// file: by the teams file's `seed` numbers, teams without one after them in file order.
+    /// qualify: by the ranking of one qualifying match of every team (in --mode) played first.
+    #[arg(long, value_enum, default_value_t = SeedingArg::File, conflicts_with = "resume")]
+    pub seeding: SeedingArg,
+    /// How each match runs its teams (see `stampede match --help`).
+    #[arg(long, value_enum, default_value_t = ModeArg::Concurrent, conflicts_with = "resume")]
+    pub mode: ModeArg,
+    /// Scoring rules file (TOML; see docs/scoring-rules.toml) [default: built-in rules]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub rules: Option<PathBuf>,
+    /// Continue the interrupted bracket in DIR: finished matches are kept, the rest are played
+    ///
+    /// Plays the plan, teams and rules saved in DIR when the bracket started (so the plan flags and
+    /// --out do not apply).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Times a void match (the generator was unhealthy) is played again in a row before the
+    /// bracket stops (it can then be resumed).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub void_retries: u32,
+    /// How the plan is shaped (not with --resume).
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Where results go and how progress is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// How connections are made.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// `stampede rescore`.
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// A match or bracket directory written by `stampede match` or `stampede bracket`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Scoring rules file (TOML) [default: the rules the match or bracket was played under]
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// One engine, every team at once.
+    Concurrent,
+    /// One team after another, same plan and seed.
+    Sequential,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Single elimination (byes for the top seeds when the count is not a power of two).
+    Single,
+    /// Double elimination with a bracket reset.
+    Double,
+    /// Everyone meets everyone once.
+    RoundRobin,
+}
+
+/// `--seeding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeedingArg {
+    /// The teams file's seed numbers, then file order.
+    File,
+    /// The ranking of a qualifying match of every team.
+    Qualify,
 }
 
 /// Options that change the plan a scenario lowers to.

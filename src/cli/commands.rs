@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -79,33 +78,21 @@ pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
 }
 
 /// A multi-threaded runtime for one command.
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Environment(format!("cannot start the async runtime: {e}")))
 }
 
-/// How long the pre-run health check waits for the target.
-const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Fails fast when nothing answers at the target, instead of recording a run of connection errors.
-/// Any HTTP answer, even an error status, counts as reachable: judging it is the run's job.
 async fn preflight(target: &Target) -> Result<(), CliError> {
-    let unreachable = |reason: String| CliError::Unreachable {
-        target: target.url.clone(),
-        reason,
-    };
-    let client = reqwest::Client::builder()
-        .timeout(PREFLIGHT_TIMEOUT)
-        .build()
-        .map_err(|e| unreachable(e.to_string()))?;
-    match client.get(format!("{}/health", target.url)).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(unreachable(
-            crate::client::Failure::http("GET /health", &e).message,
-        )),
-    }
+    runner::check_reachable(target)
+        .await
+        .map_err(|reason| CliError::Unreachable {
+            target: target.url.clone(),
+            reason,
+        })
 }
 
 /// Runs with Ctrl-C handling and a live view; an interrupt still writes every result file.
@@ -145,7 +132,7 @@ pub async fn execute_with_view(
 
 /// The scoreboard, or the progress display if the terminal cannot host it (the run goes on either
 /// way: a view never decides whether results are written).
-async fn scoreboard(
+pub(super) async fn scoreboard(
     rx: watch::Receiver<Snapshot>,
     interrupt: CancellationToken,
     options: TuiOptions,

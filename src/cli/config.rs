@@ -11,10 +11,18 @@ use reqwest::Url;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::args::{DemoArgs, NetworkArgs, OutputArgs, PlanArgs, RunArgs, ValidateArgs};
+use super::args::{
+    BracketArgs, DemoArgs, FormatArg, MatchArgs, ModeArg, NetworkArgs, OutputArgs, PlanArgs,
+    RescoreArgs, RunArgs, SeedingArg, ValidateArgs,
+};
 use super::exit::CliError;
+use super::teams::{load_teams_file, parse_team_specs};
+use crate::contest::files::CONTEST_SCHEMA_VERSION;
+use crate::contest::teams::SavedTeam;
+use crate::contest::{BracketSetup, MatchSetup, Mode, NewRules, SeedBy, Start, TeamEntry};
 use crate::engine::plan::LoadPlan;
 use crate::scenario::{LowerOptions, Scenario};
+use crate::score::{Format, ScoringRules};
 
 /// The demo scenario, compiled into the binary so `stampede demo` works from any directory.
 pub const DEMO_SCENARIO: &str = include_str!("../../scenarios/demo.toml");
@@ -98,13 +106,224 @@ pub struct ValidateConfig {
     pub plan: LoadPlan,
 }
 
+/// Everything `stampede match` needs.
+#[derive(Debug, Clone)]
+pub struct MatchConfig {
+    /// The plan, the teams, the mode and the rules.
+    pub setup: MatchSetup,
+    /// Where the match directory goes (not created yet).
+    pub out_dir: PathBuf,
+    /// Whether to show the live terminal view.
+    pub tui: bool,
+    /// Local addresses to spread connections over; empty lets the OS choose.
+    pub source_ips: Vec<IpAddr>,
+}
+
+/// Everything `stampede bracket` needs.
+#[derive(Debug, Clone)]
+pub struct BracketConfig {
+    /// A new bracket with its setup, or a resume of the one in `dir`.
+    pub start: Start,
+    /// The bracket directory.
+    pub dir: PathBuf,
+    /// Void replays in a row before the bracket stops.
+    pub void_retries: u32,
+    /// Whether to show the live terminal view.
+    pub tui: bool,
+    /// Local addresses to spread connections over; empty lets the OS choose.
+    pub source_ips: Vec<IpAddr>,
+}
+
+/// Everything `stampede rescore` needs.
+#[derive(Debug, Clone)]
+pub struct RescoreConfig {
+    /// The match or bracket directory.
+    pub dir: PathBuf,
+    /// Rules to judge by instead of the ones it was played under.
+    pub rules: Option<NewRules>,
+}
+
+impl MatchConfig {
+    /// Resolves `stampede match` flags.
+    pub fn resolve(args: MatchArgs, invocation: &Invocation) -> Result<MatchConfig, CliError> {
+        let teams = parse_team_specs(&args.teams)?;
+        let options = lower_options(&args.plan)?;
+        let targets: Vec<Target> = teams.iter().map(cli_target).collect::<Result<_, _>>()?;
+        let source_ips = source_ips(&args.network, &targets)?;
+        let rules = match &args.rules {
+            Some(path) => load_rules(path)?,
+            None => ScoringRules::default(),
+        };
+        let scenario = Scenario::load(&args.scenario)?;
+        let plan = scenario.lower(&options);
+        let out_dir = out_dir(
+            &args.output,
+            &format!("{}-match", plan.scenario),
+            invocation,
+        )?;
+        Ok(MatchConfig {
+            setup: MatchSetup {
+                plan: std::sync::Arc::new(plan),
+                teams,
+                mode: mode(args.mode),
+                rules,
+            },
+            out_dir,
+            tui: tui(&args.output, invocation),
+            source_ips,
+        })
+    }
+}
+
+impl BracketConfig {
+    /// Resolves `stampede bracket` flags: a new bracket from a teams file and a scenario, or
+    /// `--resume DIR` from the setup saved there.
+    pub fn resolve(args: BracketArgs, invocation: &Invocation) -> Result<BracketConfig, CliError> {
+        if let Some(dir) = &args.resume {
+            let setup = BracketSetup::load(dir)?;
+            let targets: Vec<Target> = setup
+                .entries()
+                .iter()
+                .map(cli_target)
+                .collect::<Result<_, _>>()?;
+            let ignored: Vec<&str> = [
+                ("--time-scale", args.plan.time_scale.is_some()),
+                ("--max-users", args.plan.max_users.is_some()),
+                ("--seed", args.plan.seed.is_some()),
+                ("--out", args.output.out.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(flag, given)| given.then_some(flag))
+            .collect();
+            if !ignored.is_empty() {
+                eprintln!(
+                    "note: --resume plays the bracket as it was set up in {}; ignoring {}",
+                    dir.join(crate::contest::files::SETUP_JSON).display(),
+                    ignored.join(", ")
+                );
+            }
+            return Ok(BracketConfig {
+                start: Start::Resume,
+                dir: dir.clone(),
+                void_retries: args.void_retries,
+                tui: tui(&args.output, invocation),
+                source_ips: source_ips(&args.network, &targets)?,
+            });
+        }
+        // clap requires both without --resume.
+        let (Some(teams_path), Some(scenario_path)) = (&args.teams, &args.scenario) else {
+            return Err(CliError::flag(
+                "--teams",
+                "--teams FILE and --scenario FILE are needed to start a bracket (or --resume DIR)",
+            ));
+        };
+        let options = lower_options(&args.plan)?;
+        let teams = load_teams_file(teams_path)?;
+        let targets: Vec<Target> = teams
+            .teams
+            .iter()
+            .map(cli_target)
+            .collect::<Result<_, _>>()?;
+        let source_ips = source_ips(&args.network, &targets)?;
+        let rules = match &args.rules {
+            Some(path) => load_rules(path)?,
+            None => ScoringRules::default(),
+        };
+        let scenario_file = scenario_path.display().to_string();
+        let scenario_toml = std::fs::read_to_string(scenario_path).map_err(|source| {
+            crate::scenario::ScenarioError::Read {
+                file: scenario_file.clone(),
+                source,
+            }
+        })?;
+        let plan = Scenario::from_toml(&scenario_toml, &scenario_file)?.lower(&options);
+        let format = format(args.format);
+        let dir = out_dir(
+            &args.output,
+            &format!("{}-bracket", plan.scenario),
+            invocation,
+        )?;
+        let setup = BracketSetup {
+            schema_version: CONTEST_SCHEMA_VERSION,
+            title: teams
+                .title
+                .unwrap_or_else(|| format!("{} · {}", plan.scenario, format.title())),
+            scenario_file,
+            scenario_toml,
+            time_scale: options.time_scale,
+            max_users: options.max_users,
+            seed: options.seed,
+            mode: mode(args.mode),
+            format,
+            seeding: match args.seeding {
+                SeedingArg::File => SeedBy::File,
+                SeedingArg::Qualify => SeedBy::Qualify,
+            },
+            teams: teams.teams.iter().map(SavedTeam::from).collect(),
+            rules,
+        };
+        Ok(BracketConfig {
+            start: Start::New(Box::new(setup)),
+            dir,
+            void_retries: args.void_retries,
+            tui: tui(&args.output, invocation),
+            source_ips,
+        })
+    }
+}
+
+impl RescoreConfig {
+    /// Resolves `stampede rescore` flags.
+    pub fn resolve(args: RescoreArgs) -> Result<RescoreConfig, CliError> {
+        let rules = match &args.rules {
+            Some(path) => Some(NewRules {
+                rules: load_rules(path)?,
+                from: path.display().to_string(),
+            }),
+            None => None,
+        };
+        Ok(RescoreConfig {
+            dir: args.dir,
+            rules,
+        })
+    }
+}
+
+/// Reads a scoring rules file. Errors name the file, the field and what is allowed.
+pub fn load_rules(path: &Path) -> Result<ScoringRules, CliError> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Input(format!("{file}: cannot read the rules file: {e}")))?;
+    ScoringRules::from_toml_str(&text).map_err(|e| CliError::Input(format!("{file}: {e}")))
+}
+
+fn mode(arg: ModeArg) -> Mode {
+    match arg {
+        ModeArg::Concurrent => Mode::Concurrent,
+        ModeArg::Sequential => Mode::Sequential,
+    }
+}
+
+fn format(arg: FormatArg) -> Format {
+    match arg {
+        FormatArg::Single => Format::Single,
+        FormatArg::Double => Format::Double,
+        FormatArg::RoundRobin => Format::RoundRobin,
+    }
+}
+
+/// A team's target as the network checks see it.
+fn cli_target(team: &TeamEntry) -> Result<Target, CliError> {
+    parse_target(&team.target.url).map_err(|m| CliError::Input(format!("team {}: {m}", team.name)))
+}
+
 impl RunConfig {
     /// Resolves `stampede run` flags. Checks the cheap things first so a bad flag is reported without
     /// reading the scenario.
     pub fn resolve(args: RunArgs, invocation: &Invocation) -> Result<RunConfig, CliError> {
         let target = parse_target(&args.target).map_err(|m| CliError::flag("--target", m))?;
         let options = lower_options(&args.plan)?;
-        let source_ips = source_ips(&args.network, &target)?;
+        let source_ips = source_ips(&args.network, std::slice::from_ref(&target))?;
         let scenario = Scenario::load(&args.scenario)?;
         let plan = scenario.lower(&options);
         let out_dir = out_dir(&args.output, &plan.scenario, invocation)?;
@@ -212,15 +431,21 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     })
 }
 
-/// Parses `--source-ips` and checks each address can be used as a source here.
-fn source_ips(args: &NetworkArgs, target: &Target) -> Result<Vec<IpAddr>, CliError> {
+/// Parses `--source-ips` and checks each address can be used as a source here, towards every target.
+fn source_ips(args: &NetworkArgs, targets: &[Target]) -> Result<Vec<IpAddr>, CliError> {
     let bad = |message: String| CliError::flag("--source-ips", message);
-    // The target's family, when its host is an address literal (a name may resolve to either).
-    let target_ip: Option<IpAddr> = target
-        .url
-        .host_str()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-        .and_then(|h| h.parse().ok());
+    // Each target's family, when its host is an address literal (a name may resolve to either).
+    let target_ips: Vec<(IpAddr, &Target)> = targets
+        .iter()
+        .filter_map(|target| {
+            let ip = target
+                .url
+                .host_str()
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+                .and_then(|h| h.parse().ok())?;
+            Some((ip, target))
+        })
+        .collect();
     let mut ips: Vec<IpAddr> = Vec::new();
     for text in args.source_ips.iter().map(|s| s.trim()) {
         if text.is_empty() {
@@ -239,8 +464,9 @@ fn source_ips(args: &NetworkArgs, target: &Target) -> Result<Vec<IpAddr>, CliErr
         if ips.contains(&ip) {
             return Err(bad(format!("{ip} is listed twice")));
         }
-        if let Some(target_ip) = target_ip
-            && target_ip.is_ipv4() != ip.is_ipv4()
+        if let Some((_, target)) = target_ips
+            .iter()
+            .find(|(target_ip, _)| target_ip.is_ipv4() != ip.is_ipv4())
         {
             return Err(bad(format!(
                 "{ip} cannot reach the target {}: one is IPv4, the other IPv6",
@@ -388,7 +614,7 @@ mod tests {
                 &NetworkArgs {
                     source_ips: list.iter().map(|s| s.to_string()).collect(),
                 },
-                &target,
+                std::slice::from_ref(&target),
             )
         };
         assert_eq!(ips(&[]).unwrap(), Vec::<IpAddr>::new());

@@ -12,6 +12,10 @@ pub enum Exit {
     Ok,
     /// 1: the run finished (or was stopped) and at least one threshold was broken.
     ThresholdsBroken,
+    /// 1: a match was void (replay it with the same command) or a bracket stopped before its end
+    /// (resume it); nothing final was decided. The same code as a broken threshold: the command
+    /// did its work and its outcome is not a pass.
+    NotDecided,
     /// 2: bad input: a flag, an environment variable or the scenario cannot be used. Nothing ran.
     BadInput,
     /// 3: the input was fine but the run could not be carried out (engine or I/O failure).
@@ -23,7 +27,7 @@ impl Exit {
     pub fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
-            Exit::ThresholdsBroken => 1,
+            Exit::ThresholdsBroken | Exit::NotDecided => 1,
             Exit::BadInput => 2,
             Exit::Failed => 3,
         }
@@ -69,6 +73,13 @@ pub enum CliError {
         /// What the connection attempt said.
         reason: String,
     },
+    /// An input file (teams file, rules file) cannot be used; the message names the file and field.
+    #[error("{0}")]
+    Input(String),
+    /// A match, bracket or rescore could not be carried out (its message names the team, file or
+    /// directory).
+    #[error(transparent)]
+    Contest(#[from] crate::contest::ContestError),
     /// The run could not be carried out, or its results could not be written.
     #[error(transparent)]
     Run(#[from] crate::runner::RunnerError),
@@ -81,9 +92,11 @@ impl CliError {
     /// The exit code this error leaves with.
     pub fn exit(&self) -> Exit {
         match self {
-            CliError::Flag { .. } | CliError::Scenario(_) | CliError::Unreachable { .. } => {
-                Exit::BadInput
-            }
+            CliError::Flag { .. }
+            | CliError::Scenario(_)
+            | CliError::Unreachable { .. }
+            | CliError::Input(_) => Exit::BadInput,
+            CliError::Contest(e) => contest_exit(e),
             CliError::Run(_) | CliError::Environment(_) => Exit::Failed,
         }
     }
@@ -97,6 +110,21 @@ impl CliError {
     }
 }
 
+/// Unreachable teams and unusable directories are bad input; failing runs and writes are not.
+fn contest_exit(e: &crate::contest::ContestError) -> Exit {
+    use crate::contest::ContestError;
+    use crate::report::ReportError;
+    match e {
+        ContestError::Unreachable(_) | ContestError::Invalid { .. } => Exit::BadInput,
+        ContestError::Files(
+            ReportError::Read { .. }
+            | ReportError::Parse { .. }
+            | ReportError::SchemaVersion { .. },
+        ) => Exit::BadInput,
+        ContestError::Files(_) | ContestError::Run(_) => Exit::Failed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +133,7 @@ mod tests {
     fn codes_are_stable() {
         assert_eq!(Exit::Ok.code(), 0);
         assert_eq!(Exit::ThresholdsBroken.code(), 1);
+        assert_eq!(Exit::NotDecided.code(), 1);
         assert_eq!(Exit::BadInput.code(), 2);
         assert_eq!(Exit::Failed.code(), 3);
         assert_eq!(Exit::from_thresholds(true), Exit::Ok);

@@ -6,13 +6,17 @@
 //! - [`args`]: clap structs, one per subcommand, built from shared pieces (`PlanArgs`, `OutputArgs`,
 //!   `NetworkArgs`) so new subcommands reuse them.
 //! - [`config`]: flag > `STAMPEDE_*` env > scenario file > default, into `RunConfig`, `DemoConfig`,
-//!   `ValidateConfig`.
-//! - [`commands`]: what each subcommand does with its config.
+//!   `ValidateConfig`, `MatchConfig`, `BracketConfig`, `RescoreConfig`.
+//! - [`commands`]: what `run`, `demo` and `validate` do with their config.
+//! - [`contest`]: what `match`, `bracket` and `rescore` do with theirs.
+//! - [`teams`]: `--team NAME=URL` flags and teams files.
 //! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
 
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod contest;
 pub mod exit;
 pub mod progress;
+pub mod teams;

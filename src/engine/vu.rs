@@ -713,15 +713,18 @@ impl Vu {
         // Streams of other members' mentions share the room; ours is the one whose query carries our
         // marker (or, for servers that strip it, the first stream that starts after our echo).
         let mut echoed_at: Option<u64> = None;
+        // One budget for the whole stream, however many other replies arrive meanwhile.
+        let deadline = started + self.step_timeout;
         let reply = loop {
             let reply = self
-                .await_reply(Op::AiComplete, &mut |r| {
+                .serve(deadline, Op::AiComplete, &mut |r| {
                     matches!(
                         r,
                         Reply::AiComplete { .. } | Reply::AiError { .. } | Reply::Echo { .. }
                     )
                 })
-                .await?;
+                .await?
+                .ok_or_else(|| timed_out(Op::AiComplete, self.step_timeout))?;
             match reply {
                 Reply::Echo { seq: s } if s == seq => echoed_at = Some(self.now_micros()),
                 Reply::Echo { .. } => {}

@@ -31,4 +31,4 @@ pub use json::write_json;
 pub use summary::{RunSummary, SCHEMA_VERSION, ThresholdResult};
 pub use text::render_text;
 pub use thresholds::evaluate;
-pub use write::{WrittenFiles, write_run};
+pub use write::{WrittenFiles, write_file_atomic, write_run};

@@ -99,6 +99,13 @@ pub fn write_run(
     Ok(files)
 }
 
+/// Writes `bytes` to `path` the way [`write_run`] writes each result file: into a temporary name
+/// beside it, synced, then renamed over `path`, so readers see the old file or the new one, whole.
+/// Match, bracket and standings files use it too.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_atomic(path, |w| Ok(w.write_all(bytes)?))
+}
+
 /// Why rendering one file failed: the OS, or a value its format cannot hold.
 enum Fail {
     Io(io::Error),

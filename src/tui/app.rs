@@ -181,6 +181,19 @@ impl App {
 
     /// Takes in a new snapshot. The display changes only when not paused.
     pub fn ingest(&mut self, snapshot: Snapshot) {
+        // Other teams (the next match of a bracket, the next team of a sequential match): their
+        // trends start afresh, and their clock from zero.
+        let same_teams = self.live.snapshot.teams.len() == snapshot.teams.len()
+            && self
+                .live
+                .snapshot
+                .teams
+                .iter()
+                .zip(&snapshot.teams)
+                .all(|(a, b)| a.name == b.name);
+        if !same_teams {
+            self.live.steps.clear();
+        }
         self.live
             .steps
             .resize_with(snapshot.teams.len(), Default::default);
@@ -359,6 +372,25 @@ mod tests {
             series.last(),
             Some(&Some(f64::from(SNAPSHOT_HISTORY as u32 + 50)))
         );
+    }
+
+    #[test]
+    fn other_teams_start_their_trends_afresh() {
+        let mut app = App::new("t");
+        let named = |name: &str, t: f64| {
+            let mut team = team_at(t, &[(Op::Register, t)]);
+            team.name = name.into();
+            Snapshot {
+                teams: vec![team],
+                ..Snapshot::default()
+            }
+        };
+        app.ingest(named("alpha", 5.0));
+        app.ingest(named("alpha", 6.0));
+        assert_eq!(app.board().steps[0].p99(Op::Register).len(), 2);
+        // The next run of a sequential match: bravo, its clock back at 1 s.
+        app.ingest(named("bravo", 1.0));
+        assert_eq!(app.board().steps[0].p99(Op::Register), [Some(1.0)]);
     }
 
     #[test]

@@ -1,0 +1,129 @@
+//! Test-only [`Executor`] that writes prepared summaries instead of running the engine: each team
+//! has a capacity (the users it holds; above that a level's new users fail), and the script can make
+//! the generator unhealthy, a target unreachable, or the run interrupted — what the real engine
+//! cannot be made to do on demand. Integration tests play the same code against real servers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::play::Executor;
+use crate::engine::Target;
+use crate::engine::plan::LoadPlan;
+use crate::report::summary::RunSummary;
+use crate::report::write_run;
+use crate::runner::{Destination, RunnerError, Written};
+use crate::score::testkit::{Lvl, summary};
+
+/// User levels of every scripted run: 10, 20, … 90.
+pub(crate) const LEVELS: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
+
+/// A scripted executor. Runs are counted in `runs` (one per `execute`, listing its teams).
+#[derive(Debug, Default)]
+pub(crate) struct Scripted {
+    /// Users each team holds.
+    pub capacity: BTreeMap<String, u32>,
+    /// Teams whose target does not answer.
+    pub down: BTreeSet<String>,
+    /// How many of the next runs report an unhealthy generator.
+    pub unhealthy_runs: u32,
+    /// Cancel this token during the n-th run (1-based), leaving partial results.
+    pub interrupt_run: Option<(usize, CancellationToken)>,
+    /// The teams of each run, in order.
+    pub runs: Vec<Vec<String>>,
+}
+
+impl Scripted {
+    /// Teams `a`, `b`, … with these capacities.
+    pub fn with(capacities: &[(&str, u32)]) -> Scripted {
+        Scripted {
+            capacity: capacities
+                .iter()
+                .map(|(n, c)| (n.to_string(), *c))
+                .collect(),
+            ..Scripted::default()
+        }
+    }
+}
+
+/// The run of a team holding `capacity` users.
+pub(crate) fn run_of(capacity: u32) -> RunSummary {
+    summary(
+        LEVELS
+            .iter()
+            .map(|&t| {
+                if t <= capacity {
+                    Lvl::clean(t)
+                } else {
+                    Lvl::vu_failures(t, u64::from(t - capacity))
+                }
+            })
+            .collect(),
+    )
+}
+
+impl Executor for Scripted {
+    async fn check(&self, target: &Target) -> Result<(), String> {
+        if self.down.contains(&target.name) {
+            Err("connection refused".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        _plan: Arc<LoadPlan>,
+        destinations: &[Destination],
+        interrupt: CancellationToken,
+    ) -> Result<Vec<Written>, RunnerError> {
+        self.runs
+            .push(destinations.iter().map(|d| d.target.name.clone()).collect());
+        if let Some((n, token)) = &self.interrupt_run
+            && *n == self.runs.len()
+        {
+            token.cancel();
+        }
+        let unhealthy = self.unhealthy_runs > 0;
+        self.unhealthy_runs = self.unhealthy_runs.saturating_sub(1);
+        let mut written = Vec::new();
+        for d in destinations {
+            let mut s = run_of(self.capacity[&d.target.name]);
+            s.team = d.team.clone();
+            s.target = d.target.url.clone();
+            if unhealthy {
+                s.generator.bottleneck = true;
+                s.generator.warnings = vec!["scheduler lag p99 120 ms > 50 ms".into()];
+            }
+            if interrupt.is_cancelled() {
+                s.partial = true;
+                s.stop_reason = Some("interrupted before the end of the plan".into());
+                if let Some(last) = s.levels.last_mut() {
+                    last.incomplete = true;
+                }
+            }
+            let files = write_run(&d.dir, &s, &[])?;
+            written.push(Written { summary: s, files });
+        }
+        Ok(written)
+    }
+}
+
+/// Every file under `dir` with its modification time, to prove a directory was left alone.
+pub(crate) fn stamps(dir: &Path) -> BTreeMap<String, std::time::SystemTime> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
+                out.insert(p.display().to_string(), m);
+            }
+        }
+    }
+    out
+}
