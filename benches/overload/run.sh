@@ -5,10 +5,11 @@
 # server's final /metrics and /health beside it.
 #
 # Capacity: each server gets the same slice of one core — pinned to CPU 1 (`taskset -c 1`) and capped
-# at CPU_QUOTA percent of it by its own cgroup-v1 CPU controller (quota per 10 ms period) — while the
-# generator has CPU 0 to itself. So the servers reach their limit far below the generator's, and
-# neither team's overload can take CPU from the other when they play at the same time. Needs root
-# and /sys/fs/cgroup/cpu (cgroup v1); without them the script stops and says so.
+# at CPU_QUOTA percent of it by its own cgroup-v1 CPU controller (a quota per 20 ms period; the
+# kernel wants at least 1 ms of it, so CPU_QUOTA >= 5) — while the generator has CPU 0 to itself.
+# So the servers reach their limit far below the generator's, and neither team's overload can take
+# CPU from the other when they play at the same time. Needs root and /sys/fs/cgroup/cpu (cgroup v1);
+# without them the script stops and says so.
 #
 # Password hashing is set cheap (4 MiB × 1 pass, ~1.6 ms) on both, as ARCHITECTURE-server.md advises
 # for load tests: the benchmark is about chat under load, not about argon2.
@@ -47,8 +48,8 @@ trap cleanup EXIT
 serve() { # name port on|off
   local group="$cgroups/stampede-overload-$1"
   mkdir -p "$work/$1" "$group"
-  echo 10000 >"$group/cpu.cfs_period_us"
-  echo $((quota * 100)) >"$group/cpu.cfs_quota_us"
+  echo 20000 >"$group/cpu.cfs_period_us"
+  echo $((quota * 200)) >"$group/cpu.cfs_quota_us"
   # The shell joins the cgroup, then becomes the server: every thread it starts is capped too.
   sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$group" \
     taskset -c 1 "$work/reference-server" --listen "127.0.0.1:$2" --overload "$3" \

@@ -2,9 +2,10 @@
 //! signal and passes the time, so tests drive it sample by sample. The sampling task that feeds it
 //! lives in [`Overload`](super::Overload).
 //!
-//! Rising is immediate (the point is to react to a surge within one sample); falling needs the signal
-//! to stay `exit_margin` below the threshold of the current level for `cool_down`, one level at a
-//! time, so a signal hovering at a boundary does not flap between two levels.
+//! Rising needs the signal to ask for a higher level for `rise_after` (a second by default: one late
+//! wake-up is not a surge), then goes straight to the level the signal asks for; falling needs the
+//! signal to stay `exit_margin` below the threshold of the current level for `cool_down`, one level
+//! at a time, so a signal hovering at a boundary does not flap between two levels.
 
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub fn utilization(in_flight: u64, capacity: u64, lag: Duration, lag_at_full: Du
 #[derive(Debug, Clone)]
 pub struct LevelTracker {
     level: u8,
+    /// Since when the signal has asked for a higher level.
+    rising_since: Option<Instant>,
     /// Since when the signal has been low enough to leave the current level.
     calm_since: Option<Instant>,
 }
@@ -46,6 +49,7 @@ impl LevelTracker {
     pub fn new() -> Self {
         LevelTracker {
             level: 0,
+            rising_since: None,
             calm_since: None,
         }
     }
@@ -59,14 +63,24 @@ impl LevelTracker {
     pub fn observe(&mut self, utilization: f64, now: Instant, config: &LevelsConfig) -> u8 {
         if let Some(forced) = config.force {
             self.level = forced.min(MAX_LEVEL);
+            self.rising_since = None;
             self.calm_since = None;
             return self.level;
         }
         // The level the signal asks for right now, without hysteresis.
         let target = config.enter.iter().filter(|&&e| utilization >= e).count() as u8;
-        if target >= self.level {
-            // Rising (or staying): at once, and any calm period is over.
-            self.level = target;
+        if target > self.level {
+            // Rising: once the signal has insisted for `rise_after`. Any calm period is over.
+            self.calm_since = None;
+            let since = *self.rising_since.get_or_insert(now);
+            if now.duration_since(since) >= config.rise_after {
+                self.level = target;
+                self.rising_since = None;
+            }
+            return self.level;
+        }
+        self.rising_since = None;
+        if target == self.level {
             self.calm_since = None;
             return self.level;
         }
@@ -95,6 +109,7 @@ mod tests {
             enter: [0.5, 0.75, 0.95],
             exit_margin: 0.1,
             cool_down: Duration::from_secs(5),
+            rise_after: Duration::ZERO,
             ..LevelsConfig::default()
         }
     }
@@ -151,6 +166,24 @@ mod tests {
         assert_eq!(levels.observe(0.1, t0 + s(5), &c), 1);
         assert_eq!(levels.observe(0.1, t0 + s(9), &c), 1);
         assert_eq!(levels.observe(0.1, t0 + s(10), &c), 0);
+    }
+
+    #[test]
+    fn rising_needs_the_signal_to_insist() {
+        let c = LevelsConfig {
+            rise_after: Duration::from_secs(1),
+            ..config()
+        };
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut levels = LevelTracker::new();
+        // A single late wake-up, then calm: no level.
+        assert_eq!(levels.observe(0.99, t0, &c), 0);
+        assert_eq!(levels.observe(0.01, t0 + ms(250), &c), 0);
+        assert_eq!(levels.observe(0.99, t0 + ms(1500), &c), 0);
+        // Insisting for a second (at varying strength) rises to what the signal asks for then.
+        assert_eq!(levels.observe(0.6, t0 + ms(2000), &c), 0);
+        assert_eq!(levels.observe(0.8, t0 + ms(2500), &c), 2);
     }
 
     #[test]
