@@ -1165,13 +1165,13 @@ mod tests {
         let o = overload(OverloadConfig::default());
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        // lag_at_full is 500 ms: 200 ms is 0.4 (level 1), 450 ms is 0.9 (level 3); a level begins
+        // lag_at_full is 1 s: 200 ms is 0.2 (level 1), 900 ms is 0.9 (level 3); a level begins
         // when the signal has asked for it for rise_after (1 s).
         assert_eq!(o.sample(Duration::from_millis(10), t0), 0);
         assert_eq!(o.sample(Duration::from_millis(200), t0), 0);
         assert_eq!(o.sample(Duration::from_millis(200), t0 + s(1)), 1);
-        assert_eq!(o.sample(Duration::from_millis(450), t0 + s(2)), 1);
-        assert_eq!(o.sample(Duration::from_millis(450), t0 + s(3)), 3);
+        assert_eq!(o.sample(Duration::from_millis(900), t0 + s(2)), 1);
+        assert_eq!(o.sample(Duration::from_millis(900), t0 + s(3)), 3);
         assert!((o.utilization() - 0.9).abs() < 1e-9);
         assert_eq!(o.report()["level"], 3);
     }
