@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::blob::s3::S3Settings;
+use crate::overload::{OverloadConfig, OverloadSettings};
 use crate::store::redis::RedisTarget;
 
 /// Argon2id cost of password hashing.
@@ -87,6 +88,8 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Settings of the Redis store, when [`store`](Self::store) is Redis.
     pub redis: RedisSettings,
+    /// Overload control: the starting config, the watched file, the admin token, coordination.
+    pub overload: OverloadSettings,
 }
 
 /// Where chat state lives.
@@ -154,6 +157,7 @@ impl Default for ServerConfig {
             store: StoreConfig::Memory,
             redis: RedisSettings::default(),
             s3: None,
+            overload: OverloadSettings::default(),
         }
     }
 }
@@ -176,6 +180,14 @@ pub enum ConfigError {
     Invalid {
         /// The flag.
         name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The overload config file cannot be read or is invalid.
+    #[error("overload config {path}: {message}")]
+    OverloadFile {
+        /// The file.
+        path: String,
         /// What is wrong.
         message: String,
     },
@@ -351,6 +363,30 @@ pub struct Args {
     /// Milliseconds a Redis request may take; while Redis is away requests fail after this.
     #[arg(long, env = "CHAT_REDIS_TIMEOUT_MS", default_value_t = 1000)]
     pub redis_timeout_ms: u64,
+    /// Overload control (load levels, bulkheads, hot rooms). `off` keeps it off for the whole run,
+    /// whatever the config file or the admin endpoint say.
+    #[arg(long, env = "CHAT_OVERLOAD", value_enum, default_value_t = Switch::On)]
+    pub overload: Switch,
+    /// TOML file of overload thresholds, read at startup and watched: a valid change applies at
+    /// once, an invalid one is refused and logged.
+    #[arg(long, env = "CHAT_OVERLOAD_CONFIG")]
+    pub overload_config: Option<PathBuf>,
+    /// Bearer token of `/admin/overload` (GET, PUT, PATCH). Unset: the endpoint is off.
+    #[arg(long, env = "CHAT_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Redis URL (`redis://host:port/db`) shared by instances for hot rooms and config revisions.
+    /// Unset: the --store URL when that is a standalone Redis, else this instance decides alone.
+    #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
+    pub overload_redis: Option<String>,
+}
+
+/// `on` / `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 impl Args {
@@ -399,6 +435,16 @@ impl Args {
     /// Resolves the flags into a validated config.
     pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
         let (files_dir, s3) = self.files()?;
+        let store = StoreConfig::parse(&self.store)?;
+        // Instances on one standalone Redis coordinate overload control there too, unless told
+        // otherwise. (A Redis Cluster store needs --overload-redis: coordination is one node.)
+        let overload_redis =
+            self.overload_redis
+                .filter(|u| !u.is_empty())
+                .or_else(|| match &store {
+                    StoreConfig::Redis(RedisTarget::Standalone(url)) => Some(url.clone()),
+                    _ => None,
+                });
         let config = ServerConfig {
             listen: self.listen,
             jwt_secret: self.jwt_secret.filter(|s| !s.is_empty()),
@@ -416,16 +462,36 @@ impl Args {
             outbound_queue: self.outbound_queue,
             shutdown_deadline: Duration::from_millis(self.shutdown_deadline_ms),
             room_list_rate_limit: NonZeroU32::new(self.room_list_rate_limit),
-            store: StoreConfig::parse(&self.store)?,
+            store,
             redis: RedisSettings {
                 prefix: self.redis_prefix,
                 replica_acks: self.redis_replica_acks,
                 timeout: Duration::from_millis(self.redis_timeout_ms),
             },
+            overload: OverloadSettings {
+                config: match &self.overload_config {
+                    None => OverloadConfig::default(),
+                    Some(path) => read_overload_config(path)?,
+                },
+                pinned_off: self.overload == Switch::Off,
+                file: self.overload_config,
+                admin_token: self.admin_token.filter(|t| !t.is_empty()),
+                redis_url: overload_redis,
+            },
         };
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Reads and validates the overload config file; the server does not start on a bad one.
+fn read_overload_config(path: &std::path::Path) -> Result<OverloadConfig, ConfigError> {
+    let fail = |message: String| ConfigError::OverloadFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    OverloadConfig::parse(&text).map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]
@@ -444,6 +510,31 @@ mod tests {
         assert_eq!(config.ping_timeout, Duration::from_secs(20));
         assert_eq!(config.max_payload, 1_000_000);
         assert_eq!(config.room_list_rate_limit, None);
+        assert!(config.overload.config.enabled);
+        assert!(!config.overload.pinned_off);
+        assert_eq!(config.overload.admin_token, None);
+    }
+
+    #[test]
+    fn overload_flags_and_file() {
+        let config = Args::parse_from(["reference-server", "--overload", "off"])
+            .into_config()
+            .unwrap();
+        assert!(config.overload.pinned_off);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.toml");
+        std::fs::write(&path, "[hot]\npush_probability = 0.5\n").unwrap();
+        let arg = path.to_str().unwrap();
+        let config = Args::parse_from(["reference-server", "--overload-config", arg])
+            .into_config()
+            .unwrap();
+        assert_eq!(config.overload.config.hot.push_probability, 0.5);
+        assert_eq!(config.overload.file.as_deref(), Some(path.as_path()));
+        std::fs::write(&path, "[hot]\npush_probability = 5\n").unwrap();
+        let err = Args::parse_from(["reference-server", "--overload-config", arg])
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("hot.push_probability"), "{err}");
     }
 
     #[test]
@@ -497,6 +588,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http://"), "{err}");
+    }
+
+    #[test]
+    fn overload_coordinates_on_a_standalone_store_unless_told_otherwise() {
+        let redis_url = |args: &[&str]| {
+            let mut all = vec!["reference-server"];
+            all.extend_from_slice(args);
+            Args::parse_from(all)
+                .into_config()
+                .unwrap()
+                .overload
+                .redis_url
+        };
+        assert_eq!(redis_url(&[]), None);
+        assert_eq!(
+            redis_url(&["--store", "redis://127.0.0.1:6379/"]).as_deref(),
+            Some("redis://127.0.0.1:6379/")
+        );
+        assert_eq!(
+            redis_url(&["--store", "redis+cluster://127.0.0.1:7000"]),
+            None
+        );
+        assert_eq!(
+            redis_url(&[
+                "--store",
+                "redis://127.0.0.1:6379/",
+                "--overload-redis",
+                "redis://127.0.0.2:6379/"
+            ])
+            .as_deref(),
+            Some("redis://127.0.0.2:6379/")
+        );
     }
 
     #[test]

@@ -46,17 +46,34 @@ const KICK_WAIT: Duration = Duration::from_secs(2);
 struct Envelope {
     seq: u64,
     except: Option<String>,
+    /// What the publisher attached for the receiving instances (see [`crate::gateway::PushGate`]).
+    tag: Option<String>,
     frame: Frame,
 }
 
+/// `seq \n except [\t tag] \n frame`: a session id never holds a tab, a JSON tag never a raw newline.
 fn parse_envelope(text: &str) -> Option<Envelope> {
     let (seq, rest) = text.split_once('\n')?;
-    let (except, frame) = rest.split_once('\n')?;
+    let (head, frame) = rest.split_once('\n')?;
+    let (except, tag) = match head.split_once('\t') {
+        Some((except, tag)) => (except, Some(tag.to_owned())),
+        None => (head, None),
+    };
     Some(Envelope {
         seq: seq.parse().ok()?,
         except: (!except.is_empty()).then(|| except.to_owned()),
+        tag,
         frame: Frame::from(frame),
     })
+}
+
+/// The envelope's second line: the excepted session, and the tag after a tab.
+fn envelope_head(except: Option<&str>, tag: Option<&str>) -> Option<String> {
+    match (except, tag) {
+        (except, Some(tag)) => Some(format!("{}\t{tag}", except.unwrap_or(""))),
+        (Some(except), None) => Some(except.to_owned()),
+        (None, None) => None,
+    }
 }
 
 /// Subscription state of one room on this instance.
@@ -195,7 +212,24 @@ impl Bus {
         frame: &Frame,
         except: Option<&str>,
     ) -> Result<(), StoreError> {
-        let Some(event) = self.store.log_event(room, except, frame.as_str()).await? else {
+        self.publish_tagged(room, frame, except, None).await
+    }
+
+    /// [`publish`](Self::publish) with a tag each receiving instance hands to its
+    /// [`PushGate`](crate::gateway::PushGate) with the frame.
+    pub async fn publish_tagged(
+        &self,
+        room: &str,
+        frame: &Frame,
+        except: Option<&str>,
+        tag: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let head = envelope_head(except, tag);
+        let Some(event) = self
+            .store
+            .log_event(room, head.as_deref(), frame.as_str())
+            .await?
+        else {
             // A room that does not exist has no members to tell.
             return Ok(());
         };
@@ -431,7 +465,7 @@ impl Bus {
             return;
         };
         for env in events {
-            gateway.deliver_local(room, &env.frame, env.except.as_deref());
+            gateway.deliver_from_bus(room, &env.frame, env.except.as_deref(), env.tag.as_deref());
         }
     }
 
@@ -607,6 +641,7 @@ mod tests {
         Envelope {
             seq,
             except: None,
+            tag: None,
             frame: Frame::from(seq.to_string()),
         }
     }
@@ -619,6 +654,25 @@ mod tests {
         assert_eq!(e.frame.as_str(), "42[\"message\",{\"a\":\"x\\ny\"}]");
         assert!(parse_envelope("12\n\nf").unwrap().except.is_none());
         assert!(parse_envelope("x\n\nf").is_none());
+    }
+
+    #[test]
+    fn tagged_envelopes_round_trip() {
+        for (except, tag) in [
+            (
+                Some("sid1"),
+                Some(r#"{"class":"receipts","kind":"transient"}"#),
+            ),
+            (None, Some("t")),
+            (Some("sid1"), None),
+            (None, None),
+        ] {
+            let head = envelope_head(except, tag).unwrap_or_default();
+            let e = parse_envelope(&format!("3\n{head}\n42[\"x\"]")).unwrap();
+            assert_eq!(e.except.as_deref(), except);
+            assert_eq!(e.tag.as_deref(), tag);
+            assert_eq!(e.frame.as_str(), "42[\"x\"]");
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out, chat events.
 //! - [`fanout`]: room events across instances over Redis pub/sub, in order, exactly once.
 //! - [`ai`]: the deterministic AI bot.
-//! - [`overload`]: request classification and in-flight counts; where load control plugs in.
+//! - [`overload`]: overload control — request classification, load levels, bulkheads, hot rooms,
+//!   live configuration, `/metrics` and `/admin/overload`.
 //! - [`views`]: store records → wire DTOs.
 //! - [`error`], [`peer`]: REST errors; who is on the other end of a request.
 
@@ -67,7 +68,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Connections, rooms and fan-out.
     pub gateway: Arc<Gateway>,
-    /// Request classification and counts.
+    /// Overload control: admission, levels, hot rooms, live config.
     pub overload: Arc<Overload>,
     pub(crate) room_list_limiter: Option<Arc<RateLimiter>>,
 }
@@ -105,6 +106,9 @@ pub enum StartError {
         /// Why.
         reason: String,
     },
+    /// Overload coordination (Redis) could not be set up.
+    #[error("cannot set up overload coordination: {0}")]
+    Coordination(#[from] overload::coord::CoordError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -139,13 +143,15 @@ impl AppState {
         let room_list_limiter = config
             .room_list_rate_limit
             .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
+        let overload = Arc::new(Overload::new(&config.overload));
+        gateway.attach_push_gate(Arc::clone(&overload) as _);
         Ok(AppState {
             config: Arc::new(config),
             store,
             blobs,
             auth: Arc::new(auth),
             gateway: Arc::new(gateway),
-            overload: Arc::new(Overload::default()),
+            overload,
             room_list_limiter,
         })
     }
@@ -155,6 +161,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let socket = get(gateway::engine::get).post(gateway::engine::post);
     api::router(&state)
+        .merge(overload::admin::router())
         .route(protocol::SOCKET_PATH, socket.clone())
         .route("/socket.io", socket)
         .layer(tower_http::cors::CorsLayer::very_permissive())
@@ -240,6 +247,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
 /// Starts the server around an already wired state (other stores, shared test fixtures).
 pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
+    overload::start(&state).await?;
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::redis::{RedisCluster, RedisNode};
 use common::{Socket, TestServer, User};
-use reference_server::StoreConfig;
+use reference_server::overload::OverloadConfig;
 use reference_server::store::redis::RedisTarget;
+use reference_server::{ServerConfig, StoreConfig};
 use serde_json::{Value, json};
 
 static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
@@ -19,15 +20,25 @@ static STANDALONE: OnceLock<RedisNode> = OnceLock::new();
 
 /// `n` instances sharing one Redis under a fresh key prefix.
 async fn instances(url: &str, n: usize) -> Vec<TestServer> {
+    instances_with(url, n, |_| {}).await
+}
+
+/// [`instances`], each config changed by `tweak` too.
+async fn instances_with(url: &str, n: usize, tweak: impl Fn(&mut ServerConfig)) -> Vec<TestServer> {
     let prefix = format!("t{:08x}", rand::random::<u32>());
     let mut out = Vec::new();
     for _ in 0..n {
         let target = RedisTarget::parse(url).unwrap();
         let prefix = prefix.clone();
         out.push(
-            common::start_with(move |c| {
+            common::start_with(|c| {
+                // Overload control coordinates on a standalone store's Redis, as `--store` sets up.
+                if let RedisTarget::Standalone(url) = &target {
+                    c.overload.redis_url = Some(url.clone());
+                }
                 c.store = StoreConfig::Redis(target);
                 c.redis.prefix = prefix;
+                tweak(c);
             })
             .await,
         );
@@ -193,6 +204,102 @@ async fn messages_cross_instances_on_a_cluster_exactly_once_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_cross_instances_on_standalone_redis_exactly_once_in_order() {
     messages_cross_instances(&standalone_url()).await;
+}
+
+/// A room hot on one instance is hot on all; each instance thins the recoverable pushes for its own
+/// members, every chat message still reaches everyone once, and members on either instance converge
+/// on the latest reaction state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_room_is_thinned_on_every_instance_and_everyone_converges() {
+    // Hot after 4 messages; no thinnable push by chance, only what is owed at each 300 ms.
+    let hot = OverloadConfig::parse(
+        "[hot]\nbucket_size = 4\nrefill_per_sec = 0.01\npush_probability = 0.0\n\
+         min_pushes = 0\nmin_interval = \"300ms\"\n",
+    )
+    .unwrap();
+    let servers = instances_with(&standalone_url(), 2, |c| c.overload.config = hot.clone()).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let alice = a.user("Alice").await;
+    let bob = b.user("Bob").await;
+    let carol = b.user("Carol").await;
+    let room = a.create_room(&alice, "celebrity", None).await;
+    for user in [&bob, &carol] {
+        assert_eq!(b.join_room(user, &room.id, None).await.status(), 200);
+    }
+    let mut sa = a.joined(&alice, &room.id).await;
+    sa.expect_announcement().await;
+    let mut sb = b.joined(&bob, &room.id).await;
+    sb.expect_announcement().await;
+    sa.expect_announcement().await;
+    let mut sc = b.joined(&carol, &room.id).await;
+    sc.expect_announcement().await;
+    sa.expect_announcement().await;
+    sb.expect_announcement().await;
+
+    for i in 0..5 {
+        sa.emit(
+            "chatMessage",
+            &json!({"room": room.id, "type": "text", "content": format!("m{i}")}),
+        )
+        .await;
+    }
+    let mut last_id = String::new();
+    for socket in [&mut sa, &mut sb, &mut sc] {
+        for i in 0..5 {
+            let m = socket.expect("message").await;
+            assert_eq!(m["content"], format!("m{i}"));
+            last_id = m["_id"].as_str().unwrap().to_owned();
+        }
+    }
+    let b_overload = &b.server.state().overload;
+    assert!(
+        common::eventually(common::WAIT, || b_overload.is_hot(&room.id)).await,
+        "instance b never heard the room is hot"
+    );
+
+    // Bob (on b) reacts three times and gets every update; Alice (on a) and Carol (on b) get the
+    // latest state at the end of an interval instead.
+    for emoji in ["👍", "🎉", "❤️"] {
+        sb.emit(
+            "messageReaction",
+            &json!({"messageId": last_id, "reaction": emoji, "type": "add"}),
+        )
+        .await;
+        let update = sb.expect("messageReactionUpdate").await;
+        assert!(update["reactions"][emoji].is_array(), "{update}");
+    }
+    for socket in [&mut sa, &mut sc] {
+        let mut owed = socket.expect("messageReactionUpdate").await;
+        // (An interval may end between two reactions: then an intermediate state comes first.)
+        for _ in 0..2 {
+            if owed["reactions"].as_object().unwrap().len() == 3 {
+                break;
+            }
+            owed = socket.expect("messageReactionUpdate").await;
+        }
+        assert_eq!(owed["reactions"].as_object().unwrap().len(), 3, "{owed}");
+    }
+    for server in [a, b] {
+        let metrics = server
+            .http
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let thinned: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("chat_pushes_thinned_total{class=\"reactions\"} "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(thinned >= 1, "{metrics}");
+    }
+    for server in servers {
+        let _ = server.server.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,20 +29,33 @@ use protocol::rest::HealthResponse;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::overload::{self, RequestKind};
+use crate::overload::{self, RequestKind, Route};
 use crate::store::UnixMillis;
 
 /// Largest JSON body accepted (the original's `express.json()` default: 100 kB).
 pub const JSON_BODY_LIMIT: usize = 100 * 1024;
 
-/// Tags a route with its kind, counting it in flight while it runs.
+/// Tags a route with its kind: admitted by overload control, counted in flight while it runs.
 fn kind(
     state: &AppState,
     kind: RequestKind,
     route: MethodRouter<AppState>,
 ) -> MethodRouter<AppState> {
+    tagged(state, Route { kind, login: false }, route)
+}
+
+/// Tags a login route (register, login): a background client's may be refused by load level.
+fn login(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    let login = Route {
+        kind: RequestKind::Auth,
+        login: true,
+    };
+    tagged(state, login, route)
+}
+
+fn tagged(state: &AppState, tag: Route, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.layer(middleware::from_fn_with_state(
-        (Arc::clone(&state.overload), kind),
+        (Arc::clone(&state.overload), tag),
         overload::track,
     ))
 }
@@ -58,8 +71,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     ));
     Router::new()
         .route("/health", get(health))
-        .route("/api/auth/register", k(Auth, post(auth::register)))
-        .route("/api/auth/login", k(Auth, post(auth::login)))
+        .route("/api/auth/register", login(state, post(auth::register)))
+        .route("/api/auth/login", login(state, post(auth::login)))
         .route("/api/auth/logout", k(Auth, post(auth::logout)))
         .route("/api/auth/verify-token", k(Auth, post(auth::verify_token)))
         .route(

@@ -12,7 +12,7 @@ use protocol::events::{
     ActiveStream, AiMessageChunk, AiMessageComplete, AiMessageError, AiMessageStart,
     ChatMessageRequest, ErrorEvent, FetchPreviousMessagesRequest, JoinRoomError, JoinRoomSuccess,
     MarkMessagesAsReadRequest, MessageReactionRequest, MessageReactionUpdate, MessageType,
-    MessagesRead, PreviousMessagesLoaded, UserLeft, name,
+    PreviousMessagesLoaded, UserLeft, name,
 };
 use protocol::socketio::Event;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use super::conn::Conn;
 use super::{send_bare, send_event};
 use crate::AppState;
 use crate::ai;
-use crate::overload::RequestKind;
+use crate::overload::{Audience, Push, PushClass, Rejection, RequestKind};
 use crate::store::{Id, MessageRecord, NewMessage, StoreError, UnixMillis, UserRecord};
 use crate::views;
 
@@ -51,6 +51,13 @@ enum ErrorReply {
     Code(&'static str),
     /// `error {type, message}`.
     Type(&'static str),
+    /// `error {code:'OVERLOADED', message, retry, retryAfterMs, level}`.
+    Overloaded {
+        /// When to retry; `None`: do not.
+        retry_after_ms: Option<u64>,
+        /// The load level.
+        level: u8,
+    },
 }
 
 /// A failed event: what to tell the client.
@@ -78,6 +85,17 @@ impl EventError {
         EventError {
             reply: ErrorReply::Code("INVALID_PACKET"),
             message: message.into(),
+        }
+    }
+
+    /// Work refused by overload control.
+    pub(crate) fn overloaded(refusal: &Rejection) -> Self {
+        EventError {
+            reply: ErrorReply::Overloaded {
+                retry_after_ms: refusal.retry_after.map(|d| d.as_millis() as u64),
+                level: refusal.level,
+            },
+            message: refusal.message(),
         }
     }
 
@@ -113,6 +131,20 @@ impl EventError {
                     kind: Some(kind.into()),
                     message: self.message.clone(),
                 },
+            ),
+            ErrorReply::Overloaded {
+                retry_after_ms,
+                level,
+            } => send_event(
+                conn,
+                name::ERROR,
+                &serde_json::json!({
+                    "code": "OVERLOADED",
+                    "message": self.message,
+                    "retry": retry_after_ms.is_some(),
+                    "retryAfterMs": retry_after_ms,
+                    "level": level,
+                }),
             ),
         };
     }
@@ -160,7 +192,7 @@ pub(crate) async fn handle(
         ),
         name::CHAT_MESSAGE => (
             ErrorReply::Code("MESSAGE_ERROR"),
-            chat_message(state, socket, event).await,
+            chat_message(state, conn, socket, event).await,
         ),
         name::FETCH_PREVIOUS_MESSAGES => (
             ErrorReply::Type("LOAD_ERROR"),
@@ -172,7 +204,7 @@ pub(crate) async fn handle(
         ),
         name::MESSAGE_REACTION => (
             ErrorReply::Type("REACTION_ERROR"),
-            react(state, socket, event).await,
+            react(state, conn, socket, event).await,
         ),
         name::LEAVE_ROOM => (
             ErrorReply::Type("LEAVE_ERROR"),
@@ -325,9 +357,7 @@ async fn join_room(
     if let Some(notice) = notice {
         send_event(conn, name::MESSAGE, &views::message(notice, None, None));
         let participants: Vec<_> = members.iter().map(views::profile).collect();
-        gateway
-            .emit_to_room(&room_id, name::PARTICIPANTS_UPDATE, &participants, None)
-            .await?;
+        push_participants(state, &room_id, &participants, Some(conn.sid())).await?;
     }
     mark_shown_as_read(state, &room_id, &socket.user.id, &shown).await;
     Ok(())
@@ -337,6 +367,7 @@ async fn join_room(
 /// included; start AI streams for mentions.
 async fn chat_message(
     state: &AppState,
+    conn: &Arc<Conn>,
     socket: &SocketState,
     event: &Event<'_>,
 ) -> Result<(), Failure> {
@@ -390,9 +421,23 @@ async fn chat_message(
     let render = |r: &MessageRecord| views::message(r.clone(), Some(&socket.user), file.as_ref());
     // Stored before it is broadcast: the sender's echo means the message is kept.
     state.gateway.post_message(store, new, render, None).await?;
+    state
+        .overload
+        .count_message(state.gateway.room_size(&request.room));
+    state.overload.room_activity(&request.room);
     if !mentions.is_empty() {
         let (state, room, content) = (state.clone(), request.room.clone(), content.to_owned());
+        let conn = Arc::clone(conn);
         state.gateway.tracker().clone().spawn(async move {
+            // Waits (boundedly) for an AI slot here, not in the connection's task. A refusal is
+            // told to the asker alone; the message itself was delivered.
+            let _in_flight = match state.overload.enter(RequestKind::Ai).await {
+                Ok(in_flight) => in_flight,
+                Err(refusal) => {
+                    EventError::overloaded(&refusal).emit(&conn);
+                    return;
+                }
+            };
             // Several bots mentioned at once answer one after another, as in the original.
             for bot in mentions {
                 let query = ai::query_for(&content, &bot);
@@ -406,7 +451,6 @@ async fn chat_message(
 /// Streams one bot's reply to a room: `aiMessageStart`, chunks, then the stored message's
 /// `aiMessageComplete` (or `aiMessageError`). Stops early when the server shuts down.
 pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, query: &str) {
-    let _in_flight = state.overload.enter(RequestKind::Ai);
     let gateway = &state.gateway;
     let started = UnixMillis::now();
     let stream_id = format!(
@@ -434,10 +478,13 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             .await,
     );
 
-    let delay = gateway.settings().ai_chunk_delay;
     let reply = ai::reply(bot, query);
     let mut interrupted = false;
     for chunk in ai::chunks(&reply) {
+        // Read per chunk: at high load levels the stream speeds up and frees its slot sooner.
+        let delay = state
+            .overload
+            .ai_chunk_delay(gateway.settings().ai_chunk_delay);
         if !pause(state, delay).await {
             interrupted = true;
             break;
@@ -453,11 +500,22 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             is_complete: false,
         };
         gateway.update_stream(room, active.clone());
-        emit_or_log(
-            gateway
-                .emit_to_room(room, name::AI_MESSAGE_CHUNK, &event, None)
-                .await,
-        );
+        // Thinnable in a hot room: each chunk carries the whole text so far, and the stream always
+        // ends with aiMessageComplete or aiMessageError, which are not thinned.
+        if let Some(frame) = super::encode(name::AI_MESSAGE_CHUNK, Some(&event)) {
+            emit_or_log(
+                state
+                    .overload
+                    .push(
+                        gateway,
+                        room,
+                        PushClass::AiChunks,
+                        Push::Transient(frame),
+                        Audience::default(),
+                    )
+                    .await,
+            );
+        }
     }
     gateway.end_stream(room, &stream_id);
 
@@ -551,6 +609,7 @@ async fn fetch_previous(
         _ => None,
     };
     require_participant(state, &request.room_id, &socket.user).await?;
+    state.overload.room_activity(&request.room_id);
     send_bare(conn, name::MESSAGE_LOAD_START);
     let store = state.store.as_ref();
     let page = store
@@ -590,24 +649,32 @@ async fn mark_read(
             UnixMillis::now(),
         )
         .await?;
-    let read = MessagesRead {
-        user_id: socket.user.id.clone(),
-        message_ids: request.message_ids,
-    };
     state
-        .gateway
-        .emit_to_room(
+        .overload
+        .push(
+            &state.gateway,
             &request.room_id,
-            name::MESSAGES_READ,
-            &read,
-            Some(conn.sid().as_ref()),
+            PushClass::Receipts,
+            Push::Receipt {
+                reader: socket.user.id.clone(),
+                message_ids: request.message_ids,
+            },
+            Audience {
+                except: Some(conn.sid().as_ref()),
+                actor: None,
+            },
         )
         .await?;
     Ok(())
 }
 
 /// `messageReaction {messageId, reaction, type}`: update, then tell the whole room.
-async fn react(state: &AppState, socket: &SocketState, event: &Event<'_>) -> Result<(), Failure> {
+async fn react(
+    state: &AppState,
+    conn: &Arc<Conn>,
+    socket: &SocketState,
+    event: &Event<'_>,
+) -> Result<(), Failure> {
     let request: MessageReactionRequest =
         payload(event, "{messageId, reaction, type: 'add'|'remove'}")?;
     if request.reaction.is_empty() || request.reaction.len() > MAX_REACTION_BYTES {
@@ -625,13 +692,29 @@ async fn react(state: &AppState, socket: &SocketState, event: &Event<'_>) -> Res
         .react(&message.id, &request.reaction, &socket.user.id, request.op)
         .await?;
     let update = MessageReactionUpdate {
-        message_id: message.id,
+        message_id: message.id.clone(),
         reactions,
     };
-    state
-        .gateway
-        .emit_to_room(&message.room, name::MESSAGE_REACTION_UPDATE, &update, None)
-        .await?;
+    // The whole reaction state of the message: in a hot room a member that misses it gets the
+    // latest one at the end of the interval. The reactor always gets it (it waits for it).
+    if let Some(frame) = super::encode(name::MESSAGE_REACTION_UPDATE, Some(&update)) {
+        state
+            .overload
+            .push(
+                &state.gateway,
+                &message.room,
+                PushClass::Reactions,
+                Push::State {
+                    key: message.id,
+                    frame,
+                },
+                Audience {
+                    except: None,
+                    actor: Some(conn.sid().as_ref()),
+                },
+            )
+            .await?;
+    }
     Ok(())
 }
 
@@ -686,9 +769,36 @@ pub(crate) async fn depart(
         .post_message(store, system_message(room_id, text), render, None)
         .await?;
     let participants = views::participants(store, &room).await?;
-    state
-        .gateway
-        .emit_to_room(room_id, name::PARTICIPANTS_UPDATE, &participants, None)
-        .await?;
+    push_participants(state, room_id, &participants, None).await?;
     Ok(())
+}
+
+/// `participantsUpdate`: the whole participant list, so in a hot room a member that misses one gets
+/// the latest list at the end of the interval. `joiner` (already sent the list in
+/// `joinRoomSuccess`) is not skipped either way.
+async fn push_participants<T: serde::Serialize>(
+    state: &AppState,
+    room: &str,
+    participants: &T,
+    joiner: Option<&Arc<str>>,
+) -> Result<(), StoreError> {
+    let Some(frame) = super::encode(name::PARTICIPANTS_UPDATE, Some(participants)) else {
+        return Ok(());
+    };
+    state
+        .overload
+        .push(
+            &state.gateway,
+            room,
+            PushClass::Participants,
+            Push::State {
+                key: "participants".into(),
+                frame,
+            },
+            Audience {
+                except: None,
+                actor: joiner.map(AsRef::as_ref),
+            },
+        )
+        .await
 }

@@ -100,6 +100,23 @@ pub struct Gateway {
     streams: Mutex<HashMap<Id, Vec<ActiveStream>>>,
     /// Cross-instance fan-out, when the store is shared (Redis); without it delivery is local.
     bus: OnceLock<Arc<Bus>>,
+    /// Delivers tagged events from the bus (recoverable pushes, thinned in hot rooms).
+    push_gate: OnceLock<Arc<dyn PushGate>>,
+}
+
+/// Delivers a tagged room event that came over the bus to this instance's members. Overload control
+/// is one: it thins recoverable pushes in hot rooms, per instance, for its own members.
+pub trait PushGate: Send + Sync {
+    /// Delivers `frame` to this instance's members of `room` except `except`; `tag` is what the
+    /// publisher attached.
+    fn deliver(
+        &self,
+        gateway: &Gateway,
+        room: &str,
+        frame: &Frame,
+        except: Option<&str>,
+        tag: &str,
+    );
 }
 
 impl Gateway {
@@ -113,6 +130,27 @@ impl Gateway {
             registry: RwLock::default(),
             streams: Mutex::default(),
             bus: OnceLock::new(),
+            push_gate: OnceLock::new(),
+        }
+    }
+
+    /// Hands tagged events from the bus to `gate` from now on (set once, at start).
+    pub fn attach_push_gate(&self, gate: Arc<dyn PushGate>) {
+        let _ = self.push_gate.set(gate);
+    }
+
+    /// Delivers a room event from the bus: tagged ones through the [`PushGate`], the others to
+    /// every local member.
+    pub(crate) fn deliver_from_bus(
+        &self,
+        room: &str,
+        frame: &Frame,
+        except: Option<&str>,
+        tag: Option<&str>,
+    ) {
+        match (tag, self.push_gate.get()) {
+            (Some(tag), Some(gate)) => gate.deliver(self, room, frame, except, tag),
+            _ => self.deliver_local(room, frame, except),
         }
     }
 
@@ -139,6 +177,15 @@ impl Gateway {
     /// Sessions currently members of `room`.
     pub fn room_size(&self, room: &str) -> usize {
         self.read().rooms.get(room).map_or(0, HashMap::len)
+    }
+
+    /// The sessions in `room` now (for fan-out that picks recipients: hot-room thinning).
+    pub fn members(&self, room: &str) -> Vec<Arc<Conn>> {
+        self.read()
+            .rooms
+            .get(room)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {

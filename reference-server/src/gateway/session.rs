@@ -322,13 +322,31 @@ impl Session {
     /// Authenticates a CONNECT to `/` and, on success, makes this the user's one connected socket.
     async fn connect(&mut self, auth: Option<&RawValue>) {
         // A missing or malformed auth object is just missing credentials.
-        let auth: ConnectAuth = auth
+        let credentials: ConnectAuth = auth
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
             .unwrap_or_default();
         let state = &self.state;
+        // KakaoTalk's background login: a client that says it runs in the background is refused
+        // at the levels configured for it, and told not to retry.
+        if auth
+            .and_then(|raw| serde_json::from_str::<ClientState>(raw.get()).ok())
+            .is_some_and(|c| c.client_state.eq_ignore_ascii_case("background"))
+            && let Some(refusal) = state.overload.refuse_background()
+        {
+            let message = refusal.message();
+            self.conn.send(Frame::from(socketio::encode_connect_error(
+                DEFAULT_NAMESPACE,
+                &message,
+            )));
+            return;
+        }
         let user = match state
             .auth
-            .authenticate(state.store.as_ref(), &auth.token, &auth.session_id)
+            .authenticate(
+                state.store.as_ref(),
+                &credentials.token,
+                &credentials.session_id,
+            )
             .await
         {
             Ok(user) => user,
@@ -373,10 +391,17 @@ impl Session {
         };
         let result = match RequestKind::of_event(&event.name) {
             None => Err(EventError::unknown(&event.name)),
-            Some(kind) => {
-                let _in_flight = self.state.overload.enter(kind);
-                Box::pin(events::handle(&self.state, &self.conn, socket, &event)).await
-            }
+            // Boxed like the handler: an idle connection's task must not carry the admission
+            // future's state.
+            Some(kind) => match Box::pin(self.state.overload.enter(kind)).await {
+                Err(refusal) => Err(EventError::overloaded(&refusal)),
+                Ok(in_flight) => {
+                    let result =
+                        Box::pin(events::handle(&self.state, &self.conn, socket, &event)).await;
+                    drop(in_flight);
+                    result
+                }
+            },
         };
         if let Err(e) = &result {
             e.emit(&self.conn);
@@ -490,6 +515,13 @@ async fn write_batch(
         Ok(Err(_)) => Err(DisconnectReason::TransportError),
         Err(_) => Err(DisconnectReason::SlowConsumer),
     }
+}
+
+/// The optional `clientState` of a CONNECT's auth object (`"background"` or `"foreground"`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientState {
+    client_state: String,
 }
 
 /// A random id in Socket.IO's style: 20 URL-safe characters.

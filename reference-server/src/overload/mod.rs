@@ -1,21 +1,56 @@
-//! Overload control. Today this module classifies work and counts it; it is the one place the later
-//! controls plug in: load levels (busy ratio → degrade on purpose), a bulkhead per [`RequestKind`]
-//! (overflow fails fast with `OVERLOADED` instead of queueing), hot-room throttling of fan-out, and live
-//! configuration of all their thresholds.
+//! Overload control: the server degrades on purpose instead of falling over. Every unit of work is
+//! classified ([`RequestKind`]: REST routes by [`track`], socket events in the gateway's dispatch, AI
+//! streams while they run) and admitted by [`Overload::enter`], the one admission point.
 //!
-//! Every REST route is tagged with its kind by [`track`] (a route layer), every socket event by
-//! [`RequestKind::of_event`] in the gateway's dispatch, and every AI stream while it runs; all of them
-//! pass through [`Overload::enter`], which is where admission decisions will be made.
+//! The layers, each in its own module and each testable without a server:
+//! - [`config`]: the live [`OverloadConfig`] (TOML, validated, revisioned).
+//! - [`levels`]: utilization → load level 0–3 with hysteresis (KakaoTalk).
+//! - [`bulkhead`]: a concurrency cap per kind; overflow fails fast (KakaoTalk).
+//! - [`hot`]: token bucket per room → hot rooms; probabilistic thinning of recoverable pushes with a
+//!   guaranteed minimum and convergence (LINE OpenChat).
+//! - [`coord`]: agreement between instances on hot rooms and config (local, or Redis).
+//! - [`watch`]: the watched config file; [`admin`]: the authenticated admin endpoint and `/metrics`;
+//!   [`metrics`]: the Prometheus text.
+//!
+//! This file holds [`Overload`], which ties them together: admission (shed by level, then the
+//! bulkhead), the degradations of the current level, hot-room pushes, config changes, and the
+//! background tasks (level sampler, end-of-interval flush of owed pushes, notices from other
+//! instances). Reads on the hot path are lock-free (`arc-swap` for the config, atomics for the level).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+pub mod admin;
+pub mod bulkhead;
+pub mod config;
+pub mod coord;
+pub mod hot;
+pub mod levels;
+pub mod metrics;
+pub mod watch;
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
-use protocol::events::name;
+use axum::response::{IntoResponse, Response};
+use protocol::events::{MessagesRead, name};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-/// The kinds of work the server tells apart, each a future bulkhead.
+use crate::AppState;
+use crate::gateway::{self, Gateway};
+use crate::store::{Id, StoreError, UnixMillis};
+pub use bulkhead::{Bulkhead, Refusal};
+pub use config::{ConfigError, OverloadConfig, Trigger};
+pub use coord::{Coordination, LocalCoordination, Notice, RedisCoordination};
+pub use hot::{Audience, Push, PushClass};
+use hot::{HotSet, Owed, RoomBuckets, Thinner};
+use levels::LevelTracker;
+
+/// The kinds of work the server tells apart, each with its own bulkhead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestKind {
     /// Register, login, logout, token checks, profile reads and updates.
@@ -59,6 +94,19 @@ impl RequestKind {
         }
     }
 
+    /// Stable snake_case name (the config file's tables and the metrics' `kind` label).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            RequestKind::Auth => "auth",
+            RequestKind::RoomList => "room_list",
+            RequestKind::RoomOps => "room_ops",
+            RequestKind::History => "history",
+            RequestKind::MessageSend => "message_send",
+            RequestKind::Files => "files",
+            RequestKind::Ai => "ai",
+        }
+    }
+
     /// The kind of a client → server socket event; `None` for events the server does not serve.
     pub fn of_event(event: &str) -> Option<RequestKind> {
         Some(match event {
@@ -76,18 +124,237 @@ impl RequestKind {
     }
 }
 
-/// Counters per kind: work in flight now, and work started since the server began.
+/// How the server is told about overload control at startup; part of
+/// [`ServerConfig`](crate::ServerConfig).
+#[derive(Debug, Clone, Default)]
+pub struct OverloadSettings {
+    /// The config to start with (from the file, when one is given).
+    pub config: OverloadConfig,
+    /// `--overload off`: control stays off whatever a file or the admin endpoint says later.
+    pub pinned_off: bool,
+    /// A TOML file watched for changes.
+    pub file: Option<PathBuf>,
+    /// Bearer token of `/admin/overload`; `None` turns the endpoint off.
+    pub admin_token: Option<String>,
+    /// Redis URL for hot marks and config propagation between instances; `None`: this instance only.
+    pub redis_url: Option<String>,
+}
+
+/// Where the running config came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Flags and the file as read at startup.
+    Startup,
+    /// The watched file changed.
+    File,
+    /// `PUT`/`PATCH /admin/overload`.
+    Admin,
+    /// Another instance (through [`Coordination`]).
+    Peer,
+}
+
+impl Source {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Startup => "startup",
+            Source::File => "file",
+            Source::Admin => "admin",
+            Source::Peer => "peer",
+        }
+    }
+}
+
+/// The config in force, with its revision.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// Revision: 0 at startup, then the revision each change got (global when coordinated).
+    pub revision: u64,
+    /// The config.
+    pub config: OverloadConfig,
+    /// Where it came from.
+    pub source: Source,
+    /// When it was applied here.
+    pub applied_at: UnixMillis,
+}
+
+/// Why a unit of work was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The kind's bulkhead and its queue were full.
+    BulkheadFull,
+    /// Waited in the bulkhead's queue for `max_wait` without a slot.
+    QueueTimeout,
+    /// The kind is shed at the current level.
+    Shed,
+    /// A background client's login at a level that refuses them.
+    Background,
+    /// The request ran past the server-side timeout.
+    Timeout,
+}
+
+impl Reason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [Reason; 5] = [
+        Reason::BulkheadFull,
+        Reason::QueueTimeout,
+        Reason::Shed,
+        Reason::Background,
+        Reason::Timeout,
+    ];
+
+    /// Stable snake_case name (metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::BulkheadFull => "bulkhead_full",
+            Reason::QueueTimeout => "queue_timeout",
+            Reason::Shed => "shed",
+            Reason::Background => "background",
+            Reason::Timeout => "timeout",
+        }
+    }
+}
+
+/// A refused unit of work and what to tell the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The kind refused.
+    pub kind: RequestKind,
+    /// Why.
+    pub reason: Reason,
+    /// The load level when it was refused.
+    pub level: u8,
+    /// When to retry; `None` means "do not retry".
+    pub retry_after: Option<Duration>,
+}
+
+impl Rejection {
+    /// The explanation sent to the client.
+    pub fn message(&self) -> String {
+        let what = match self.reason {
+            Reason::BulkheadFull => format!(
+                "too many {} requests in progress",
+                self.kind.config_name().replace('_', " ")
+            ),
+            Reason::QueueTimeout => format!(
+                "{} requests waited too long for a free slot",
+                self.kind.config_name().replace('_', " ")
+            ),
+            Reason::Shed => format!(
+                "{} requests are paused at load level {}",
+                self.kind.config_name().replace('_', " "),
+                self.level
+            ),
+            Reason::Background => {
+                format!("background logins are refused at load level {}", self.level)
+            }
+            Reason::Timeout => "the request took longer than the server allows right now".into(),
+        };
+        match self.retry_after {
+            Some(after) => format!(
+                "Server overloaded: {what}; retry in {} s",
+                after.as_secs().max(1)
+            ),
+            None => format!("Server overloaded: {what}; do not retry"),
+        }
+    }
+
+    /// The REST response: 503, `Retry-After` or `x-retry: no`, and a JSON body a client can read.
+    pub fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "success": false,
+            "message": self.message(),
+            "error": {"code": "OVERLOADED", "message": self.message()},
+            "retry": self.retry_after.is_some(),
+            "retryAfterMs": self.retry_after.map(|d| d.as_millis() as u64),
+            "level": self.level,
+        });
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self.retry_after {
+            Some(after) => {
+                headers.insert(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from(after.as_secs().max(1)),
+                );
+            }
+            None => {
+                headers.insert(X_RETRY, HeaderValue::from_static("no"));
+            }
+        }
+        headers.insert(X_LOAD_LEVEL, HeaderValue::from(u16::from(self.level)));
+        response
+    }
+}
+
+/// Response header: `no` when clients should not retry failed requests.
+pub const X_RETRY: HeaderName = HeaderName::from_static("x-retry");
+/// Response header: the load level.
+pub const X_LOAD_LEVEL: HeaderName = HeaderName::from_static("x-load-level");
+/// Request header a client sets to `background` when it runs in the background.
+pub const X_CLIENT_STATE: HeaderName = HeaderName::from_static("x-client-state");
+
+/// Counters exported by `/metrics`.
 #[derive(Debug, Default)]
+struct Stats {
+    rejected: [[AtomicU64; 5]; 7],
+    thinned: [AtomicU64; 4],
+    pushed: [AtomicU64; 4],
+    owed_sent: [AtomicU64; 4],
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    hot_marks: AtomicU64,
+    config_changes: AtomicU64,
+    config_refused: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct HotState {
+    buckets: RoomBuckets,
+    rooms: HotSet,
+}
+
+/// Overload control of one server instance.
 pub struct Overload {
     in_flight: [AtomicU64; 7],
     started: [AtomicU64; 7],
+    live: ArcSwap<Live>,
+    pinned_off: bool,
+    bulkheads: [Arc<Bulkhead>; 7],
+    level: AtomicU8,
+    utilization: AtomicU64,
+    lag_micros: AtomicU64,
+    tracker: Mutex<LevelTracker>,
+    hot: Mutex<HotState>,
+    thinner: Mutex<Thinner>,
+    coord: RwLock<Arc<dyn Coordination>>,
+    /// Serializes config changes (reads never wait for it).
+    changes: tokio::sync::Mutex<()>,
+    file_error: Mutex<Option<String>>,
+    stats: Stats,
 }
 
-/// Marks one unit of work in flight until dropped.
+impl std::fmt::Debug for Overload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overload")
+            .field("revision", &self.live.load().revision)
+            .field("level", &self.level())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Overload {
+    fn default() -> Self {
+        Overload::new(&OverloadSettings::default())
+    }
+}
+
+/// Marks one unit of work in flight (and holds its bulkhead slot) until dropped.
 #[derive(Debug)]
 pub struct InFlight {
     overload: Arc<Overload>,
     kind: RequestKind,
+    _permit: Option<bulkhead::Permit>,
 }
 
 impl Drop for InFlight {
@@ -96,16 +363,501 @@ impl Drop for InFlight {
     }
 }
 
+/// Why a config change was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The document is invalid; the running config is unchanged.
+    #[error("{0}")]
+    Invalid(#[from] ConfigError),
+    /// `--overload off` pins control off.
+    #[error(
+        "overload control was switched off with --overload off; restart without it to enable it"
+    )]
+    PinnedOff,
+    /// Other instances could not be told; the running config is unchanged.
+    #[error("{0}")]
+    Coordination(#[from] coord::CoordError),
+}
+
 impl Overload {
-    /// Admits one unit of work of `kind`. Always admits today; bulkheads will make this fallible.
-    pub fn enter(self: &Arc<Self>, kind: RequestKind) -> InFlight {
-        self.in_flight[kind.index()].fetch_add(1, Ordering::Relaxed);
-        self.started[kind.index()].fetch_add(1, Ordering::Relaxed);
-        InFlight {
-            overload: Arc::clone(self),
-            kind,
+    /// Overload control starting from `settings` (single-instance coordination until
+    /// [`set_coordination`](Self::set_coordination)).
+    pub fn new(settings: &OverloadSettings) -> Self {
+        let mut config = settings.config.clone();
+        if settings.pinned_off {
+            config.enabled = false;
+        }
+        let bulkheads = RequestKind::ALL.map(|k| Bulkhead::new(config.bulkheads.of(k).limit));
+        Overload {
+            in_flight: Default::default(),
+            started: Default::default(),
+            live: ArcSwap::from_pointee(Live {
+                revision: 0,
+                config,
+                source: Source::Startup,
+                applied_at: UnixMillis::now(),
+            }),
+            pinned_off: settings.pinned_off,
+            bulkheads,
+            level: AtomicU8::new(0),
+            utilization: AtomicU64::new(0f64.to_bits()),
+            lag_micros: AtomicU64::new(0),
+            tracker: Mutex::new(LevelTracker::new()),
+            hot: Mutex::default(),
+            thinner: Mutex::new(Thinner::default()),
+            coord: RwLock::new(Arc::new(LocalCoordination::default())),
+            changes: tokio::sync::Mutex::new(()),
+            file_error: Mutex::new(None),
+            stats: Stats::default(),
         }
     }
+
+    /// Uses `coord` to agree with other instances from now on.
+    pub fn set_coordination(&self, coord: Arc<dyn Coordination>) {
+        *self.coord.write().unwrap_or_else(PoisonError::into_inner) = coord;
+    }
+
+    /// The coordination in use.
+    pub fn coordination(&self) -> Arc<dyn Coordination> {
+        Arc::clone(&self.coord.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The config in force.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
+    fn enabled(&self) -> bool {
+        self.live.load().config.enabled
+    }
+
+    // ---------------------------------------------------------------- admission
+
+    /// Admits one unit of work of `kind`, or refuses it: shed at the current level, or its bulkhead
+    /// (and bulkhead queue) full. May wait in the bulkhead's bounded queue. With control off it
+    /// only counts.
+    pub async fn enter(self: &Arc<Self>, kind: RequestKind) -> Result<InFlight, Rejection> {
+        let live = self.live.load_full();
+        let permit = if live.config.enabled {
+            let level = self.level();
+            if live.config.actions.shed.of(kind).active(level) {
+                return Err(self.reject(kind, Reason::Shed, &live.config));
+            }
+            let b = live.config.bulkheads.of(kind);
+            match self.bulkheads[kind.index()]
+                .acquire(b.queue, b.max_wait)
+                .await
+            {
+                Ok(permit) => Some(permit),
+                Err(Refusal::Full) => {
+                    return Err(self.reject(kind, Reason::BulkheadFull, &live.config));
+                }
+                Err(Refusal::TimedOut) => {
+                    return Err(self.reject(kind, Reason::QueueTimeout, &live.config));
+                }
+            }
+        } else {
+            None
+        };
+        self.in_flight[kind.index()].fetch_add(1, Ordering::Relaxed);
+        self.started[kind.index()].fetch_add(1, Ordering::Relaxed);
+        Ok(InFlight {
+            overload: Arc::clone(self),
+            kind,
+            _permit: permit,
+        })
+    }
+
+    /// Counts a refusal and describes it.
+    fn reject(&self, kind: RequestKind, reason: Reason, config: &OverloadConfig) -> Rejection {
+        self.stats.rejected[kind.index()][reason as usize].fetch_add(1, Ordering::Relaxed);
+        let level = self.level();
+        let retry_after =
+            (!config.actions.no_retry_at.active(level)).then_some(config.actions.retry_after);
+        Rejection {
+            kind,
+            reason,
+            level,
+            retry_after,
+        }
+    }
+
+    /// A refusal when background logins are refused at the current level.
+    pub fn refuse_background(&self) -> Option<Rejection> {
+        let live = self.live.load();
+        let refuse = live.config.enabled
+            && live
+                .config
+                .actions
+                .refuse_background_logins_at
+                .active(self.level());
+        // A background client is told not to retry whatever the level: it has nobody waiting.
+        refuse.then(|| {
+            let mut r = self.reject(RequestKind::Auth, Reason::Background, &live.config);
+            r.retry_after = None;
+            r
+        })
+    }
+
+    /// A refusal for a request that ran past its timeout.
+    pub fn timed_out(&self, kind: RequestKind) -> Rejection {
+        self.reject(kind, Reason::Timeout, &self.live.load().config)
+    }
+
+    /// Server-side budget of a REST request at the current level; `None` with control off.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        let live = self.live.load();
+        let a = &live.config.actions;
+        live.config.enabled.then(|| {
+            if a.short_timeouts_at.active(self.level()) {
+                a.short_request_timeout
+            } else {
+                a.request_timeout
+            }
+        })
+    }
+
+    /// Pause between AI chunks at the current level, given the configured one.
+    pub fn ai_chunk_delay(&self, normal: Duration) -> Duration {
+        let live = self.live.load();
+        let a = &live.config.actions;
+        if live.config.enabled && a.short_timeouts_at.active(self.level()) {
+            normal.min(a.short_ai_chunk_delay)
+        } else {
+            normal
+        }
+    }
+
+    /// True when clients should not retry failed requests.
+    pub fn no_retry(&self) -> bool {
+        let live = self.live.load();
+        live.config.enabled && live.config.actions.no_retry_at.active(self.level())
+    }
+
+    // ---------------------------------------------------------------- level
+
+    /// The load level now (0–3).
+    pub fn level(&self) -> u8 {
+        self.level.load(Ordering::Relaxed)
+    }
+
+    /// The last utilization sample.
+    pub fn utilization(&self) -> f64 {
+        f64::from_bits(self.utilization.load(Ordering::Relaxed))
+    }
+
+    /// The last scheduler lag sample.
+    pub fn scheduler_lag(&self) -> Duration {
+        Duration::from_micros(self.lag_micros.load(Ordering::Relaxed))
+    }
+
+    /// Feeds one sample: `lag` measured at `now`. Recomputes utilization and level.
+    pub fn sample(&self, lag: Duration, now: Instant) -> u8 {
+        let live = self.live.load();
+        let config = &live.config;
+        let in_flight: u64 = self
+            .in_flight
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        let capacity: u64 = RequestKind::ALL
+            .iter()
+            .map(|&k| config.bulkheads.of(k).limit as u64)
+            .sum();
+        let u = levels::utilization(in_flight, capacity, lag, config.levels.lag_at_full);
+        let level = self
+            .tracker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .observe(u, now, &config.levels);
+        let previous = self.level.swap(level, Ordering::Relaxed);
+        if previous != level {
+            tracing::info!(
+                from = previous,
+                to = level,
+                utilization = u,
+                lag_ms = lag.as_millis() as u64,
+                "load level changed"
+            );
+        }
+        self.utilization.store(u.to_bits(), Ordering::Relaxed);
+        self.lag_micros
+            .store(lag.as_micros() as u64, Ordering::Relaxed);
+        self.hot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rooms
+            .expire(now);
+        level
+    }
+
+    // ---------------------------------------------------------------- hot rooms
+
+    /// Counts one message or history load in `room`. A room whose bucket runs dry is marked hot
+    /// here and, through [`Coordination`], on every instance.
+    pub fn room_activity(self: &Arc<Self>, room: &str) {
+        let live = self.live.load();
+        if !live.config.enabled {
+            return;
+        }
+        let hot = &live.config.hot;
+        let now = Instant::now();
+        let mark = {
+            let mut state = self.hot.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.buckets.take(room, now, hot) {
+                false
+            } else {
+                // Re-marked when half the mark has passed, so a room that stays busy stays hot
+                // without a Redis write per message.
+                let fresh = state
+                    .rooms
+                    .until(room)
+                    .is_some_and(|until| until > now + hot.hot_for / 2);
+                if !fresh {
+                    state.rooms.mark(room, now + hot.hot_for);
+                }
+                !fresh
+            }
+        };
+        if mark {
+            self.stats.hot_marks.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(room, for_s = hot.hot_for.as_secs(), "room is hot");
+            let coord = self.coordination();
+            let (room, ttl) = (room.to_owned(), hot.hot_for);
+            // Never on the message path: the mark is already in force here.
+            tokio::spawn(async move {
+                if let Err(e) = coord.mark_hot(&room, ttl).await {
+                    tracing::warn!(error = %e, room, "could not share a hot mark");
+                }
+            });
+        }
+    }
+
+    /// True while `room` is hot (as this instance knows).
+    pub fn is_hot(&self, room: &str) -> bool {
+        self.hot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rooms
+            .is_hot(room, Instant::now())
+    }
+
+    /// Rooms hot now.
+    pub fn hot_rooms(&self) -> usize {
+        self.hot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rooms
+            .count(Instant::now())
+    }
+
+    fn mark_hot_locally(&self, room: &str, ttl: Duration) {
+        self.hot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rooms
+            .mark(room, Instant::now() + ttl);
+    }
+
+    /// Sends a recoverable push to `room`, on every instance. Each instance delivers it to its own
+    /// members through [`deliver_push`](Self::deliver_push): to all of them when the room is not hot
+    /// (or thinning is off for the class), else to the ones [`Thinner`] picks. Fails only with a
+    /// cross-instance bus, when Redis cannot take the event.
+    pub async fn push(
+        &self,
+        gateway: &Gateway,
+        room: &str,
+        class: PushClass,
+        push: Push,
+        audience: Audience<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(bus) = gateway.bus() else {
+            self.deliver_push(gateway, room, class, push, audience);
+            return Ok(());
+        };
+        let Some(frame) = push_frame(&push) else {
+            return Ok(());
+        };
+        let tag = PushTag::new(class, &push, audience.actor);
+        bus.publish_tagged(room, &frame, audience.except, Some(&tag.encode()))
+            .await
+    }
+
+    /// Delivers a recoverable push to this instance's members of `room`, thinned when the room is
+    /// hot; what a member misses is owed to it at the end of its interval.
+    pub fn deliver_push(
+        &self,
+        gateway: &Gateway,
+        room: &str,
+        class: PushClass,
+        push: Push,
+        audience: Audience<'_>,
+    ) {
+        let live = self.live.load();
+        let Some(frame) = push_frame(&push) else {
+            return;
+        };
+        let thin = live.config.enabled && class.thinned_by(&live.config.hot) && self.is_hot(room);
+        if !thin {
+            gateway.deliver_local(room, &frame, audience.except);
+            self.stats.pushed[class.index()]
+                .fetch_add(gateway.room_size(room) as u64, Ordering::Relaxed);
+            return;
+        }
+        let members = gateway.members(room);
+        let sids: Vec<Arc<str>> = members.iter().map(|c| Arc::clone(c.sid())).collect();
+        let decision = {
+            let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
+            thinner.thin(
+                room,
+                &sids,
+                audience,
+                &push,
+                Instant::now(),
+                &live.config.hot,
+            )
+        };
+        // `decision.now` keeps the members' order: walk both lists once.
+        let mut chosen = decision.now.iter().peekable();
+        for conn in &members {
+            if chosen
+                .peek()
+                .is_some_and(|sid| Arc::ptr_eq(sid, conn.sid()))
+            {
+                chosen.next();
+                conn.send(frame.clone());
+            }
+        }
+        self.stats.pushed[class.index()].fetch_add(decision.now.len() as u64, Ordering::Relaxed);
+        self.stats.thinned[class.index()].fetch_add(decision.thinned as u64, Ordering::Relaxed);
+    }
+
+    /// Sends every member of a hot room what it is owed at the end of an interval.
+    pub fn flush_owed(&self, gateway: &Gateway) {
+        let interval = self.live.load().config.hot.min_interval;
+        let owed = {
+            let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
+            thinner.flush(Instant::now(), interval)
+        };
+        if owed.is_empty() {
+            return;
+        }
+        let mut by_room: std::collections::HashMap<Id, Vec<(Arc<str>, Owed)>> =
+            std::collections::HashMap::new();
+        for (room, sid, item) in owed {
+            by_room.entry(room).or_default().push((sid, item));
+        }
+        for (room, items) in by_room {
+            let members: std::collections::HashMap<Arc<str>, Arc<gateway::Conn>> = gateway
+                .members(&room)
+                .into_iter()
+                .map(|c| (Arc::clone(c.sid()), c))
+                .collect();
+            for (sid, item) in items {
+                // A member that left meanwhile is owed nothing here.
+                let Some(conn) = members.get(&sid) else {
+                    continue;
+                };
+                let (class, frame) = match item {
+                    Owed::Frame(frame) => (owed_class(&frame), Some(frame)),
+                    Owed::Receipt {
+                        reader,
+                        message_ids,
+                    } => (PushClass::Receipts, receipt_frame(&reader, &message_ids)),
+                };
+                if let Some(frame) = frame {
+                    conn.send(frame);
+                    self.stats.owed_sent[class.index()].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Counts a chat message received and its deliveries on this instance.
+    pub fn count_message(&self, recipients: usize) {
+        self.stats.messages_in.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .messages_out
+            .fetch_add(recipients as u64, Ordering::Relaxed);
+    }
+
+    // ---------------------------------------------------------------- config changes
+
+    /// Validates and applies a new config from `source`: it gets the next revision (from
+    /// [`Coordination`], so other instances apply it too). On error nothing changes.
+    pub async fn change(&self, config: OverloadConfig, source: Source) -> Result<u64, ChangeError> {
+        config.validate()?;
+        if self.pinned_off && config.enabled {
+            return Err(ChangeError::PinnedOff);
+        }
+        let _serial = self.changes.lock().await;
+        let revision = self
+            .coordination()
+            .publish_config(&config.to_toml())
+            .await?;
+        self.install(revision, config, source);
+        Ok(revision)
+    }
+
+    /// Applies a config announced by another instance (or our own announcement coming back), when
+    /// it is newer than the running one and valid.
+    pub async fn apply_notice(&self, revision: u64, toml: &str) {
+        let _serial = self.changes.lock().await;
+        if revision <= self.live.load().revision {
+            return;
+        }
+        match OverloadConfig::parse(toml) {
+            Ok(mut config) => {
+                if self.pinned_off {
+                    config.enabled = false;
+                }
+                self.install(revision, config, Source::Peer);
+            }
+            Err(e) => {
+                self.stats.config_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(revision, error = %e, "refused a config revision from another instance");
+            }
+        }
+    }
+
+    fn install(&self, revision: u64, config: OverloadConfig, source: Source) {
+        for kind in RequestKind::ALL {
+            self.bulkheads[kind.index()].resize(config.bulkheads.of(kind).limit);
+        }
+        self.live.store(Arc::new(Live {
+            revision,
+            config,
+            source,
+            applied_at: UnixMillis::now(),
+        }));
+        self.stats.config_changes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            revision,
+            source = source.as_str(),
+            "overload config applied"
+        );
+    }
+
+    /// Records that the watched file holds a config that was refused (or `None` once it is fine).
+    pub(crate) fn set_file_error(&self, error: Option<String>) {
+        if error.is_some() {
+            self.stats.config_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        *self
+            .file_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = error;
+    }
+
+    /// Why the watched file's latest content was refused, if it was.
+    pub fn file_error(&self) -> Option<String> {
+        self.file_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    // ---------------------------------------------------------------- reporting
 
     /// Work of `kind` in flight now.
     pub fn in_flight(&self, kind: RequestKind) -> u64 {
@@ -117,35 +869,314 @@ impl Overload {
         self.started[kind.index()].load(Ordering::Relaxed)
     }
 
-    /// `{kind: {inFlight, started}}` for `/health`.
+    /// Refusals of `kind` for `reason` so far.
+    pub fn rejected(&self, kind: RequestKind, reason: Reason) -> u64 {
+        self.stats.rejected[kind.index()][reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// The bulkhead of `kind`.
+    pub fn bulkhead(&self, kind: RequestKind) -> &Bulkhead {
+        &self.bulkheads[kind.index()]
+    }
+
+    /// `{kind: {inFlight, started}, level, …}` for `/health`.
     pub fn report(&self) -> serde_json::Value {
-        let map = RequestKind::ALL
+        let mut map = RequestKind::ALL
             .iter()
             .map(|&k| {
                 (
                     k.as_str().to_owned(),
-                    serde_json::json!({"inFlight": self.in_flight(k), "started": self.started(k)}),
+                    serde_json::json!({
+                        "inFlight": self.in_flight(k),
+                        "started": self.started(k),
+                        "rejected": Reason::ALL.iter().map(|&r| self.rejected(k, r)).sum::<u64>(),
+                    }),
                 )
             })
             .collect::<serde_json::Map<_, _>>();
+        let live = self.live.load();
+        map.insert("level".into(), self.level().into());
+        map.insert("utilization".into(), self.utilization().into());
+        map.insert("control".into(), live.config.enabled.into());
+        map.insert("hotRooms".into(), self.hot_rooms().into());
+        map.insert("configRevision".into(), live.revision.into());
         serde_json::Value::Object(map)
     }
 }
 
-/// Route middleware: tags the request with its kind (as a request extension) and counts it in flight.
+/// `messagesRead {userId, messageIds}`, encoded.
+/// The frame a push sends (a receipt is encoded here).
+fn push_frame(push: &Push) -> Option<gateway::Frame> {
+    match push {
+        Push::Transient(frame) | Push::State { frame, .. } => Some(frame.clone()),
+        Push::Receipt {
+            reader,
+            message_ids,
+        } => receipt_frame(reader, message_ids),
+    }
+}
+
+/// What another instance needs, besides the frame, to thin a push for its own members: travels with
+/// the room event on the bus.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct PushTag {
+    class: String,
+    #[serde(flatten)]
+    kind: TagKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor: Option<String>,
+}
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum TagKind {
+    Transient,
+    State { key: String },
+    Receipt { reader: Id, message_ids: Vec<Id> },
+}
+
+impl PushTag {
+    fn new(class: PushClass, push: &Push, actor: Option<&str>) -> PushTag {
+        let kind = match push {
+            Push::Transient(_) => TagKind::Transient,
+            Push::State { key, .. } => TagKind::State { key: key.clone() },
+            Push::Receipt {
+                reader,
+                message_ids,
+            } => TagKind::Receipt {
+                reader: reader.clone(),
+                message_ids: message_ids.clone(),
+            },
+        };
+        PushTag {
+            class: class.as_str().to_owned(),
+            kind,
+            actor: actor.map(str::to_owned),
+        }
+    }
+
+    fn encode(&self) -> String {
+        // A tag is plain strings: encoding cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The class and the push again, around the frame that travelled with the tag.
+    fn decode(text: &str, frame: &gateway::Frame) -> Option<(PushClass, Push, Option<String>)> {
+        let tag: PushTag = serde_json::from_str(text).ok()?;
+        let class = PushClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == tag.class)?;
+        let push = match tag.kind {
+            TagKind::Transient => Push::Transient(frame.clone()),
+            TagKind::State { key } => Push::State {
+                key,
+                frame: frame.clone(),
+            },
+            TagKind::Receipt {
+                reader,
+                message_ids,
+            } => Push::Receipt {
+                reader,
+                message_ids,
+            },
+        };
+        Some((class, push, tag.actor))
+    }
+}
+
+/// Pushes that arrive from the bus are thinned here, for this instance's members.
+impl gateway::PushGate for Overload {
+    fn deliver(
+        &self,
+        gateway: &Gateway,
+        room: &str,
+        frame: &gateway::Frame,
+        except: Option<&str>,
+        tag: &str,
+    ) {
+        match PushTag::decode(tag, frame) {
+            Some((class, push, actor)) => self.deliver_push(
+                gateway,
+                room,
+                class,
+                push,
+                Audience {
+                    except,
+                    actor: actor.as_deref(),
+                },
+            ),
+            None => {
+                tracing::warn!(room, "push with an unreadable tag delivered unthinned");
+                gateway.deliver_local(room, frame, except);
+            }
+        }
+    }
+}
+
+fn receipt_frame(reader: &str, message_ids: &[Id]) -> Option<gateway::Frame> {
+    gateway::encode(
+        name::MESSAGES_READ,
+        Some(&MessagesRead {
+            user_id: reader.to_owned(),
+            message_ids: message_ids.to_vec(),
+        }),
+    )
+}
+
+/// The class of an owed state frame, from its event name (for metrics only).
+fn owed_class(frame: &gateway::Frame) -> PushClass {
+    if frame.as_str().contains(name::PARTICIPANTS_UPDATE) {
+        PushClass::Participants
+    } else {
+        PushClass::Reactions
+    }
+}
+
+/// Starts what runs beside the server: Redis coordination when configured (and the newest config
+/// other instances agreed on), the level sampler, the end-of-interval flush of owed pushes, the
+/// listener for other instances' notices, and the config file watcher. They stop at shutdown.
+pub async fn start(state: &AppState) -> Result<(), coord::CoordError> {
+    let overload = &state.overload;
+    if let Some(url) = &state.config.overload.redis_url {
+        let coord = RedisCoordination::connect(url, &state.config.redis.prefix).await?;
+        if let Some((revision, toml)) = coord.latest_config().await? {
+            overload.apply_notice(revision, &toml).await;
+        }
+        overload.set_coordination(Arc::new(coord));
+    }
+    let gateway = &state.gateway;
+    let stop = gateway.shutdown_token().clone();
+    let tracker = gateway.tracker();
+    tracker.spawn(sample_levels(Arc::clone(overload), stop.clone()));
+    tracker.spawn(flush_owed(state.clone(), stop.clone()));
+    tracker.spawn(listen(Arc::clone(overload), stop.clone()));
+    if let Some(path) = &state.config.overload.file {
+        tracker.spawn(watch::watch(Arc::clone(overload), path.clone(), stop));
+    }
+    Ok(())
+}
+
+/// Samples the scheduler lag — how late this task wakes from a sleep — and feeds the level.
+async fn sample_levels(overload: Arc<Overload>, stop: CancellationToken) {
+    loop {
+        let every = overload.live.load().config.levels.sample_every;
+        let asked = Instant::now();
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let now = Instant::now();
+        overload.sample(now.duration_since(asked).saturating_sub(every), now);
+    }
+}
+
+/// Every `hot.min_interval`, sends members of hot rooms what they are owed.
+async fn flush_owed(state: AppState, stop: CancellationToken) {
+    loop {
+        let every = state.overload.live.load().config.hot.min_interval;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        state.overload.flush_owed(&state.gateway);
+    }
+}
+
+/// Applies other instances' notices: hot marks and config revisions. After missing notices (a slow
+/// subscriber), it resynchronizes from the newest stored config.
+async fn listen(overload: Arc<Overload>, stop: CancellationToken) {
+    let mut notices = overload.coordination().subscribe();
+    loop {
+        let notice = tokio::select! {
+            () = stop.cancelled() => return,
+            notice = notices.recv() => notice,
+        };
+        match notice {
+            Ok(Notice::Hot { room, ttl_ms }) => {
+                overload.mark_hot_locally(&room, Duration::from_millis(ttl_ms));
+            }
+            Ok(Notice::Config { revision, toml }) => overload.apply_notice(revision, &toml).await,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "overload notices missed; resynchronizing the config"
+                );
+                if let Ok(Some((revision, toml))) = overload.coordination().latest_config().await {
+                    overload.apply_notice(revision, &toml).await;
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// What a REST route is, for [`track`].
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// Its kind.
+    pub kind: RequestKind,
+    /// True for register and login: the routes a background client may be refused.
+    pub login: bool,
+}
+
+/// Route middleware: tags the request with its kind (as a request extension), refuses background
+/// logins when the level says so, admits it through [`Overload::enter`], bounds it by the level's
+/// timeout, and labels the response with the level (and `x-retry: no` when clients should not
+/// retry).
 pub async fn track(
-    State((overload, kind)): State<(Arc<Overload>, RequestKind)>,
+    State((overload, route)): State<(Arc<Overload>, Route)>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    request.extensions_mut().insert(kind);
-    let _in_flight = overload.enter(kind);
-    next.run(request).await
+    request.extensions_mut().insert(route.kind);
+    let background = request
+        .headers()
+        .get(X_CLIENT_STATE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"background"));
+    if route.login
+        && background
+        && let Some(refusal) = overload.refuse_background()
+    {
+        return refusal.into_response();
+    }
+    let in_flight = match overload.enter(route.kind).await {
+        Ok(in_flight) => in_flight,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mut response = match overload.request_timeout() {
+        None => next.run(request).await,
+        Some(budget) => match tokio::time::timeout(budget, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => overload.timed_out(route.kind).into_response(),
+        },
+    };
+    drop(in_flight);
+    if overload.enabled() {
+        let headers = response.headers_mut();
+        headers.insert(X_LOAD_LEVEL, HeaderValue::from(u16::from(overload.level())));
+        if overload.no_retry() {
+            headers.insert(X_RETRY, HeaderValue::from_static("no"));
+        }
+    }
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn overload(config: OverloadConfig) -> Arc<Overload> {
+        Arc::new(Overload::new(&OverloadSettings {
+            config,
+            ..OverloadSettings::default()
+        }))
+    }
+
+    fn forced(level: u8) -> OverloadConfig {
+        let mut config = OverloadConfig::default();
+        config.levels.force = Some(level);
+        config
+    }
 
     #[test]
     fn every_client_event_has_a_kind() {
@@ -163,11 +1194,11 @@ mod tests {
         assert_eq!(RequestKind::of_event("bogus"), None);
     }
 
-    #[test]
-    fn in_flight_counts_follow_guards() {
+    #[tokio::test]
+    async fn in_flight_counts_follow_guards() {
         let overload = Arc::new(Overload::default());
-        let a = overload.enter(RequestKind::History);
-        let b = overload.enter(RequestKind::History);
+        let a = overload.enter(RequestKind::History).await.unwrap();
+        let b = overload.enter(RequestKind::History).await.unwrap();
         assert_eq!(overload.in_flight(RequestKind::History), 2);
         drop(a);
         drop(b);
@@ -178,5 +1209,153 @@ mod tests {
         for (i, k) in RequestKind::ALL.iter().enumerate() {
             assert_eq!(k.index(), i);
         }
+    }
+
+    #[tokio::test]
+    async fn low_priority_work_is_shed_at_its_level_and_messages_are_not() {
+        let o = overload(forced(3));
+        o.sample(Duration::ZERO, Instant::now());
+        assert_eq!(o.level(), 3);
+        let refusal = o.enter(RequestKind::History).await.unwrap_err();
+        assert_eq!(refusal.reason, Reason::Shed);
+        // Level 3 is at or above no_retry_at (2): the client is told not to retry.
+        assert_eq!(refusal.retry_after, None);
+        assert!(
+            refusal.message().contains("do not retry"),
+            "{}",
+            refusal.message()
+        );
+        assert!(o.enter(RequestKind::RoomList).await.is_err());
+        assert!(o.enter(RequestKind::MessageSend).await.is_ok());
+        assert_eq!(o.rejected(RequestKind::History, Reason::Shed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_bulkhead_refuses_with_a_retry_hint_below_the_no_retry_level() {
+        let mut config = OverloadConfig::default();
+        config.bulkheads.files.limit = 1;
+        config.bulkheads.files.queue = 0;
+        let o = overload(config);
+        let _held = o.enter(RequestKind::Files).await.unwrap();
+        let refusal = o.enter(RequestKind::Files).await.unwrap_err();
+        assert_eq!(refusal.reason, Reason::BulkheadFull);
+        assert_eq!(refusal.retry_after, Some(Duration::from_secs(2)));
+        // Other kinds are untouched.
+        assert!(o.enter(RequestKind::Auth).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn with_control_off_nothing_is_refused_but_levels_are_still_measured() {
+        let mut config = forced(3);
+        config.enabled = false;
+        config.bulkheads.files.limit = 1;
+        let o = overload(config);
+        o.sample(Duration::ZERO, Instant::now());
+        assert_eq!(o.level(), 3);
+        let _a = o.enter(RequestKind::Files).await.unwrap();
+        let _b = o.enter(RequestKind::Files).await.unwrap();
+        assert!(o.enter(RequestKind::History).await.is_ok());
+        assert!(o.refuse_background().is_none());
+        assert_eq!(o.request_timeout(), None);
+    }
+
+    #[tokio::test]
+    async fn degradations_follow_the_level() {
+        let o = overload(OverloadConfig::default());
+        let normal = Duration::from_millis(50);
+        assert!(o.refuse_background().is_none());
+        assert_eq!(o.request_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(o.ai_chunk_delay(normal), normal);
+        assert!(!o.no_retry());
+        for (level, background, short, no_retry) in [
+            (1, true, false, false),
+            (2, true, true, true),
+            (3, true, true, true),
+        ] {
+            o.change(forced(level), Source::Admin).await.unwrap();
+            o.sample(Duration::ZERO, Instant::now());
+            assert_eq!(o.refuse_background().is_some(), background, "level {level}");
+            assert_eq!(
+                o.request_timeout() == Some(Duration::from_secs(10)),
+                short,
+                "level {level}"
+            );
+            assert_eq!(o.ai_chunk_delay(normal) < normal, short, "level {level}");
+            assert_eq!(o.no_retry(), no_retry, "level {level}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_level_follows_scheduler_lag() {
+        let o = overload(OverloadConfig::default());
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // lag_at_full is 1 s: 200 ms is 0.2 (level 1), 900 ms is 0.9 (level 3); a level begins
+        // when the signal has asked for it for rise_after (1 s).
+        assert_eq!(o.sample(Duration::from_millis(10), t0), 0);
+        assert_eq!(o.sample(Duration::from_millis(200), t0), 0);
+        assert_eq!(o.sample(Duration::from_millis(200), t0 + s(1)), 1);
+        assert_eq!(o.sample(Duration::from_millis(900), t0 + s(2)), 1);
+        assert_eq!(o.sample(Duration::from_millis(900), t0 + s(3)), 3);
+        assert!((o.utilization() - 0.9).abs() < 1e-9);
+        assert_eq!(o.report()["level"], 3);
+    }
+
+    #[tokio::test]
+    async fn changes_get_revisions_and_resize_bulkheads_and_bad_ones_change_nothing() {
+        let o = overload(OverloadConfig::default());
+        assert_eq!(o.live().revision, 0);
+        let mut config = OverloadConfig::default();
+        config.bulkheads.ai.limit = 3;
+        assert_eq!(o.change(config.clone(), Source::Admin).await.unwrap(), 1);
+        assert_eq!(o.bulkhead(RequestKind::Ai).limit(), 3);
+        assert_eq!(o.live().source, Source::Admin);
+        config.hot.push_probability = 2.0;
+        let err = o.change(config, Source::Admin).await.unwrap_err();
+        assert!(err.to_string().contains("hot.push_probability"), "{err}");
+        assert_eq!(o.live().revision, 1);
+        assert_eq!(o.live().config.hot.push_probability, 0.1);
+        // A notice of an older revision is ignored; a newer one applies.
+        o.apply_notice(1, "enabled = false").await;
+        assert!(o.live().config.enabled);
+        o.apply_notice(5, "enabled = false").await;
+        assert!(!o.live().config.enabled);
+        assert_eq!(o.live().source, Source::Peer);
+    }
+
+    #[tokio::test]
+    async fn pinned_off_stays_off() {
+        let o = Arc::new(Overload::new(&OverloadSettings {
+            pinned_off: true,
+            ..OverloadSettings::default()
+        }));
+        assert!(!o.live().config.enabled);
+        let err = o
+            .change(OverloadConfig::default(), Source::Admin)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChangeError::PinnedOff));
+        o.apply_notice(9, "enabled = true").await;
+        assert!(!o.live().config.enabled);
+    }
+
+    #[tokio::test]
+    async fn a_busy_room_becomes_hot_and_a_quiet_one_does_not() {
+        let mut config = OverloadConfig::default();
+        config.hot.bucket_size = 5;
+        config.hot.refill_per_sec = 0.001;
+        let o = overload(config);
+        for _ in 0..5 {
+            o.room_activity("busy");
+            o.room_activity("quiet");
+        }
+        assert!(!o.is_hot("busy"));
+        o.room_activity("busy");
+        assert!(o.is_hot("busy"));
+        assert!(!o.is_hot("quiet"));
+        assert_eq!(o.hot_rooms(), 1);
+        // Shared through coordination too.
+        tokio::task::yield_now().await;
+        assert!(o.coordination().is_hot("busy").await.unwrap());
     }
 }

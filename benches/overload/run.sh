@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Overload benchmark: the same reference server (release build) with overload control on and off,
+# same capacity limits, under a ramp well past what it serves with one hot room, played as a
+# `stampede match`. Writes the match directory (match.json, levels.csv, each team's summary) and each
+# server's final /metrics and /health beside it.
+#
+# Capacity: each server gets the same slice of one core — pinned to CPU 1 (`taskset -c 1`) and capped
+# at CPU_QUOTA percent of it by its own cgroup-v1 CPU controller (a quota per 20 ms period; the
+# kernel wants at least 1 ms of it, so CPU_QUOTA >= 5) — while the generator has CPU 0 to itself.
+# So the servers reach their limit far below the generator's, and neither team's overload can take
+# CPU from the other when they play at the same time. Needs root and /sys/fs/cgroup/cpu (cgroup v1);
+# without them the script stops and says so.
+#
+# Password hashing is set cheap (4 MiB × 1 pass, ~1.6 ms) on both, as ARCHITECTURE-server.md advises
+# for load tests: the benchmark is about chat under load, not about argon2.
+#
+#   benches/overload/run.sh [OUT_DIR] [extra `stampede match` flags, e.g. --max-users 1000]
+#   CPU_QUOTA=25 MODE=concurrent (defaults)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+out="${1:-results/overload-$(date -u +%Y%m%d-%H%M%S)}"
+shift || true
+scenario=benches/overload/ramp-hot.toml
+quota="${CPU_QUOTA:-25}"
+mode="${MODE:-concurrent}"
+cgroups=/sys/fs/cgroup/cpu
+if [ ! -w "$cgroups" ]; then
+  echo "run.sh: needs a writable $cgroups (cgroup v1 CPU controller, as root) to cap the servers" >&2
+  exit 2
+fi
+
+cargo build --release -p stampede -p reference-server
+target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+# Private copies: a shared target directory may be rebuilt by someone else during a long run.
+work="$(mktemp -d)"
+cp "$target/release/stampede" "$target/release/reference-server" "$work/"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for team in on off; do rmdir "$cgroups/stampede-overload-$team" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+serve() { # name port on|off
+  local group="$cgroups/stampede-overload-$1"
+  mkdir -p "$work/$1" "$group"
+  echo 20000 >"$group/cpu.cfs_period_us"
+  echo $((quota * 200)) >"$group/cpu.cfs_quota_us"
+  # The shell joins the cgroup, then becomes the server: every thread it starts is capped too.
+  sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$group" \
+    taskset -c 1 "$work/reference-server" --listen "127.0.0.1:$2" --overload "$3" \
+    --kdf-memory-kib 4096 --kdf-iterations 1 \
+    --files-dir "$work/$1/files" --jwt-secret "stampede-overload-benchmark" \
+    >"$work/$1/server.log" 2>&1 &
+  pids+=("$!")
+}
+serve on 5201 on
+serve off 5202 off
+for port in 5201 5202; do
+  for _ in $(seq 50); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+done
+
+mkdir -p "$(dirname "$out")"
+status=0
+taskset -c 0 "$work/stampede" match --mode "$mode" --scenario "$scenario" --no-tui \
+  --team on=http://127.0.0.1:5201 --team off=http://127.0.0.1:5202 --out "$out" "$@" || status=$?
+
+for team in on:5201 off:5202; do
+  curl -s "127.0.0.1:${team#*:}/metrics" >"$out/metrics-${team%%:*}.txt" || true
+  curl -s "127.0.0.1:${team#*:}/health" >"$out/health-${team%%:*}.json" || true
+  cp "$work/${team%%:*}/server.log" "$out/server-${team%%:*}.log" || true
+  cat "$cgroups/stampede-overload-${team%%:*}/cpu.stat" >"$out/cpu-${team%%:*}.txt" || true
+done
+echo "results in $out"
+exit "$status"

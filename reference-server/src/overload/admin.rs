@@ -1,0 +1,141 @@
+//! The operator's side: `GET|PUT|PATCH /admin/overload` (bearer token from `--admin-token` /
+//! `CHAT_ADMIN_TOKEN`) and `GET /metrics` (open, as Prometheus scrapes are).
+//!
+//! - `GET` → the config in force as JSON and TOML, its revision and source, the level, and the
+//!   watched file's last error.
+//! - `PUT` with a TOML body → replaces the whole config (fields left out take their defaults).
+//! - `PATCH` with a TOML body → changes only the fields it names (`hot.push_probability = 0.05`).
+//!
+//! A change is validated first: a bad document gets 400 with every problem named, and the running
+//! config (its revision in the answer) stays. A good one gets the next revision and is propagated to
+//! every instance through [`Coordination`](super::Coordination).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use super::{ChangeError, OverloadConfig, Source, metrics};
+use crate::AppState;
+
+/// The admin and metrics routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/overload", get(show).put(replace).patch(patch))
+        .route("/metrics", get(scrape))
+}
+
+async fn scrape(State(state): State<AppState>) -> Response {
+    let text = metrics::render(&state.overload, state.gateway.connection_count());
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({"success": false, "message": message})),
+    )
+        .into_response()
+}
+
+/// Compares in time independent of where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `None` when the request carries the admin token, else the refusal to send.
+fn unauthorized(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &state.config.overload.admin_token else {
+        return Some(refuse(
+            StatusCode::NOT_FOUND,
+            "the admin endpoint is off: start the server with --admin-token (or CHAT_ADMIN_TOKEN)"
+                .into(),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same(given.trim().as_bytes(), token.as_bytes()) => None,
+        _ => {
+            let mut response = refuse(
+                StatusCode::UNAUTHORIZED,
+                "admin requests need `Authorization: Bearer <admin token>`".into(),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            Some(response)
+        }
+    }
+}
+
+fn current(state: &AppState) -> Response {
+    let o = &state.overload;
+    let live = o.live();
+    axum::Json(json!({
+        "success": true,
+        "revision": live.revision,
+        "source": live.source.as_str(),
+        "appliedAt": live.applied_at.to_wire(),
+        "level": o.level(),
+        "utilization": o.utilization(),
+        "coordination": o.coordination().name(),
+        "fileError": o.file_error(),
+        "config": live.config,
+        "toml": live.config.to_toml(),
+    }))
+    .into_response()
+}
+
+async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = unauthorized(&state, &headers) {
+        return refusal;
+    }
+    current(&state)
+}
+
+async fn replace(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    if let Some(refusal) = unauthorized(&state, &headers) {
+        return refusal;
+    }
+    apply(&state, OverloadConfig::parse(&body)).await
+}
+
+async fn patch(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    if let Some(refusal) = unauthorized(&state, &headers) {
+        return refusal;
+    }
+    let patched = state.overload.live().config.patched(&body);
+    apply(&state, patched).await
+}
+
+async fn apply(state: &AppState, config: Result<OverloadConfig, super::ConfigError>) -> Response {
+    let result = match config {
+        Ok(config) => state.overload.change(config, Source::Admin).await,
+        Err(e) => Err(ChangeError::Invalid(e)),
+    };
+    match result {
+        Ok(_) => current(state),
+        Err(e) => {
+            let status = match e {
+                ChangeError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ChangeError::PinnedOff => StatusCode::CONFLICT,
+                ChangeError::Coordination(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let revision = state.overload.live().revision;
+            let mut response = refuse(
+                status,
+                format!("{e}; the running config (revision {revision}) is unchanged"),
+            );
+            if let Ok(value) = axum::http::HeaderValue::from_str(&revision.to_string()) {
+                response.headers_mut().insert("x-config-revision", value);
+            }
+            response
+        }
+    }
+}
