@@ -724,6 +724,23 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_writes_out_every_default() {
+        let example: toml::Table =
+            toml::from_str(include_str!("../../overload.example.toml")).unwrap();
+        let toml::Value::Table(mut defaults) =
+            toml::Value::try_from(OverloadConfig::default()).unwrap()
+        else {
+            unreachable!("a struct serializes to a table")
+        };
+        // The one machine-dependent default (half the cores) is described, not written.
+        defaults["bulkheads"]["auth"]
+            .as_table_mut()
+            .unwrap()
+            .remove("limit");
+        assert_eq!(example, defaults);
+    }
+
+    #[test]
     fn durations_have_units() {
         assert_eq!(duration::parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(duration::parse("1.5s"), Ok(Duration::from_millis(1500)));
