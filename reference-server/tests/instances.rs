@@ -280,22 +280,10 @@ async fn a_hot_room_is_thinned_on_every_instance_and_everyone_converges() {
         assert_eq!(owed["reactions"].as_object().unwrap().len(), 3, "{owed}");
     }
     for server in [a, b] {
-        let metrics = server
-            .http
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let thinned: u64 = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("chat_pushes_thinned_total{class=\"reactions\"} "))
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(thinned >= 1, "{metrics}");
+        let thinned = server
+            .metric("chat_pushes_thinned_total{class=\"reactions\"}")
+            .await;
+        assert!(thinned >= 1, "{thinned}");
     }
     for server in servers {
         let _ = server.server.shutdown().await;

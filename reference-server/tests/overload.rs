@@ -513,28 +513,13 @@ async fn a_hot_room_thins_recoverable_pushes_delivers_every_message_and_converge
     // The joiner itself is never left out.
     d.expect("participantsUpdate").await;
 
-    let metrics = t
-        .http
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let thinned = |class: &str| -> u64 {
-        let prefix = format!("chat_pushes_thinned_total{{class=\"{class}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix.as_str()))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    assert!(thinned("reactions") >= 6, "{metrics}");
-    assert!(thinned("receipts") >= 1, "{metrics}");
-    assert!(
-        metrics.lines().any(|l| l == "chat_hot_rooms 1"),
-        "{metrics}"
-    );
+    let reactions = t
+        .metric("chat_pushes_thinned_total{class=\"reactions\"}")
+        .await;
+    assert!(reactions >= 6, "{reactions} reaction pushes thinned");
+    let receipts = t
+        .metric("chat_pushes_thinned_total{class=\"receipts\"}")
+        .await;
+    assert!(receipts >= 1, "{receipts} receipt pushes thinned");
+    assert_eq!(t.metric("chat_hot_rooms").await, 1);
 }

@@ -115,6 +115,24 @@ impl TestServer {
             .header("x-session-id", &user.session_id)
     }
 
+    /// The server's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// The value of the sample `series` (name and labels, as written) in `/metrics`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        let text = self.metrics().await;
+        let prefix = format!("{series} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    }
+
     pub fn post(&self, path: &str, user: &User) -> reqwest::RequestBuilder {
         self.http
             .post(self.url(path))
