@@ -115,6 +115,7 @@ async fn lost_and_duplicated_messages_are_counted() {
         Step::SendMessages {
             count: Some(10),
             interval: Duration::from_millis(50),
+            mark_read: false,
         },
         Step::Hold,
     ];
@@ -150,6 +151,7 @@ async fn delayed_and_reordered_deliveries_are_measured() {
         Step::SendMessages {
             count: Some(10),
             interval: Duration::from_millis(20),
+            mark_read: false,
         },
         Step::Hold,
     ];

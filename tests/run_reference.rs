@@ -47,6 +47,28 @@ metric = "delivery_missing"
 max = 0
 "#;
 
+/// Members who mark what arrived as read before each message they send, as a client with the room
+/// open does.
+const READING: &str = r#"
+name = "reading-test"
+seed = 5
+[[phase]]
+kind = "constant"
+users = 10
+duration = "3s"
+spread = "0s"
+[rooms]
+assignment = "groups"
+users_per_room = 5
+[timeouts]
+step = "10s"
+delivery = "2s"
+[[flow]]
+name = "chat"
+steps = ["register", "enter_room", "connect", "join_room",
+         { send_messages = { count = 4, interval = "300ms", mark_read = true } }, "hold"]
+"#;
+
 async fn reference_server() -> reference_server::RunningServer {
     common::capacity::capped_server(ServerConfig::default().max_connections).await
 }
@@ -157,6 +179,37 @@ async fn time_scaled_ramp_counts_exact_users_and_verifies_every_delivery() {
     schema_check(&w.files.summary_json);
     let levels_csv = std::fs::read_to_string(&w.files.levels_csv).unwrap();
     assert_eq!(levels_csv.lines().count(), 5, "header + 4 levels");
+    let _ = server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_can_mark_what_arrived_as_read_before_each_message() {
+    let server = reference_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let w = run(
+        READING,
+        1.0,
+        server.url(),
+        out.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let s = &w.summary;
+    assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
+    assert_eq!(s.messages.sent, 40);
+    assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
+    // The server counts every chatMessage and every markMessagesAsRead as a message-send event:
+    // each member has something unread before each of its 4 messages (at least the others' join
+    // notices before the first), so about 40 receipts came on top of the 40 messages.
+    let events = server
+        .state()
+        .overload
+        .started(reference_server::overload::RequestKind::MessageSend);
+    assert!(
+        events >= s.messages.sent + 30,
+        "{events} message-send events for {} messages",
+        s.messages.sent
+    );
     let _ = server.shutdown().await;
 }
 

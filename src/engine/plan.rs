@@ -115,6 +115,9 @@ pub enum Step {
         count: Option<u32>,
         /// Interval between intended send times.
         interval: Duration,
+        /// Before each message, mark every message that arrived since the last one as read, as a
+        /// client with the room open does (in a big room: a receipt storm).
+        mark_read: bool,
     },
     /// React to the latest message received from someone else (or its own), await
     /// `messageReactionUpdate`.

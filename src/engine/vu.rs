@@ -204,7 +204,16 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
         authed: None,
         room: None,
         conn: None,
-        track_unread: flow.steps.iter().any(|s| matches!(s, Step::MarkRead)),
+        track_unread: flow.steps.iter().any(|s| {
+            matches!(
+                s,
+                Step::MarkRead
+                    | Step::SendMessages {
+                        mark_read: true,
+                        ..
+                    }
+            )
+        }),
         step_timeout: plan.step_timeout,
         fails_vu_on_delivery: plan.delivery_fails_vu,
         ctx,
@@ -284,9 +293,11 @@ impl Vu {
             Step::GetRoom => Box::pin(self.get_room()).await,
             Step::JoinRoom => Box::pin(self.join_room()).await,
             Step::FetchHistory { pages } => Box::pin(self.history(*pages)).await,
-            Step::SendMessages { count, interval } => {
-                Box::pin(self.send_messages(*count, *interval)).await
-            }
+            Step::SendMessages {
+                count,
+                interval,
+                mark_read,
+            } => Box::pin(self.send_messages(*count, *interval, *mark_read)).await,
             Step::React { reaction } => Box::pin(self.react(reaction)).await,
             Step::MarkRead => Box::pin(self.mark_read()).await,
             Step::UploadFile { bytes, mime } => Box::pin(self.upload_file(*bytes, mime)).await,
@@ -537,7 +548,12 @@ impl Vu {
         Ok(())
     }
 
-    async fn send_messages(&mut self, count: Option<u32>, interval: Duration) -> StepResult {
+    async fn send_messages(
+        &mut self,
+        count: Option<u32>,
+        interval: Duration,
+        mark_read: bool,
+    ) -> StepResult {
         let joined = self.joined(Op::SendAck)?;
         let start = Instant::now();
         let mut k: u32 = 0;
@@ -546,6 +562,9 @@ impl Vu {
             // the previous ones, and its latency counts from that intended time.
             let intended = start + interval * k;
             self.serve(intended, Op::SendAck, &mut |_| false).await?;
+            if mark_read && self.conn.as_ref().is_some_and(|c| !c.unread.is_empty()) {
+                self.mark_read().await?;
+            }
             let text = self.message_text();
             self.send_chat(&joined, &text, None, Op::SendAck, intended)
                 .await?;

@@ -247,9 +247,14 @@ fn scale_flow(flow: &Flow, scale: f64) -> Flow {
                 min: scale_duration(*min, scale),
                 max: scale_duration(*max, scale),
             },
-            Step::SendMessages { count, interval } => Step::SendMessages {
+            Step::SendMessages {
+                count,
+                interval,
+                mark_read,
+            } => Step::SendMessages {
                 count: *count,
                 interval: scale_duration(*interval, scale),
+                mark_read: *mark_read,
             },
             other => other.clone(),
         })
@@ -406,7 +411,8 @@ mod tests {
             plan.flows[0].steps[4],
             Step::SendMessages {
                 count: Some(2),
-                interval: secs(0.2)
+                interval: secs(0.2),
+                mark_read: false,
             }
         );
         assert_eq!(

@@ -179,12 +179,14 @@ pub enum StepFile {
         /// Pages (default 1).
         pages: Option<u32>,
     },
-    /// `send_messages = { count = 3, interval = "1s" }`.
+    /// `send_messages = { count = 3, interval = "1s", mark_read = true }`.
     SendMessages {
         /// Messages to send; omitted = until the run ends.
         count: Option<u32>,
         /// Pace (default 1 s).
         interval: Option<DurationValue>,
+        /// Before each message, mark what arrived since as read (default false).
+        mark_read: Option<bool>,
     },
     /// `react = { reaction = "👍" }`.
     React {
@@ -299,6 +301,7 @@ struct FetchHistoryParams {
 struct SendMessagesParams {
     count: Option<u32>,
     interval: Option<DurationValue>,
+    mark_read: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -370,6 +373,7 @@ impl<'de> Visitor<'de> for StepVisitor {
             "send_messages" => StepFile::SendMessages {
                 count: None,
                 interval: None,
+                mark_read: None,
             },
             "react" => StepFile::React { reaction: None },
             "mark_read" => StepFile::MarkRead,
@@ -416,6 +420,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 StepFile::SendMessages {
                     count: p.count,
                     interval: p.interval,
+                    mark_read: p.mark_read,
                 }
             }
             "react" => {

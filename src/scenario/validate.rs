@@ -781,7 +781,11 @@ fn step_params(step: &StepFile, path: &str, p: &mut Problems) -> Option<Step> {
             }
             Step::FetchHistory { pages }
         }
-        StepFile::SendMessages { count, interval } => {
+        StepFile::SendMessages {
+            count,
+            interval,
+            mark_read,
+        } => {
             if *count == Some(0) {
                 p.push(
                     at("count"),
@@ -798,6 +802,7 @@ fn step_params(step: &StepFile, path: &str, p: &mut Problems) -> Option<Step> {
             Step::SendMessages {
                 count: *count,
                 interval,
+                mark_read: mark_read.unwrap_or(false),
             }
         }
         StepFile::React { reaction } => {
@@ -1006,6 +1011,7 @@ fn check_order(steps: &[StepFile], flow: &str, p: &mut Problems) {
 #[cfg(test)]
 mod tests {
     use super::super::{Scenario, ScenarioError};
+    use super::{DEFAULT_SEND_INTERVAL, Step};
 
     const FILE: &str = "scenarios/x.toml";
 
@@ -1046,6 +1052,30 @@ steps = ["register", "enter_room", "connect", "join_room", { send_messages = { c
         for needle in needles {
             assert!(line.contains(needle), "{needle:?} not in: {line}");
         }
+    }
+
+    #[test]
+    fn send_messages_may_mark_what_arrived_as_read() {
+        let step = |params: &str| {
+            let text = with("{ count = 3 }", params);
+            Scenario::from_toml(&text, FILE).unwrap().flows[0].steps[4].clone()
+        };
+        assert_eq!(
+            step("{ count = 3, mark_read = true }"),
+            Step::SendMessages {
+                count: Some(3),
+                interval: DEFAULT_SEND_INTERVAL,
+                mark_read: true,
+            }
+        );
+        assert_eq!(
+            step("{ count = 3 }"),
+            Step::SendMessages {
+                count: Some(3),
+                interval: DEFAULT_SEND_INTERVAL,
+                mark_read: false,
+            }
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn full_flow(messages: u32, interval: Duration) -> Vec<Step> {
         Step::SendMessages {
             count: Some(messages),
             interval,
+            mark_read: false,
         },
         Step::React {
             reaction: "👍".into(),
