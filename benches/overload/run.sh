@@ -15,13 +15,13 @@
 # for load tests: the benchmark is about chat under load, not about argon2.
 #
 #   benches/overload/run.sh [OUT_DIR] [extra `stampede match` flags, e.g. --max-users 1000]
-#   CPU_QUOTA=25 MODE=concurrent (defaults)
+#   CPU_QUOTA=25 MODE=concurrent SCENARIO=benches/overload/ramp-hot.toml (defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 out="${1:-results/overload-$(date -u +%Y%m%d-%H%M%S)}"
 shift || true
-scenario=benches/overload/ramp-hot.toml
+scenario="${SCENARIO:-benches/overload/ramp-hot.toml}"
 quota="${CPU_QUOTA:-25}"
 mode="${MODE:-concurrent}"
 cgroups=/sys/fs/cgroup/cpu
