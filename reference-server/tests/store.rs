@@ -177,7 +177,7 @@ async fn timestamps(store: Store) {
     let r = room(&store, "r", "u").await;
     let mut last = UnixMillis(i64::MIN);
     // Far more appends than milliseconds pass, so ties are certain without the store's rule.
-    for i in 0..300 {
+    for i in 0..500 {
         let m = store
             .append_message(text(&r.id, &i.to_string()))
             .await
