@@ -11,12 +11,12 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use protocol::events::{ReactionOp, Reactions};
-use protocol::rest::{RoomListQuery, RoomSortField, SortOrder};
+use protocol::rest::RoomListQuery;
 
 use super::{
     ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
     ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord,
-    UserUpdate, new_object_id,
+    UserUpdate, new_object_id, room_page,
 };
 
 /// All chat state in memory.
@@ -168,32 +168,15 @@ impl ChatStore for MemoryStore {
     async fn list_rooms(&self, query: &RoomListQuery) -> Result<RoomPage, StoreError> {
         let needle = query.search.trim().to_lowercase();
         let rooms = read(&self.rooms);
-        let mut matching: Vec<&RoomRecord> = rooms
+        let matching: Vec<&RoomRecord> = rooms
             .values()
             .filter(|r| needle.is_empty() || r.name.to_lowercase().contains(&needle))
             .collect();
-        // Ids grow with creation time, so they make every sort total and stable across calls.
-        matching.sort_by(|a, b| {
-            let primary = match query.sort_field {
-                RoomSortField::CreatedAt => a.created_at.cmp(&b.created_at),
-                RoomSortField::Name => a.name.cmp(&b.name),
-                RoomSortField::ParticipantsCount => a.participants.len().cmp(&b.participants.len()),
-            };
-            let ordered = primary.then_with(|| a.id.cmp(&b.id));
-            match query.sort_order {
-                SortOrder::Asc => ordered,
-                SortOrder::Desc => ordered.reverse(),
-            }
-        });
-        let total = matching.len() as u64;
-        let size = query.page_size as usize;
-        let rooms = matching
-            .into_iter()
-            .skip((query.page as usize).saturating_mul(size))
-            .take(size)
-            .cloned()
-            .collect();
-        Ok(RoomPage { rooms, total })
+        let (page, total) = room_page(matching, query);
+        Ok(RoomPage {
+            rooms: page.into_iter().cloned().collect(),
+            total,
+        })
     }
 
     async fn add_participant(

@@ -191,6 +191,37 @@ pub struct RoomPage {
     pub total: u64,
 }
 
+/// Sorts `rooms` in the room list's one order — the query's field and direction, ties by id (ids
+/// grow with creation time, so every sort is total and stable across calls and stores) — and returns
+/// the query's page of them with how many there were in all.
+pub(crate) fn room_page<R: std::borrow::Borrow<RoomRecord>>(
+    mut rooms: Vec<R>,
+    query: &RoomListQuery,
+) -> (Vec<R>, u64) {
+    use protocol::rest::{RoomSortField, SortOrder};
+    rooms.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        let primary = match query.sort_field {
+            RoomSortField::CreatedAt => a.created_at.cmp(&b.created_at),
+            RoomSortField::Name => a.name.cmp(&b.name),
+            RoomSortField::ParticipantsCount => a.participants.len().cmp(&b.participants.len()),
+        };
+        let ordered = primary.then_with(|| a.id.cmp(&b.id));
+        match query.sort_order {
+            SortOrder::Asc => ordered,
+            SortOrder::Desc => ordered.reverse(),
+        }
+    });
+    let total = rooms.len() as u64;
+    let size = query.page_size as usize;
+    let page = rooms
+        .into_iter()
+        .skip((query.page as usize).saturating_mul(size))
+        .take(size)
+        .collect();
+    (page, total)
+}
+
 /// One reader of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderRecord {

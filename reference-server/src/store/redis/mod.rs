@@ -29,7 +29,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::{
     ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
     ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord,
-    UserUpdate, new_object_id,
+    UserUpdate, new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
 
@@ -930,30 +930,12 @@ impl ChatStore for RedisStore {
             })
             .map(|m| id_of_member(m))
             .collect();
-        let mut matching: Vec<RoomRecord> = try_join_all(ids.iter().map(|id| self.room(id)))
+        let matching: Vec<RoomRecord> = try_join_all(ids.iter().map(|id| self.room(id)))
             .await?
             .into_iter()
             .flatten()
             .collect();
-        matching.sort_by(|a, b| {
-            let primary = match query.sort_field {
-                RoomSortField::CreatedAt => a.created_at.cmp(&b.created_at),
-                RoomSortField::Name => a.name.cmp(&b.name),
-                RoomSortField::ParticipantsCount => a.participants.len().cmp(&b.participants.len()),
-            };
-            let ordered = primary.then_with(|| a.id.cmp(&b.id));
-            match query.sort_order {
-                SortOrder::Asc => ordered,
-                SortOrder::Desc => ordered.reverse(),
-            }
-        });
-        let total = matching.len() as u64;
-        let size = query.page_size as usize;
-        let rooms = matching
-            .into_iter()
-            .skip((query.page as usize).saturating_mul(size))
-            .take(size)
-            .collect();
+        let (rooms, total) = room_page(matching, query);
         Ok(RoomPage { rooms, total })
     }
 
