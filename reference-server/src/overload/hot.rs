@@ -226,16 +226,6 @@ pub enum Push {
     },
 }
 
-impl Push {
-    /// The frame to send now; `None` for a receipt, which the caller encodes.
-    pub fn frame(&self) -> Option<&Frame> {
-        match self {
-            Push::Transient(frame) | Push::State { frame, .. } => Some(frame),
-            Push::Receipt { .. } => None,
-        }
-    }
-}
-
 /// Who a push is for, besides the room's members.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Audience<'a> {
@@ -598,8 +588,11 @@ mod tests {
         pushes.push(state("participants", 2));
         for (i, push) in pushes.iter().enumerate() {
             let d = thinner.thin("r", &m, Audience::default(), push, t0 + ms(i as u64), &c);
+            let Push::State { frame, .. } = push else {
+                unreachable!("state pushes only")
+            };
             for sid in d.now {
-                last_seen.insert(sid, push.frame().unwrap().to_string());
+                last_seen.insert(sid, frame.to_string());
             }
         }
         assert!(last_seen.values().all(|f| f == "participants@1"));

@@ -671,11 +671,11 @@ impl Overload {
         push: Push,
         audience: Audience<'_>,
     ) -> Result<(), StoreError> {
-        let Some(bus) = gateway.bus() else {
-            self.deliver_push(gateway, room, class, push, audience);
+        let Some(frame) = push_frame(&push) else {
             return Ok(());
         };
-        let Some(frame) = push_frame(&push) else {
+        let Some(bus) = gateway.bus() else {
+            self.deliver_push(gateway, room, class, push, frame, audience);
             return Ok(());
         };
         let tag = PushTag::new(class, &push, audience.actor);
@@ -683,20 +683,18 @@ impl Overload {
             .await
     }
 
-    /// Delivers a recoverable push to this instance's members of `room`, thinned when the room is
-    /// hot; what a member misses is owed to it at the end of its interval.
+    /// Delivers a recoverable push, encoded as `frame`, to this instance's members of `room`,
+    /// thinned when the room is hot; what a member misses is owed to it at the end of its interval.
     pub fn deliver_push(
         &self,
         gateway: &Gateway,
         room: &str,
         class: PushClass,
         push: Push,
+        frame: gateway::Frame,
         audience: Audience<'_>,
     ) {
         let live = self.live.load();
-        let Some(frame) = push_frame(&push) else {
-            return;
-        };
         let thin = live.config.enabled && class.thinned_by(&live.config.hot) && self.is_hot(room);
         if !thin {
             gateway.deliver_local(room, &frame, audience.except);
@@ -1000,6 +998,8 @@ impl gateway::PushGate for Overload {
                 room,
                 class,
                 push,
+                // The frame that travelled: a receipt is not encoded again here.
+                frame.clone(),
                 Audience {
                     except,
                     actor: actor.as_deref(),
