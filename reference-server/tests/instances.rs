@@ -211,10 +211,10 @@ async fn messages_cross_instances_on_standalone_redis_exactly_once_in_order() {
 /// on the latest reaction state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_room_is_thinned_on_every_instance_and_everyone_converges() {
-    // Hot after 4 messages; no thinnable push by chance, only what is owed at each 300 ms.
+    // Hot after 4 messages; no thinnable push by chance, only what is owed, 300 ms after the miss.
     let hot = OverloadConfig::parse(
         "[hot]\nbucket_size = 4\nrefill_per_sec = 0.01\npush_probability = 0.0\n\
-         min_pushes = 0\nmin_interval = \"300ms\"\n",
+         min_pushes = 0\nmin_interval = \"300ms\"\nconverge_within = \"300ms\"\n",
     )
     .unwrap();
     let servers = instances_with(&standalone_url(), 2, |c| c.overload.config = hot.clone()).await;
@@ -258,7 +258,7 @@ async fn a_hot_room_is_thinned_on_every_instance_and_everyone_converges() {
     );
 
     // Bob (on b) reacts three times and gets every update; Alice (on a) and Carol (on b) get the
-    // latest state at the end of an interval instead.
+    // latest state 300 ms after the first miss instead.
     for emoji in ["👍", "🎉", "❤️"] {
         sb.emit(
             "messageReaction",
@@ -270,7 +270,7 @@ async fn a_hot_room_is_thinned_on_every_instance_and_everyone_converges() {
     }
     for socket in [&mut sa, &mut sc] {
         let mut owed = socket.expect("messageReactionUpdate").await;
-        // (An interval may end between two reactions: then an intermediate state comes first.)
+        // (A deadline may pass between two reactions: then an intermediate state comes first.)
         for _ in 0..2 {
             if owed["reactions"].as_object().unwrap().len() == 3 {
                 break;

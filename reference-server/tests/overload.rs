@@ -435,10 +435,10 @@ async fn metrics_are_prometheus_text_with_the_overload_figures() {
 #[tokio::test]
 async fn a_hot_room_thins_recoverable_pushes_delivers_every_message_and_converges() {
     // A room is hot after 4 messages; members get no thinnable push by chance, only what they
-    // are owed at the end of each 300 ms interval.
+    // are owed, 300 ms after they missed it.
     let config = OverloadConfig::parse(
         "[hot]\nbucket_size = 4\nrefill_per_sec = 0.01\npush_probability = 0.0\n\
-         min_pushes = 0\nmin_interval = \"300ms\"\n",
+         min_pushes = 0\nmin_interval = \"300ms\"\nconverge_within = \"300ms\"\n",
     )
     .unwrap();
     let t = server(config).await;
@@ -469,7 +469,7 @@ async fn a_hot_room_thins_recoverable_pushes_delivers_every_message_and_converge
     assert!(t.server.state().overload.is_hot(&p.room.id));
 
     // Bob reacts three times: he gets each update (he waits for them); Carol, by chance, none —
-    // then the latest state at the end of the interval.
+    // then the latest state 300 ms after the first miss.
     for emoji in ["👍", "🎉", "❤️"] {
         p.b.emit(
             "messageReaction",
@@ -479,7 +479,7 @@ async fn a_hot_room_thins_recoverable_pushes_delivers_every_message_and_converge
         let update = p.b.expect("messageReactionUpdate").await;
         assert!(update["reactions"][emoji].is_array(), "{update}");
     }
-    // (An interval may end between two reactions: then an intermediate state comes first.)
+    // (A deadline may pass between two reactions: then an intermediate state comes first.)
     let mut owed = c.expect("messageReactionUpdate").await;
     for _ in 0..2 {
         if owed["reactions"].as_object().unwrap().len() == 3 {
@@ -491,7 +491,7 @@ async fn a_hot_room_thins_recoverable_pushes_delivers_every_message_and_converge
     c.expect_none("messageReactionUpdate", Duration::from_millis(500))
         .await;
 
-    // A read receipt: Carol misses it when it happens and gets it at the end of the interval.
+    // A read receipt: Carol misses it when it happens and gets it 300 ms later.
     let ids: Vec<String> = vec![last_id.clone()];
     p.a.emit(
         "markMessagesAsRead",

@@ -696,7 +696,7 @@ async fn react(
         reactions,
     };
     // The whole reaction state of the message: in a hot room a member that misses it gets the
-    // latest one at the end of the interval. The reactor always gets it (it waits for it).
+    // latest one within `hot.converge_within`. The reactor always gets it (it waits for it).
     if let Some(frame) = super::encode(name::MESSAGE_REACTION_UPDATE, Some(&update)) {
         state
             .overload
@@ -774,7 +774,7 @@ pub(crate) async fn depart(
 }
 
 /// `participantsUpdate`: the whole participant list, so in a hot room a member that misses one gets
-/// the latest list at the end of the interval. `joiner` (already sent the list in
+/// the latest list within `hot.converge_within`. `joiner` (already sent the list in
 /// `joinRoomSuccess`) is not skipped either way.
 async fn push_participants<T: serde::Serialize>(
     state: &AppState,

@@ -380,12 +380,16 @@ pub struct HotConfig {
     pub hot_for: Duration,
     /// Chance that a member of a hot room gets a thinnable push when it happens.
     pub push_probability: f64,
-    /// The interval of the guarantees below.
+    /// The interval of `min_pushes`.
     #[serde(with = "duration")]
     pub min_interval: Duration,
-    /// Thinnable pushes every member gets per interval regardless of chance; and at the end of each
-    /// interval every member that missed one gets the latest state it missed.
+    /// Thinnable pushes every member gets per interval regardless of chance, so no one starves.
     pub min_pushes: u32,
+    /// How long after missing a push of a subject (a reader's receipts, a message's reactions, the
+    /// participant list) a member gets what it missed of it, merged into one push: the bound on how
+    /// stale a member's view gets, and where thinning saves (several changes, one push).
+    #[serde(with = "duration")]
+    pub converge_within: Duration,
     /// Which pushes may be thinned. Chat messages never are.
     pub thin: ThinConfig,
 }
@@ -401,6 +405,9 @@ impl Default for HotConfig {
             push_probability: 0.1,
             min_interval: Duration::from_secs(1),
             min_pushes: 1,
+            // Read receipts and reactions up to 10 s late in a room hundreds talk in, which no
+            // one can follow read by read anyway.
+            converge_within: Duration::from_secs(10),
             thin: ThinConfig::default(),
         }
     }
@@ -615,6 +622,13 @@ impl OverloadConfig {
             format!(
                 "hot.min_interval = {} is out of range: 50ms to 60s",
                 show(h.min_interval)
+            ),
+        );
+        check(
+            (Duration::from_millis(50)..=Duration::from_secs(600)).contains(&h.converge_within),
+            format!(
+                "hot.converge_within = {} is out of range: 50ms to 10m",
+                show(h.converge_within)
             ),
         );
         check(

@@ -11,24 +11,29 @@
 //! What "converges" means here, per push class:
 //! - `participantsUpdate` and `messageReactionUpdate` carry the *whole* state of their subject (the
 //!   room's participant list, one message's reactions). A member that misses one is owed the latest
-//!   state of that subject, and gets it at the end of the interval — unless a newer push of the same
-//!   subject reached it first, which carries the same state.
+//!   state of that subject — unless a newer push of the same subject reaches it first, which carries
+//!   the same state.
 //! - `messagesRead` carries a delta (these ids were read by this reader). A member that misses one is
-//!   owed the union of the reader's missed ids, sent at the end of the interval; repeating ids it
-//!   already has is harmless (marking read is idempotent).
+//!   owed the union of the reader's missed ids; repeating ids it already has is harmless (marking
+//!   read is idempotent).
 //! - `aiMessageChunk` carries the reply so far, and every stream ends with `aiMessageComplete` or
 //!   `aiMessageError`, which are never thinned: a missed chunk is made good by the next chunk the
 //!   member gets, or by the end of the stream. Nothing is owed.
 //! - Chat messages (`message`) are never thinned.
 //!
 //! Two guarantees hold for every member of a hot room: it gets at least `min_pushes` thinnable pushes
-//! per interval when there are that many (the first ones of the interval), and at the end of every
-//! interval it gets whatever state it is owed. The member that caused a push (the reactor) always
-//! gets it: it is waiting for it.
+//! per `min_interval` when there are that many (the first ones of the interval), so no one starves;
+//! and what it is owed reaches it `converge_within` after the first push of that subject it missed,
+//! merged with everything of the subject it missed since, so everyone converges. The member that
+//! caused a push (the reactor) always gets it: it is waiting for it.
+//!
+//! Owing is where the saving is: a subject that changes several times within `converge_within`
+//! (a reader who marks messages read every few seconds, a message collecting reactions) reaches the
+//! members that missed those pushes once, not once per change. Each subject's deadline runs from its
+//! own first miss, so what is owed goes out spread over time, not in one burst per interval.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -242,19 +247,21 @@ struct Window {
     sent: u32,
 }
 
-/// Latest missed state of one subject, and who misses it.
+/// Latest missed state of one subject, who misses it, and since when.
 #[derive(Debug)]
 struct OwedState {
     frame: Frame,
     owed: HashSet<Arc<str>>,
+    since: Instant,
 }
 
-/// Missed receipts of one reader, and who misses them.
-#[derive(Debug, Default)]
+/// Missed receipts of one reader, who misses them, and since when.
+#[derive(Debug)]
 struct OwedReceipts {
     ids: Vec<Id>,
     seen: HashSet<Id>,
     owed: HashSet<Arc<str>>,
+    since: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -273,7 +280,18 @@ pub struct Decision {
     pub thinned: usize,
 }
 
-/// Something owed at the end of an interval.
+/// Something owed, now due: one frame's worth for every member in `members`.
+#[derive(Debug)]
+pub struct OwedBatch {
+    /// The hot room.
+    pub room: Id,
+    /// What each of them gets.
+    pub owed: Owed,
+    /// Who is owed it (members that left since may be among them).
+    pub members: Vec<Arc<str>>,
+}
+
+/// What is owed.
 #[derive(Debug, Clone)]
 pub enum Owed {
     /// Send this frame (the latest state of a subject).
@@ -356,6 +374,7 @@ impl Thinner {
                 let entry = state.states.entry(key.clone()).or_insert(OwedState {
                     frame: frame.clone(),
                     owed: HashSet::new(),
+                    since: now,
                 });
                 entry.frame = frame.clone();
                 for sid in &send {
@@ -372,7 +391,16 @@ impl Thinner {
             } => {
                 if !skipped.is_empty() {
                     // A member that got this receipt may still owe earlier ones: nobody is removed.
-                    let entry = state.receipts.entry(reader.clone()).or_default();
+                    let entry =
+                        state
+                            .receipts
+                            .entry(reader.clone())
+                            .or_insert_with(|| OwedReceipts {
+                                ids: Vec::new(),
+                                seen: HashSet::new(),
+                                owed: HashSet::new(),
+                                since: now,
+                            });
                     for id in message_ids {
                         if entry.seen.insert(id.clone()) {
                             entry.ids.push(id.clone());
@@ -385,33 +413,36 @@ impl Thinner {
         Decision { now: send, thinned }
     }
 
-    /// Ends the interval for every room: what each member is owed, then forgets it. Windows of
-    /// members that have been quiet for two intervals are dropped (they restart fresh).
-    pub fn flush(&mut self, now: Instant, interval: Duration) -> Vec<(Id, Arc<str>, Owed)> {
+    /// Takes what is due: every subject whose first miss is `converge_within` old, with the members
+    /// owed it, and forgets it. Windows of members quiet for two intervals are dropped (they restart
+    /// fresh), then rooms with nothing left.
+    pub fn flush(&mut self, now: Instant, config: &HotConfig) -> Vec<OwedBatch> {
+        let due = |since: Instant| now.saturating_duration_since(since) >= config.converge_within;
         let mut out = Vec::new();
         for (room, state) in &mut self.rooms {
-            for (_, owed) in state.states.drain() {
-                for sid in owed.owed {
-                    out.push((room.clone(), sid, Owed::Frame(owed.frame.clone())));
-                }
+            for (_, owed) in state.states.extract_if(|_, o| due(o.since)) {
+                out.push(OwedBatch {
+                    room: room.clone(),
+                    owed: Owed::Frame(owed.frame),
+                    members: owed.owed.into_iter().collect(),
+                });
             }
-            for (reader, owed) in state.receipts.drain() {
-                for sid in owed.owed {
-                    out.push((
-                        room.clone(),
-                        sid,
-                        Owed::Receipt {
-                            reader: reader.clone(),
-                            message_ids: owed.ids.clone(),
-                        },
-                    ));
-                }
+            for (reader, owed) in state.receipts.extract_if(|_, o| due(o.since)) {
+                out.push(OwedBatch {
+                    room: room.clone(),
+                    owed: Owed::Receipt {
+                        reader,
+                        message_ids: owed.ids,
+                    },
+                    members: owed.owed.into_iter().collect(),
+                });
             }
             state
                 .windows
-                .retain(|_, w| now.saturating_duration_since(w.start) < interval * 2);
+                .retain(|_, w| now.saturating_duration_since(w.start) < config.min_interval * 2);
         }
-        self.rooms.retain(|_, s| !s.windows.is_empty());
+        self.rooms
+            .retain(|_, s| !(s.windows.is_empty() && s.states.is_empty() && s.receipts.is_empty()));
         out
     }
 
@@ -424,6 +455,7 @@ impl Thinner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn s(secs: u64) -> Duration {
         Duration::from_secs(secs)
@@ -434,8 +466,31 @@ mod tests {
             push_probability: p,
             min_pushes: min,
             min_interval: s(1),
+            converge_within: s(1),
             ..HotConfig::default()
         }
+    }
+
+    /// Each member's owed frames (receipts written `reader:ids`), sorted.
+    fn by_member(batches: Vec<OwedBatch>) -> HashMap<Arc<str>, Vec<String>> {
+        let mut out: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+        for batch in batches {
+            assert_eq!(batch.room, "r");
+            let text = match batch.owed {
+                Owed::Frame(frame) => frame.to_string(),
+                Owed::Receipt {
+                    reader,
+                    message_ids,
+                } => format!("{reader}:{}", message_ids.join(",")),
+            };
+            for sid in batch.members {
+                out.entry(sid).or_default().push(text.clone());
+            }
+        }
+        for frames in out.values_mut() {
+            frames.sort();
+        }
+        out
     }
 
     fn members(n: usize) -> Vec<Arc<str>> {
@@ -574,7 +629,7 @@ mod tests {
     }
 
     #[test]
-    fn members_that_missed_state_converge_on_the_latest_at_the_end_of_the_interval() {
+    fn members_that_missed_state_converge_on_the_latest_state() {
         let c = config(0.0, 1);
         let mut thinner = Thinner::seeded(3);
         let m = members(4);
@@ -596,26 +651,16 @@ mod tests {
             }
         }
         assert!(last_seen.values().all(|f| f == "participants@1"));
-        // End of the interval: each member is owed exactly the latest state of each subject.
-        let owed = thinner.flush(t0 + s(1), s(1));
-        let mut by_member: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-        for (room, sid, owed) in owed {
-            assert_eq!(room, "r");
-            let Owed::Frame(frame) = owed else {
-                panic!("state pushes are owed as frames")
-            };
-            by_member.entry(sid).or_default().push(frame.to_string());
-        }
-        assert_eq!(by_member.len(), 4);
-        for frames in by_member.values_mut() {
-            frames.sort();
-            assert_eq!(
-                frames,
-                &vec!["msg-1@5".to_owned(), "participants@2".to_owned()]
-            );
+        // converge_within (1 s) after the last first miss: each member is owed exactly the latest
+        // state of each subject.
+        let due = t0 + s(1) + ms(pushes.len() as u64);
+        let owed = by_member(thinner.flush(due, &c));
+        assert_eq!(owed.len(), 4);
+        for frames in owed.values() {
+            assert_eq!(frames, &["msg-1@5", "participants@2"]);
         }
         // Nothing is owed twice.
-        assert!(thinner.flush(t0 + s(1), s(1)).is_empty());
+        assert!(thinner.flush(due, &c).is_empty());
     }
 
     #[test]
@@ -630,7 +675,7 @@ mod tests {
         thinner.thin("r", &m, Audience::default(), &state("k", 1), t0, &never);
         let d = thinner.thin("r", &m, Audience::default(), &state("k", 2), t0, &c);
         assert_eq!(d.now.len(), 1);
-        assert!(thinner.flush(t0 + s(1), s(1)).is_empty());
+        assert!(thinner.flush(t0 + s(1), &c).is_empty());
     }
 
     #[test]
@@ -647,19 +692,49 @@ mod tests {
             let d = thinner.thin("r", &m, Audience::default(), &push, t0, &c);
             assert!(d.now.is_empty());
         }
-        let owed = thinner.flush(t0 + s(1), s(1));
+        let owed = by_member(thinner.flush(t0 + s(1), &c));
         assert_eq!(owed.len(), 2);
-        for (_, _, owed) in owed {
-            let Owed::Receipt {
-                reader,
-                message_ids,
-            } = owed
-            else {
-                panic!("receipts are owed as receipts")
-            };
-            assert_eq!(reader, "reader");
-            assert_eq!(message_ids, vec!["a", "b", "c"]);
-        }
+        assert!(owed.values().all(|f| f == &["reader:a,b,c"]), "{owed:?}");
+    }
+
+    #[test]
+    fn what_is_owed_waits_for_its_deadline_and_merges_what_came_meanwhile() {
+        // 10 s to converge; a reader marks messages read every 4 s, a message's reactions change
+        // every 3 s. Members get nothing by chance, so all of it is owed.
+        let c = HotConfig {
+            converge_within: s(10),
+            ..config(0.0, 0)
+        };
+        let mut thinner = Thinner::seeded(5);
+        let m = members(3);
+        let t0 = Instant::now();
+        let receipt = |ids: &[&str]| Push::Receipt {
+            reader: "reader".into(),
+            message_ids: ids.iter().map(|id| id.to_string()).collect(),
+        };
+        let audience = Audience::default();
+        thinner.thin("r", &m, audience, &receipt(&["a"]), t0, &c);
+        thinner.thin("r", &m, audience, &state("msg-1", 1), t0 + s(2), &c);
+        thinner.thin("r", &m, audience, &receipt(&["b"]), t0 + s(4), &c);
+        thinner.thin("r", &m, audience, &state("msg-1", 2), t0 + s(5), &c);
+        thinner.thin("r", &m, audience, &receipt(&["c"]), t0 + s(8), &c);
+        thinner.thin("r", &m, audience, &state("msg-1", 3), t0 + s(8), &c);
+        // Before the first deadline nothing goes out.
+        assert!(thinner.flush(t0 + s(9), &c).is_empty());
+        // 10 s after the first missed receipt: the three receipts, merged into one per member.
+        let owed = by_member(thinner.flush(t0 + s(10), &c));
+        assert_eq!(owed.len(), 3);
+        assert!(owed.values().all(|f| f == &["reader:a,b,c"]), "{owed:?}");
+        // 10 s after the first missed reaction update: only its latest state.
+        assert!(thinner.flush(t0 + s(11), &c).is_empty());
+        let owed = by_member(thinner.flush(t0 + s(12), &c));
+        assert!(owed.values().all(|f| f == &["msg-1@3"]), "{owed:?}");
+        assert_eq!(owed.len(), 3);
+        // A later read starts a new deadline of its own.
+        thinner.thin("r", &m, audience, &receipt(&["d"]), t0 + s(13), &c);
+        assert!(thinner.flush(t0 + s(22), &c).is_empty());
+        let owed = by_member(thinner.flush(t0 + s(23), &c));
+        assert!(owed.values().all(|f| f == &["reader:d"]), "{owed:?}");
     }
 
     #[test]
@@ -676,9 +751,9 @@ mod tests {
             &c,
         );
         assert_eq!(thinner.rooms(), 1);
-        thinner.flush(t0 + s(1), s(1));
+        thinner.flush(t0 + s(1), &c);
         assert_eq!(thinner.rooms(), 1);
-        thinner.flush(t0 + s(2), s(1));
+        thinner.flush(t0 + s(2), &c);
         assert_eq!(thinner.rooms(), 0);
     }
 }

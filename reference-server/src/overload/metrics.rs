@@ -188,7 +188,7 @@ pub fn render(overload: &Overload, connections: usize) -> String {
     out.family(
         "pushes_owed_sent_total",
         "counter",
-        "Latest-state pushes sent at the end of an interval to members that missed one, by class.",
+        "Owed pushes (latest state, merged receipts) sent to members that missed one, by class.",
     );
     for c in PushClass::ALL {
         out.value(

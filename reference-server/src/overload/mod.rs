@@ -14,7 +14,7 @@
 //!
 //! This file holds [`Overload`], which ties them together: admission (shed by level, then the
 //! bulkhead), the degradations of the current level, hot-room pushes, config changes, and the
-//! background tasks (level sampler, end-of-interval flush of owed pushes, notices from other
+//! background tasks (level sampler, flush of owed pushes as they fall due, notices from other
 //! instances). Reads on the hot path are lock-free (`arc-swap` for the config, atomics for the level).
 
 pub mod admin;
@@ -730,44 +730,35 @@ impl Overload {
         self.stats.thinned[class.index()].fetch_add(decision.thinned as u64, Ordering::Relaxed);
     }
 
-    /// Sends every member of a hot room what it is owed at the end of an interval.
-    pub fn flush_owed(&self, gateway: &Gateway) {
-        let interval = self.live.load().config.hot.min_interval;
-        let owed = {
+    /// Sends members of hot rooms what they are owed and is now due: each owed push encoded once,
+    /// for every member owed it that is still here. Yields between rooms' batches, so chat traffic
+    /// is not held up behind them.
+    pub async fn flush_owed(&self, gateway: &Gateway) {
+        let due = {
+            let live = self.live.load();
             let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
-            thinner.flush(Instant::now(), interval)
+            thinner.flush(Instant::now(), &live.config.hot)
         };
-        if owed.is_empty() {
-            return;
-        }
-        let mut by_room: std::collections::HashMap<Id, Vec<(Arc<str>, Owed)>> =
-            std::collections::HashMap::new();
-        for (room, sid, item) in owed {
-            by_room.entry(room).or_default().push((sid, item));
-        }
-        for (room, items) in by_room {
-            let members: std::collections::HashMap<Arc<str>, Arc<gateway::Conn>> = gateway
-                .members(&room)
-                .into_iter()
-                .map(|c| (Arc::clone(c.sid()), c))
-                .collect();
-            for (sid, item) in items {
-                // A member that left meanwhile is owed nothing here.
-                let Some(conn) = members.get(&sid) else {
-                    continue;
-                };
-                let (class, frame) = match item {
-                    Owed::Frame(frame) => (owed_class(&frame), Some(frame)),
-                    Owed::Receipt {
-                        reader,
-                        message_ids,
-                    } => (PushClass::Receipts, receipt_frame(&reader, &message_ids)),
-                };
-                if let Some(frame) = frame {
-                    conn.send(frame);
-                    self.stats.owed_sent[class.index()].fetch_add(1, Ordering::Relaxed);
+        for batch in due {
+            let (class, frame) = match batch.owed {
+                Owed::Frame(frame) => (owed_class(&frame), Some(frame)),
+                Owed::Receipt {
+                    reader,
+                    message_ids,
+                } => (PushClass::Receipts, receipt_frame(&reader, &message_ids)),
+            };
+            let Some(frame) = frame else { continue };
+            let owed: std::collections::HashSet<Arc<str>> = batch.members.into_iter().collect();
+            let mut sent = 0;
+            // A member that left meanwhile is owed nothing here.
+            for conn in gateway.members(&batch.room) {
+                if owed.contains(conn.sid()) {
+                    conn.send(frame.clone());
+                    sent += 1;
                 }
             }
+            self.stats.owed_sent[class.index()].fetch_add(sent, Ordering::Relaxed);
+            tokio::task::yield_now().await;
         }
     }
 
@@ -1033,7 +1024,7 @@ fn owed_class(frame: &gateway::Frame) -> PushClass {
 }
 
 /// Starts what runs beside the server: Redis coordination when configured (and the newest config
-/// other instances agreed on), the level sampler, the end-of-interval flush of owed pushes, the
+/// other instances agreed on), the level sampler, the flush of owed pushes as they fall due, the
 /// listener for other instances' notices, and the config file watcher. They stop at shutdown.
 pub async fn start(state: &AppState) -> Result<(), coord::CoordError> {
     let overload = &state.overload;
@@ -1070,15 +1061,17 @@ async fn sample_levels(overload: Arc<Overload>, stop: CancellationToken) {
     }
 }
 
-/// Every `hot.min_interval`, sends members of hot rooms what they are owed.
+/// Sends members of hot rooms what they are owed as it falls due: checked every quarter of
+/// `hot.converge_within` (50 ms to 1 s), so a push is at most that much later than its deadline.
 async fn flush_owed(state: AppState, stop: CancellationToken) {
     loop {
-        let every = state.overload.live.load().config.hot.min_interval;
+        let every = (state.overload.live.load().config.hot.converge_within / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        state.overload.flush_owed(&state.gateway);
+        state.overload.flush_owed(&state.gateway).await;
     }
 }
 
