@@ -116,6 +116,7 @@ async fn lost_and_duplicated_messages_are_counted() {
             count: Some(10),
             interval: Duration::from_millis(50),
             mark_read: false,
+            read_every: None,
         },
         Step::Hold,
     ];
@@ -152,6 +153,7 @@ async fn delayed_and_reordered_deliveries_are_measured() {
             count: Some(10),
             interval: Duration::from_millis(20),
             mark_read: false,
+            read_every: None,
         },
         Step::Hold,
     ];

@@ -69,6 +69,28 @@ steps = ["register", "enter_room", "connect", "join_room",
          { send_messages = { count = 4, interval = "300ms", mark_read = true } }, "hold"]
 "#;
 
+/// Members that read along: between their messages (1 s apart) they mark what arrived as read every
+/// 200 ms, as a client with the room open does.
+const READING_ALONG: &str = r#"
+name = "reading-along-test"
+seed = 6
+[[phase]]
+kind = "constant"
+users = 10
+duration = "3s"
+spread = "0s"
+[rooms]
+assignment = "groups"
+users_per_room = 5
+[timeouts]
+step = "10s"
+delivery = "2s"
+[[flow]]
+name = "chat"
+steps = ["register", "enter_room", "connect", "join_room",
+         { send_messages = { count = 2, interval = "1s", read_every = "200ms" } }, "hold"]
+"#;
+
 async fn reference_server() -> reference_server::RunningServer {
     common::capacity::capped_server(ServerConfig::default().max_connections).await
 }
@@ -209,6 +231,36 @@ async fn members_can_mark_what_arrived_as_read_before_each_message() {
         events >= s.messages.sent + 30,
         "{events} message-send events for {} messages",
         s.messages.sent
+    );
+    let _ = server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_can_read_along_between_messages() {
+    let server = reference_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let w = run(
+        READING_ALONG,
+        1.0,
+        server.url(),
+        out.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let s = &w.summary;
+    assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
+    assert_eq!(s.messages.sent, 20);
+    assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
+    // In the second between its two messages each member finds something unread (the others'
+    // first messages, join notices) at least once, and marks it read at most once per 200 ms tick.
+    let events = server
+        .state()
+        .overload
+        .started(reference_server::overload::RequestKind::MessageSend);
+    let reads = events - s.messages.sent;
+    assert!(
+        (10..=50).contains(&reads),
+        "{reads} read-along marks by 10 members over 5 ticks each"
     );
     let _ = server.shutdown().await;
 }

@@ -118,6 +118,9 @@ pub enum Step {
         /// Before each message, mark every message that arrived since the last one as read, as a
         /// client with the room open does (in a big room: a receipt storm).
         mark_read: bool,
+        /// Between messages, every this often, mark what arrived as read: a client with the room
+        /// open that reports what it shows as it shows it, at most this often.
+        read_every: Option<Duration>,
     },
     /// React to the latest message received from someone else (or its own), await
     /// `messageReactionUpdate`.

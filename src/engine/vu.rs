@@ -212,6 +212,10 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
                         mark_read: true,
                         ..
                     }
+                    | Step::SendMessages {
+                        read_every: Some(_),
+                        ..
+                    }
             )
         }),
         step_timeout: plan.step_timeout,
@@ -297,7 +301,8 @@ impl Vu {
                 count,
                 interval,
                 mark_read,
-            } => Box::pin(self.send_messages(*count, *interval, *mark_read)).await,
+                read_every,
+            } => Box::pin(self.send_messages(*count, *interval, *mark_read, *read_every)).await,
             Step::React { reaction } => Box::pin(self.react(reaction)).await,
             Step::MarkRead => Box::pin(self.mark_read()).await,
             Step::UploadFile { bytes, mime } => Box::pin(self.upload_file(*bytes, mime)).await,
@@ -553,14 +558,27 @@ impl Vu {
         count: Option<u32>,
         interval: Duration,
         mark_read: bool,
+        read_every: Option<Duration>,
     ) -> StepResult {
         let joined = self.joined(Op::SendAck)?;
         let start = Instant::now();
+        let mut next_read = read_every.map(|every| start + every);
         let mut k: u32 = 0;
         while count.is_none_or(|c| k < c) {
             // Open-loop pacing: the k-th message is due at start + k·interval whatever happened to
             // the previous ones, and its latency counts from that intended time.
             let intended = start + interval * k;
+            // Reading along until then: what arrived is marked read every `read_every`.
+            while let (Some(every), Some(due)) = (read_every, next_read)
+                && due < intended
+            {
+                self.serve(due, Op::SendAck, &mut |_| false).await?;
+                if self.conn.as_ref().is_some_and(|c| !c.unread.is_empty()) {
+                    self.mark_read().await?;
+                }
+                // A VU that fell behind reads once and carries on, it does not catch up.
+                next_read = Some((due + every).max(Instant::now()));
+            }
             self.serve(intended, Op::SendAck, &mut |_| false).await?;
             if mark_read && self.conn.as_ref().is_some_and(|c| !c.unread.is_empty()) {
                 self.mark_read().await?;

@@ -251,10 +251,12 @@ fn scale_flow(flow: &Flow, scale: f64) -> Flow {
                 count,
                 interval,
                 mark_read,
+                read_every,
             } => Step::SendMessages {
                 count: *count,
                 interval: scale_duration(*interval, scale),
                 mark_read: *mark_read,
+                read_every: read_every.map(|d| scale_duration(d, scale)),
             },
             other => other.clone(),
         })
@@ -413,6 +415,7 @@ mod tests {
                 count: Some(2),
                 interval: secs(0.2),
                 mark_read: false,
+                read_every: None,
             }
         );
         assert_eq!(

@@ -179,7 +179,7 @@ pub enum StepFile {
         /// Pages (default 1).
         pages: Option<u32>,
     },
-    /// `send_messages = { count = 3, interval = "1s", mark_read = true }`.
+    /// `send_messages = { count = 3, interval = "1s", mark_read = true, read_every = "1s" }`.
     SendMessages {
         /// Messages to send; omitted = until the run ends.
         count: Option<u32>,
@@ -187,6 +187,8 @@ pub enum StepFile {
         interval: Option<DurationValue>,
         /// Before each message, mark what arrived since as read (default false).
         mark_read: Option<bool>,
+        /// Between messages, mark what arrived as read this often (default never).
+        read_every: Option<DurationValue>,
     },
     /// `react = { reaction = "👍" }`.
     React {
@@ -302,6 +304,7 @@ struct SendMessagesParams {
     count: Option<u32>,
     interval: Option<DurationValue>,
     mark_read: Option<bool>,
+    read_every: Option<DurationValue>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +377,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 count: None,
                 interval: None,
                 mark_read: None,
+                read_every: None,
             },
             "react" => StepFile::React { reaction: None },
             "mark_read" => StepFile::MarkRead,
@@ -421,6 +425,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                     count: p.count,
                     interval: p.interval,
                     mark_read: p.mark_read,
+                    read_every: p.read_every,
                 }
             }
             "react" => {

@@ -36,6 +36,8 @@ const DEFAULT_USERS_PER_ROOM: u32 = 10;
 const DEFAULT_PAGE_SIZE: u32 = 10;
 const DEFAULT_LEVEL_EVERY: Duration = Duration::from_secs(10);
 const DEFAULT_SEND_INTERVAL: Duration = Duration::from_secs(1);
+const MIN_READ_EVERY: Duration = Duration::from_millis(100);
+const MAX_READ_EVERY: Duration = Duration::from_secs(3600);
 
 const PHASE_KINDS: &str = "ramp, constant, arrival_rate";
 const ASSIGNMENTS: &str = "groups, shared";
@@ -785,6 +787,7 @@ fn step_params(step: &StepFile, path: &str, p: &mut Problems) -> Option<Step> {
             count,
             interval,
             mark_read,
+            read_every,
         } => {
             if *count == Some(0) {
                 p.push(
@@ -799,10 +802,23 @@ fn step_params(step: &StepFile, path: &str, p: &mut Problems) -> Option<Step> {
                     "must be longer than 0s when count is omitted (sending until the run ends)",
                 );
             }
+            let read_every = read_every.map(|d| d.0);
+            if let Some(every) = read_every
+                && !(MIN_READ_EVERY..=MAX_READ_EVERY).contains(&every)
+            {
+                p.push(
+                    at("read_every"),
+                    format!(
+                        "must be from 100ms to 1h, got {} (omit it to mark nothing read between messages)",
+                        super::format_duration(every)
+                    ),
+                );
+            }
             Step::SendMessages {
                 count: *count,
                 interval,
                 mark_read: mark_read.unwrap_or(false),
+                read_every,
             }
         }
         StepFile::React { reaction } => {
@@ -1066,6 +1082,7 @@ steps = ["register", "enter_room", "connect", "join_room", { send_messages = { c
                 count: Some(3),
                 interval: DEFAULT_SEND_INTERVAL,
                 mark_read: true,
+                read_every: None,
             }
         );
         assert_eq!(
@@ -1074,7 +1091,22 @@ steps = ["register", "enter_room", "connect", "join_room", { send_messages = { c
                 count: Some(3),
                 interval: DEFAULT_SEND_INTERVAL,
                 mark_read: false,
+                read_every: None,
             }
+        );
+        assert_eq!(
+            step(r#"{ count = 3, read_every = "1s" }"#),
+            Step::SendMessages {
+                count: Some(3),
+                interval: DEFAULT_SEND_INTERVAL,
+                mark_read: false,
+                read_every: Some(std::time::Duration::from_secs(1)),
+            }
+        );
+        assert_error(
+            &with("{ count = 3 }", r#"{ count = 3, read_every = "10ms" }"#),
+            "flow[0].steps[4].send_messages.read_every",
+            &["must be from 100ms to 1h, got 10ms"],
         );
     }
 

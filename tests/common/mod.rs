@@ -85,6 +85,7 @@ pub fn full_flow(messages: u32, interval: Duration) -> Vec<Step> {
             count: Some(messages),
             interval,
             mark_read: false,
+            read_every: None,
         },
         Step::React {
             reaction: "👍".into(),
