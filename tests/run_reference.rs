@@ -204,12 +204,14 @@ async fn time_scaled_ramp_counts_exact_users_and_verifies_every_delivery() {
     let _ = server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_can_mark_what_arrived_as_read_before_each_message() {
+/// Runs `scenario` against the reference server; every user must pass and every message arrive.
+/// Returns the messages sent and the server's count of markMessagesAsRead events (it counts them,
+/// with chatMessage, as message-send events).
+async fn messages_and_reads(scenario: &str) -> (u64, u64) {
     let server = reference_server().await;
     let out = tempfile::tempdir().unwrap();
     let w = run(
-        READING,
+        scenario,
         1.0,
         server.url(),
         out.path(),
@@ -218,51 +220,34 @@ async fn members_can_mark_what_arrived_as_read_before_each_message() {
     .await;
     let s = &w.summary;
     assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
-    assert_eq!(s.messages.sent, 40);
     assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
-    // The server counts every chatMessage and every markMessagesAsRead as a message-send event:
-    // each member has something unread before each of its 4 messages (at least the others' join
-    // notices before the first), so about 40 receipts came on top of the 40 messages.
     let events = server
         .state()
         .overload
         .started(reference_server::overload::RequestKind::MessageSend);
-    assert!(
-        events >= s.messages.sent + 30,
-        "{events} message-send events for {} messages",
-        s.messages.sent
-    );
     let _ = server.shutdown().await;
+    (s.messages.sent, events - s.messages.sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_can_mark_what_arrived_as_read_before_each_message() {
+    let (sent, reads) = messages_and_reads(READING).await;
+    assert_eq!(sent, 40);
+    // Each member has something unread before each of its 4 messages (at least the others' join
+    // notices before the first), so about 40 receipts came on top of the 40 messages.
+    assert!(reads >= 30, "{reads} marks for {sent} messages");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_can_read_along_between_messages() {
-    let server = reference_server().await;
-    let out = tempfile::tempdir().unwrap();
-    let w = run(
-        READING_ALONG,
-        1.0,
-        server.url(),
-        out.path(),
-        CancellationToken::new(),
-    )
-    .await;
-    let s = &w.summary;
-    assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
-    assert_eq!(s.messages.sent, 20);
-    assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
+    let (sent, reads) = messages_and_reads(READING_ALONG).await;
+    assert_eq!(sent, 20);
     // In the second between its two messages each member finds something unread (the others'
     // first messages, join notices) at least once, and marks it read at most once per 200 ms tick.
-    let events = server
-        .state()
-        .overload
-        .started(reference_server::overload::RequestKind::MessageSend);
-    let reads = events - s.messages.sent;
     assert!(
         (10..=50).contains(&reads),
         "{reads} read-along marks by 10 members over 5 ticks each"
     );
-    let _ = server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
