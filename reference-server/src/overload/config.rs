@@ -390,6 +390,9 @@ pub struct HotConfig {
     /// stale a member's view gets, and where thinning saves (several changes, one push).
     #[serde(with = "duration")]
     pub converge_within: Duration,
+    /// The newest message ids an owed receipt carries per reader. Readers of older messages reach a
+    /// member when it fetches those messages (history carries readers).
+    pub owed_receipt_ids: u32,
     /// Which pushes may be thinned. Chat messages never are.
     pub thin: ThinConfig,
 }
@@ -408,6 +411,8 @@ impl Default for HotConfig {
             // Read receipts and reactions up to 10 s late in a room hundreds talk in, which no
             // one can follow read by read anyway.
             converge_within: Duration::from_secs(10),
+            // More than a screenful (joinRoomSuccess and each history page carry 30 messages).
+            owed_receipt_ids: 50,
             thin: ThinConfig::default(),
         }
     }
@@ -629,6 +634,13 @@ impl OverloadConfig {
             format!(
                 "hot.converge_within = {} is out of range: 50ms to 10m",
                 show(h.converge_within)
+            ),
+        );
+        check(
+            (1..=10_000).contains(&h.owed_receipt_ids),
+            format!(
+                "hot.owed_receipt_ids = {} is out of range: 1 to 10000",
+                h.owed_receipt_ids
             ),
         );
         check(

@@ -14,8 +14,12 @@
 //!   state of that subject — unless a newer push of the same subject reaches it first, which carries
 //!   the same state.
 //! - `messagesRead` carries a delta (these ids were read by this reader). A member that misses one is
-//!   owed the union of the reader's missed ids; repeating ids it already has is harmless (marking
-//!   read is idempotent).
+//!   owed the union of the reader's missed ids — the newest `owed_receipt_ids` of them: a member
+//!   converges on the read state of the messages it shows, and the readers of older ones come with
+//!   them when it fetches them (history carries readers). That bound is what keeps a hot room's
+//!   receipts from costing as many bytes as without thinning: every reader's receipt carries every
+//!   message it read, and in a room of hundreds that is most of what the room sends. Repeating ids
+//!   a member already has is harmless (marking read is idempotent).
 //! - `aiMessageChunk` carries the reply so far, and every stream ends with `aiMessageComplete` or
 //!   `aiMessageError`, which are never thinned: a missed chunk is made good by the next chunk the
 //!   member gets, or by the end of the stream. Nothing is owed.
@@ -32,7 +36,7 @@
 //! members that missed those pushes once, not once per change. Each subject's deadline runs from its
 //! own first miss, so what is owed goes out spread over time, not in one burst per interval.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
@@ -255,10 +259,11 @@ struct OwedState {
     since: Instant,
 }
 
-/// Missed receipts of one reader, who misses them, and since when.
+/// Missed receipts of one reader (the newest `owed_receipt_ids` of them), who misses them, and
+/// since when.
 #[derive(Debug)]
 struct OwedReceipts {
-    ids: Vec<Id>,
+    ids: VecDeque<Id>,
     seen: HashSet<Id>,
     owed: HashSet<Arc<str>>,
     since: Instant,
@@ -396,14 +401,19 @@ impl Thinner {
                             .receipts
                             .entry(reader.clone())
                             .or_insert_with(|| OwedReceipts {
-                                ids: Vec::new(),
+                                ids: VecDeque::new(),
                                 seen: HashSet::new(),
                                 owed: HashSet::new(),
                                 since: now,
                             });
                     for id in message_ids {
                         if entry.seen.insert(id.clone()) {
-                            entry.ids.push(id.clone());
+                            entry.ids.push_back(id.clone());
+                            if entry.ids.len() > config.owed_receipt_ids as usize
+                                && let Some(oldest) = entry.ids.pop_front()
+                            {
+                                entry.seen.remove(&oldest);
+                            }
                         }
                     }
                     entry.owed.extend(skipped);
@@ -432,7 +442,7 @@ impl Thinner {
                     room: room.clone(),
                     owed: Owed::Receipt {
                         reader,
-                        message_ids: owed.ids,
+                        message_ids: owed.ids.into(),
                     },
                     members: owed.owed.into_iter().collect(),
                 });
@@ -695,6 +705,27 @@ mod tests {
         let owed = by_member(thinner.flush(t0 + s(1), &c));
         assert_eq!(owed.len(), 2);
         assert!(owed.values().all(|f| f == &["reader:a,b,c"]), "{owed:?}");
+    }
+
+    #[test]
+    fn an_owed_receipt_carries_the_newest_ids_only() {
+        let c = HotConfig {
+            owed_receipt_ids: 3,
+            ..config(0.0, 0)
+        };
+        let mut thinner = Thinner::seeded(5);
+        let m = members(2);
+        let t0 = Instant::now();
+        for ids in [vec!["a", "b"], vec!["c", "b", "d"], vec!["e"]] {
+            let push = Push::Receipt {
+                reader: "reader".into(),
+                message_ids: ids.into_iter().map(String::from).collect(),
+            };
+            thinner.thin("r", &m, Audience::default(), &push, t0, &c);
+        }
+        let owed = by_member(thinner.flush(t0 + s(1), &c));
+        assert_eq!(owed.len(), 2);
+        assert!(owed.values().all(|f| f == &["reader:c,d,e"]), "{owed:?}");
     }
 
     #[test]
