@@ -429,7 +429,14 @@ async fn metrics_are_prometheus_text_with_the_overload_figures() {
             text.lines().any(|l| l == line),
             "missing {line:?} in\n{text}"
         );
-    }
+    } // Both members got at least their handshake, join replies and the message: packets and bytes
+    // written are counted.
+    let written = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    };
+    assert!(written("chat_packets_written_total ") >= 6, "{text}");
+    assert!(written("chat_bytes_written_total ") > 200, "{text}");
 }
 
 #[tokio::test]

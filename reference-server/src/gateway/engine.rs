@@ -25,6 +25,7 @@ use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc, oneshot};
 use super::conn::{Conn, Frame, Polling};
 use super::session::{Link, Outbound, Session, random_sid};
 use crate::AppState;
+use crate::overload::Overload;
 use crate::peer::Peer;
 
 /// Websocket read and write buffer size per connection. Tungstenite's default (128 KiB for reads)
@@ -124,7 +125,7 @@ pub async fn get(
         (Some("polling"), None) => open_polling(state, peer),
         (Some("polling"), Some(sid)) => match state.gateway.lookup(&sid) {
             Some(conn) if conn.is_polling() => {
-                poll(conn, state.gateway.settings().max_payload).await
+                poll(conn, state.gateway.settings().max_payload, &state.overload).await
             }
             Some(_) => EngineError::BadRequest.into_response(),
             None => EngineError::UnknownSid.into_response(),
@@ -262,7 +263,7 @@ fn open_polling(state: AppState, peer: Peer) -> Response {
 
 /// A polling GET: waits for outbound frames and returns them as one payload; `6` when an upgrade
 /// needs the poll out of the way; `1` when the session is closed.
-async fn poll(conn: Arc<Conn>, max_payload: usize) -> Response {
+async fn poll(conn: Arc<Conn>, max_payload: usize, overload: &Overload) -> Response {
     let Some(polling) = conn.polling.as_ref() else {
         return EngineError::BadRequest.into_response();
     };
@@ -282,15 +283,18 @@ async fn poll(conn: Arc<Conn>, max_payload: usize) -> Response {
         return text("1");
     };
     let mut payload = String::from(first.as_str());
+    let mut packets = 1;
     while payload.len() < max_payload {
         match rx.try_recv() {
             Ok(frame) => {
                 payload.push(RECORD_SEPARATOR);
                 payload.push_str(&frame);
+                packets += 1;
             }
             Err(_) => break,
         }
     }
+    overload.count_written(packets, payload.len() as u64);
     text(payload)
 }
 

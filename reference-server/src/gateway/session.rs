@@ -160,7 +160,9 @@ impl Session {
                         // A write blocked on a peer that stopped reading must not outlive a close
                         // (its queue overflowing is exactly how such a peer gets closed).
                         let result = tokio::select! {
-                            result = write_batch(ws, outbound.rx(), frame, timeout) => result,
+                            result = write_batch(ws, outbound.rx(), frame, timeout) => result.map(
+                                |(packets, bytes)| self.state.overload.count_written(packets, bytes),
+                            ),
                             () = self.conn.closing() => {
                                 Err(self.conn.reason().unwrap_or(DisconnectReason::TransportClose))
                             }
@@ -492,26 +494,33 @@ impl Session {
     }
 }
 
-/// Writes `first` and whatever else is queued (up to a batch), then flushes. A write that takes longer
-/// than `timeout` means the peer stopped reading: it is a slow consumer.
+/// Writes `first` and whatever else is queued (up to a batch), then flushes; returns the packets and
+/// bytes written. A write that takes longer than `timeout` means the peer stopped reading: it is a
+/// slow consumer.
 async fn write_batch(
     ws: &mut WebSocket,
     rx: &mut mpsc::Receiver<Frame>,
     first: Frame,
     timeout: Duration,
-) -> Result<(), DisconnectReason> {
+) -> Result<(u64, u64), DisconnectReason> {
     let write = async {
+        let mut bytes = first.len() as u64;
         ws.feed(Message::Text(first)).await?;
+        let mut packets = 1;
         for _ in 0..WRITE_BATCH {
             match rx.try_recv() {
-                Ok(frame) => ws.feed(Message::Text(frame)).await?,
+                Ok(frame) => {
+                    bytes += frame.len() as u64;
+                    packets += 1;
+                    ws.feed(Message::Text(frame)).await?;
+                }
                 Err(_) => break,
             }
         }
-        ws.flush().await
+        ws.flush().await.map(|()| (packets, bytes))
     };
     match tokio::time::timeout(timeout, write).await {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(written)) => Ok(written),
         Ok(Err(_)) => Err(DisconnectReason::TransportError),
         Err(_) => Err(DisconnectReason::SlowConsumer),
     }

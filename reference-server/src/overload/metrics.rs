@@ -7,7 +7,8 @@
 //! `overload_level`, `overload_utilization`, `scheduler_lag_seconds`, `overload_enabled`,
 //! `overload_config_revision`, `overload_config_changes_total`, `overload_config_refused_total`,
 //! `hot_rooms`, `hot_marks_total`, `pushes_total{class}`, `pushes_thinned_total{class}`,
-//! `pushes_owed_sent_total{class}`, `messages_in_total`, `messages_out_total`.
+//! `pushes_owed_sent_total{class}`, `messages_in_total`, `messages_out_total`,
+//! `packets_written_total`, `bytes_written_total`.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -213,6 +214,26 @@ pub fn render(overload: &Overload, connections: usize) -> String {
         &[],
         s.messages_out.load(Ordering::Relaxed),
     );
+    out.family(
+        "packets_written_total",
+        "counter",
+        "Engine.IO packets written to clients: every event, ack and heartbeat.",
+    );
+    out.value(
+        "packets_written_total",
+        &[],
+        s.packets_written.load(Ordering::Relaxed),
+    );
+    out.family(
+        "bytes_written_total",
+        "counter",
+        "Bytes of those packets (websocket payloads, polling response bodies).",
+    );
+    out.value(
+        "bytes_written_total",
+        &[],
+        s.bytes_written.load(Ordering::Relaxed),
+    );
     out.0
 }
 
@@ -224,9 +245,12 @@ mod tests {
     fn every_sample_line_is_name_labels_value_and_every_family_is_typed() {
         let overload = Overload::default();
         overload.count_message(9);
+        overload.count_written(4, 120);
         let text = render(&overload, 3);
         assert!(text.contains("chat_connections 3\n"), "{text}");
         assert!(text.contains("chat_messages_out_total 9\n"));
+        assert!(text.contains("chat_packets_written_total 4\n"));
+        assert!(text.contains("chat_bytes_written_total 120\n"));
         assert!(text.contains("chat_rejections_total{kind=\"room_list\",reason=\"shed\"} 0\n"));
         let mut typed = std::collections::HashSet::new();
         for line in text.lines() {

@@ -303,6 +303,8 @@ struct Stats {
     owed_sent: [AtomicU64; 4],
     messages_in: AtomicU64,
     messages_out: AtomicU64,
+    packets_written: AtomicU64,
+    bytes_written: AtomicU64,
     hot_marks: AtomicU64,
     config_changes: AtomicU64,
     config_refused: AtomicU64,
@@ -768,6 +770,15 @@ impl Overload {
         self.stats
             .messages_out
             .fetch_add(recipients as u64, Ordering::Relaxed);
+    }
+
+    /// Counts Engine.IO packets written to clients (websocket frames, or records of a polling
+    /// response) and their bytes.
+    pub fn count_written(&self, packets: u64, bytes: u64) {
+        self.stats
+            .packets_written
+            .fetch_add(packets, Ordering::Relaxed);
+        self.stats.bytes_written.fetch_add(bytes, Ordering::Relaxed);
     }
 
     // ---------------------------------------------------------------- config changes
