@@ -47,9 +47,10 @@ metric = "delivery_missing"
 max = 0
 "#;
 
-/// Members who mark what arrived as read before each message they send, as a client with the room
-/// open does.
-const READING: &str = r#"
+/// 10 members in rooms of 5 who connect, join and then `send_messages` with these parameters.
+fn reading(send_messages: &str) -> String {
+    format!(
+        r#"
 name = "reading-test"
 seed = 5
 [[phase]]
@@ -66,30 +67,10 @@ delivery = "2s"
 [[flow]]
 name = "chat"
 steps = ["register", "enter_room", "connect", "join_room",
-         { send_messages = { count = 4, interval = "300ms", mark_read = true } }, "hold"]
-"#;
-
-/// Members that read along: between their messages (1 s apart) they mark what arrived as read every
-/// 200 ms, as a client with the room open does.
-const READING_ALONG: &str = r#"
-name = "reading-along-test"
-seed = 6
-[[phase]]
-kind = "constant"
-users = 10
-duration = "3s"
-spread = "0s"
-[rooms]
-assignment = "groups"
-users_per_room = 5
-[timeouts]
-step = "10s"
-delivery = "2s"
-[[flow]]
-name = "chat"
-steps = ["register", "enter_room", "connect", "join_room",
-         { send_messages = { count = 2, interval = "1s", read_every = "200ms" } }, "hold"]
-"#;
+         {{ send_messages = {send_messages} }}, "hold"]
+"#
+    )
+}
 
 async fn reference_server() -> reference_server::RunningServer {
     common::capacity::capped_server(ServerConfig::default().max_connections).await
@@ -231,7 +212,11 @@ async fn messages_and_reads(scenario: &str) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_can_mark_what_arrived_as_read_before_each_message() {
-    let (sent, reads) = messages_and_reads(READING).await;
+    // Members mark what arrived as read before each message they send.
+    let (sent, reads) = messages_and_reads(&reading(
+        r#"{ count = 4, interval = "300ms", mark_read = true }"#,
+    ))
+    .await;
     assert_eq!(sent, 40);
     // Each member has something unread before each of its 4 messages (at least the others' join
     // notices before the first), so about 40 receipts came on top of the 40 messages.
@@ -240,7 +225,12 @@ async fn members_can_mark_what_arrived_as_read_before_each_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_can_read_along_between_messages() {
-    let (sent, reads) = messages_and_reads(READING_ALONG).await;
+    // Members read along: between their messages (1 s apart) they mark what arrived as read every
+    // 200 ms, as a client with the room open does.
+    let (sent, reads) = messages_and_reads(&reading(
+        r#"{ count = 2, interval = "1s", read_every = "200ms" }"#,
+    ))
+    .await;
     assert_eq!(sent, 20);
     // In the second between its two messages each member finds something unread (the others'
     // first messages, join notices) at least once, and marks it read at most once per 200 ms tick.
