@@ -204,19 +204,14 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
         authed: None,
         room: None,
         conn: None,
-        track_unread: flow.steps.iter().any(|s| {
-            matches!(
-                s,
-                Step::MarkRead
-                    | Step::SendMessages {
-                        mark_read: true,
-                        ..
-                    }
-                    | Step::SendMessages {
-                        read_every: Some(_),
-                        ..
-                    }
-            )
+        track_unread: flow.steps.iter().any(|s| match s {
+            Step::MarkRead => true,
+            Step::SendMessages {
+                mark_read,
+                read_every,
+                ..
+            } => *mark_read || read_every.is_some(),
+            _ => false,
         }),
         step_timeout: plan.step_timeout,
         fails_vu_on_delivery: plan.delivery_fails_vu,
@@ -573,15 +568,13 @@ impl Vu {
                 && due < intended
             {
                 self.serve(due, Op::SendAck, &mut |_| false).await?;
-                if self.conn.as_ref().is_some_and(|c| !c.unread.is_empty()) {
-                    self.mark_read().await?;
-                }
+                self.mark_arrivals_read().await?;
                 // A VU that fell behind reads once and carries on, it does not catch up.
                 next_read = Some((due + every).max(Instant::now()));
             }
             self.serve(intended, Op::SendAck, &mut |_| false).await?;
-            if mark_read && self.conn.as_ref().is_some_and(|c| !c.unread.is_empty()) {
-                self.mark_read().await?;
+            if mark_read {
+                self.mark_arrivals_read().await?;
             }
             let text = self.message_text();
             self.send_chat(&joined, &text, None, Op::SendAck, intended)
@@ -693,6 +686,15 @@ impl Vu {
         })
         .await?;
         self.rec.ok(Op::React, started.elapsed().as_micros() as u64);
+        Ok(())
+    }
+
+    /// Marks what arrived as read, if anything did: a client reporting what it shows, not a
+    /// `mark_read` step (which counts even when there is nothing to mark).
+    async fn mark_arrivals_read(&mut self) -> StepResult {
+        if self.conn.as_ref().is_some_and(|c| !c.unread.is_empty()) {
+            self.mark_read().await?;
+        }
         Ok(())
     }
 
