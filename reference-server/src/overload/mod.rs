@@ -686,7 +686,8 @@ impl Overload {
     }
 
     /// Delivers a recoverable push, encoded as `frame`, to this instance's members of `room`,
-    /// thinned when the room is hot; what a member misses is owed to it at the end of its interval.
+    /// thinned when the room is hot; what a member misses is owed to it `hot.converge_within` after
+    /// its first miss.
     pub fn deliver_push(
         &self,
         gateway: &Gateway,
