@@ -16,8 +16,12 @@
 # server's default cost (19 MiB × 2 passes, ~15 ms of CPU per sign-up and per login) instead: every
 # step's sign-ups then weigh on the server as they did in the competition.
 #
+# MAX_USERS=N plays the scenario's ramp up to N users instead of its own `max_users` (same steps):
+# the way to take the ramp past what the stronger team serves. (`--max-users` only lowers it.)
+#
 #   benches/overload/run.sh [OUT_DIR] [extra `stampede match` flags, e.g. --max-users 1000]
 #   CPU_QUOTA=25 MODE=concurrent SCENARIO=benches/overload/ramp-hot.toml KDF=cheap (defaults)
+#   MAX_USERS (unset: the scenario's own)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -52,6 +56,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ -n "${MAX_USERS:-}" ]; then
+  case "$MAX_USERS" in
+    *[!0-9]* | "") echo "run.sh: MAX_USERS must be a whole number of users, got ${MAX_USERS}" >&2; exit 2 ;;
+  esac
+  grep -q '^max_users = ' "$scenario" || { echo "run.sh: $scenario has no ramp max_users to raise" >&2; exit 2; }
+  sed "s/^max_users = .*/max_users = $MAX_USERS/" "$scenario" >"$work/scenario.toml"
+  scenario="$work/scenario.toml"
+fi
+
 serve() { # name port on|off
   local group="$cgroups/stampede-overload-$1"
   mkdir -p "$work/$1" "$group"
@@ -82,5 +95,6 @@ for team in on:5201 off:5202; do
   cp "$work/${team%%:*}/server.log" "$out/server-${team%%:*}.log" || true
   cat "$cgroups/stampede-overload-${team%%:*}/cpu.stat" >"$out/cpu-${team%%:*}.txt" || true
 done
+cp "$scenario" "$out/scenario.toml"
 echo "results in $out"
 exit "$status"

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Prints a match directory's verdict and each team's levels table as Markdown (for RESULTS.md).
+"""Prints a match directory's verdict and each team's levels table as Markdown (for RESULTS.md),
+or, with --runs, one row per match directory for repeated runs of the same benchmark: each team's
+sustained users, the difference, and what each team's server wrote (from its final /metrics).
 
     python3 benches/overload/tables.py DIR
+    python3 benches/overload/tables.py --runs DIR...
 """
 import csv
 import json
@@ -43,5 +46,43 @@ def main(directory: str) -> None:
                   f"| {float(r['request_p99_ms']):.1f} | {held} |")
 
 
+def written(root: Path, team: str) -> str:
+    """Packets and bytes the team's server wrote, from the /metrics run.sh saved at the end."""
+    metrics = root / f"metrics-{team}.txt"
+    values = {}
+    if metrics.exists():
+        for line in metrics.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("chat_packets_written_total", "chat_bytes_written_total"):
+                values[name] = float(value)
+    if len(values) < 2:
+        return "n/a"
+    return (f"{values['chat_packets_written_total'] / 1e6:.1f} M pkts, "
+            f"{values['chat_bytes_written_total'] / 1e9:.1f} GB")
+
+
+def runs(directories: list[str]) -> None:
+    print("| run | on sustained | off sustained | on − off | VUs failed on / off "
+          "| requests ok on / off | on wrote | off wrote |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    for directory in directories:
+        root = Path(directory)
+        match = json.loads((root / "match.json").read_text())
+        teams = {t["name"]: t for t in match["teams"]}
+        if set(teams) != {"on", "off"}:
+            sys.exit(f"{directory}: expected teams on and off, found {sorted(teams)}")
+        on, off = teams["on"], teams["off"]
+        print(f"| {root.name} | {on['sustained_users']:,} | {off['sustained_users']:,} "
+              f"| {on['sustained_users'] - off['sustained_users']:+,} "
+              f"| {on['headline']['users_failed']:,} / {off['headline']['users_failed']:,} "
+              f"| {on['headline']['requests_ok'] / 1e6:.1f} M / {off['headline']['requests_ok'] / 1e6:.1f} M "
+              f"| {written(root, 'on')} | {written(root, 'off')} |")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) >= 3 and sys.argv[1] == "--runs":
+        runs(sys.argv[2:])
+    elif len(sys.argv) == 2 and not sys.argv[1].startswith("-"):
+        main(sys.argv[1])
+    else:
+        sys.exit(__doc__)
