@@ -110,6 +110,25 @@ async fn run(
     .remove(0)
 }
 
+/// Plays `scenario` to its end against a fresh reference server. Returns the server, still running
+/// for what it counted, and what was written, in a directory that lives as long as it is held.
+async fn play_to_end(
+    scenario: &str,
+    time_scale: f64,
+) -> (reference_server::RunningServer, Written, tempfile::TempDir) {
+    let server = reference_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let w = run(
+        scenario,
+        time_scale,
+        server.url(),
+        out.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    (server, w, out)
+}
+
 fn schema_check(summary: &Path) {
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(common::repo().join("schema/run-summary.schema.json")).unwrap(),
@@ -128,16 +147,7 @@ fn schema_check(summary: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_scaled_ramp_counts_exact_users_and_verifies_every_delivery() {
-    let server = reference_server().await;
-    let out = tempfile::tempdir().unwrap();
-    let w = run(
-        RAMP,
-        0.5,
-        server.url(),
-        out.path(),
-        CancellationToken::new(),
-    )
-    .await;
+    let (server, w, _out) = play_to_end(RAMP, 0.5).await;
     let s = &w.summary;
     let failures: Vec<_> = s
         .failures
@@ -189,16 +199,7 @@ async fn time_scaled_ramp_counts_exact_users_and_verifies_every_delivery() {
 /// Returns the messages sent and the server's count of markMessagesAsRead events (it counts them,
 /// with chatMessage, as message-send events).
 async fn messages_and_reads(scenario: &str) -> (u64, u64) {
-    let server = reference_server().await;
-    let out = tempfile::tempdir().unwrap();
-    let w = run(
-        scenario,
-        1.0,
-        server.url(),
-        out.path(),
-        CancellationToken::new(),
-    )
-    .await;
+    let (server, w, _out) = play_to_end(scenario, 1.0).await;
     let s = &w.summary;
     assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
     assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
