@@ -801,6 +801,15 @@ mod tests {
         .await
     }
 
+    /// Plays to the end, never interrupted.
+    async fn play_to_end(
+        dir: &Path,
+        start: Start,
+        exec: &mut Scripted,
+    ) -> Result<BracketOutcome, ContestError> {
+        play(dir, start, exec, &CancellationToken::new()).await
+    }
+
     fn new(format: Format) -> Start {
         Start::New(Box::new(setup(format, SeedBy::File)))
     }
@@ -849,14 +858,9 @@ mod tests {
         ] {
             let tmp = tempfile::tempdir().unwrap();
             let mut exec = Scripted::with(&CAPACITIES);
-            let o = play(
-                tmp.path(),
-                new(format),
-                &mut exec,
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+            let o = play_to_end(tmp.path(), new(format), &mut exec)
+                .await
+                .unwrap();
             assert_eq!(o.stopped, None);
             assert_eq!(places(&o), place_list(&expected), "{format}");
             assert_eq!(o.played.len(), played, "{format}");
@@ -929,14 +933,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&CAPACITIES);
         exec.unhealthy_runs = 100;
-        let o = play(
-            tmp.path(),
-            new(Format::Single),
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let o = play_to_end(tmp.path(), new(Format::Single), &mut exec)
+            .await
+            .unwrap();
         match &o.stopped {
             Some(Stopped::VoidLimit {
                 id: Some(id),
@@ -951,14 +950,9 @@ mod tests {
         assert_eq!(exec.runs.len(), 1 + DEFAULT_VOID_RETRIES as usize);
         // The generator is healthy again: the resumed bracket replays R1-1 as attempt 4.
         exec.unhealthy_runs = 0;
-        let o = play(
-            tmp.path(),
-            Start::Resume,
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let o = play_to_end(tmp.path(), Start::Resume, &mut exec)
+            .await
+            .unwrap();
         assert_eq!(o.stopped, None);
         assert!(tmp.path().join("matches/R1-1-a4/match.json").exists());
         assert_eq!(places(&o)[0].1, "d");
@@ -969,14 +963,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&CAPACITIES);
         exec.down.insert("d".into());
-        let o = play(
-            tmp.path(),
-            new(Format::Single),
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let o = play_to_end(tmp.path(), new(Format::Single), &mut exec)
+            .await
+            .unwrap();
         // Seeds 1 v 4 is a v d: d does not answer, a goes through without a run.
         let lines = journal_lines(tmp.path());
         assert_eq!(lines[1]["match"], "R1-1");
@@ -992,14 +981,9 @@ mod tests {
 
         let tmp = tempfile::tempdir().unwrap();
         exec.down.insert("a".into());
-        let err = play(
-            tmp.path(),
-            new(Format::Single),
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+        let err = play_to_end(tmp.path(), new(Format::Single), &mut exec)
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, ContestError::Unreachable(v) if v.len() == 2),
             "{err}"
@@ -1013,14 +997,9 @@ mod tests {
         let reference = {
             let tmp = tempfile::tempdir().unwrap();
             let mut exec = Scripted::with(&CAPACITIES);
-            let o = play(
-                tmp.path(),
-                new(Format::Double),
-                &mut exec,
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+            let o = play_to_end(tmp.path(), new(Format::Double), &mut exec)
+                .await
+                .unwrap();
             places(&o)
         };
 
@@ -1114,14 +1093,8 @@ mod tests {
     async fn a_qualifying_match_seeds_the_bracket() {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&CAPACITIES);
-        let o = play(
-            tmp.path(),
-            Start::New(Box::new(setup(Format::Single, SeedBy::Qualify))),
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let start = Start::New(Box::new(setup(Format::Single, SeedBy::Qualify)));
+        let o = play_to_end(tmp.path(), start, &mut exec).await.unwrap();
         assert_eq!(
             exec.runs[0],
             ["a", "b", "c", "d"],
@@ -1146,35 +1119,20 @@ mod tests {
     async fn a_directory_holding_a_bracket_is_not_started_again() {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&CAPACITIES);
-        play(
-            tmp.path(),
-            new(Format::Single),
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        let err = play(
-            tmp.path(),
-            new(Format::Single),
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        play_to_end(tmp.path(), new(Format::Single), &mut exec)
+            .await
+            .unwrap();
+        let err = play_to_end(tmp.path(), new(Format::Single), &mut exec)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("already holds a bracket"), "{err}");
         assert!(err.contains("--resume"), "{err}");
         let empty = tempfile::tempdir().unwrap();
-        let err = play(
-            empty.path(),
-            Start::Resume,
-            &mut exec,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let err = play_to_end(empty.path(), Start::Resume, &mut exec)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a bracket directory"), "{err}");
     }
 }
