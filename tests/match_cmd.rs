@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::capacity::{TIME_SCALE, both, capped_server, scenario_file, stampede};
@@ -85,31 +85,67 @@ fn check_match_dir(dir: &Path, mode: &str) {
     assert_eq!((row[10], row[18]), ("false", "true"), "{}", rows[3]);
 }
 
+/// The small (20 users) and the big (40 users) server, and their match's scenario and directory.
+struct SmallVsBig {
+    small: reference_server::RunningServer,
+    big: reference_server::RunningServer,
+    scenario: PathBuf,
+    dir: PathBuf,
+}
+
+impl SmallVsBig {
+    /// Starts both servers; the scenario and the match directory go in `tmp`.
+    async fn start(tmp: &Path) -> Self {
+        Self {
+            small: capped_server(20).await,
+            big: capped_server(40).await,
+            scenario: scenario_file(tmp),
+            dir: tmp.join("match"),
+        }
+    }
+
+    /// `stampede match` between the two, with `extra` flags, written to `dir`.
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = ["match", "--no-tui"].map(String::from).to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend([
+            "--scenario".into(),
+            self.scenario.display().to_string(),
+            "--team".into(),
+            format!("small={}", self.small.url()),
+            "--team".into(),
+            format!("big={}", self.big.url()),
+            "--time-scale".into(),
+            TIME_SCALE.into(),
+            "--out".into(),
+            self.dir.display().to_string(),
+        ]);
+        args
+    }
+
+    /// Plays the match to its end; returns the command's output and how long it took.
+    async fn play(&self, extra: &[&str]) -> (std::process::Output, Duration) {
+        let args = self.args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let out = stampede(&args).await;
+        (out, started.elapsed())
+    }
+
+    async fn stop(self) {
+        let _ = self.small.shutdown().await;
+        let _ = self.big.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bigger_server_wins_a_concurrent_match_and_rescoring_follows_the_rules() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let small = capped_server(20).await;
-    let big = capped_server(40).await;
     let tmp = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(tmp.path());
-    let dir = tmp.path().join("match");
-    let started = std::time::Instant::now();
-    let out = stampede(&[
-        "match",
-        "--no-tui",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--team",
-        &format!("small={}", small.url()),
-        "--team",
-        &format!("big={}", big.url()),
-        "--time-scale",
-        TIME_SCALE,
-        "--out",
-        dir.to_str().unwrap(),
-    ])
-    .await;
-    eprintln!("concurrent match: {:?}", started.elapsed());
+    let m = SmallVsBig::start(tmp.path()).await;
+    let dir = m.dir.clone();
+    let (out, took) = m.play(&[]).await;
+    eprintln!("concurrent match: {took:?}");
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -124,8 +160,7 @@ async fn the_bigger_server_wins_a_concurrent_match_and_rescoring_follows_the_rul
     let live = std::fs::read(dir.join("match.json")).unwrap();
 
     // Offline, with the servers gone.
-    let _ = small.shutdown().await;
-    let _ = big.shutdown().await;
+    m.stop().await;
     let d = dir.to_str().unwrap();
     let out = stampede(&["rescore", d]).await;
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
@@ -170,66 +205,27 @@ async fn the_bigger_server_wins_a_concurrent_match_and_rescoring_follows_the_rul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bigger_server_wins_a_sequential_match() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let small = capped_server(20).await;
-    let big = capped_server(40).await;
     let tmp = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(tmp.path());
-    let dir = tmp.path().join("match");
-    let started = std::time::Instant::now();
-    let out = stampede(&[
-        "match",
-        "--no-tui",
-        "--mode",
-        "sequential",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--team",
-        &format!("small={}", small.url()),
-        "--team",
-        &format!("big={}", big.url()),
-        "--time-scale",
-        TIME_SCALE,
-        "--out",
-        dir.to_str().unwrap(),
-    ])
-    .await;
-    let took = started.elapsed();
+    let m = SmallVsBig::start(tmp.path()).await;
+    let dir = m.dir.clone();
+    let (out, took) = m.play(&["--mode", "sequential"]).await;
     eprintln!("sequential match: {took:?}");
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     check_match_dir(&dir, "sequential");
     // One run after the other: the second started after the first ended.
     let start = |team: &str| json(&dir.join(team).join("summary.json"))["started_at"].clone();
     assert!(start("small").as_str() < start("big").as_str());
-    let _ = small.shutdown().await;
-    let _ = big.shutdown().await;
+    m.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_match_is_void_says_so_and_is_replayed_with_the_same_command() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let small = capped_server(20).await;
-    let big = capped_server(40).await;
     let tmp = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(tmp.path());
-    let dir = tmp.path().join("match");
-    let small_team = format!("small={}", small.url());
-    let big_team = format!("big={}", big.url());
-    let args = [
-        "match",
-        "--no-tui",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--team",
-        &small_team,
-        "--team",
-        &big_team,
-        "--time-scale",
-        TIME_SCALE,
-        "--out",
-        dir.to_str().unwrap(),
-    ];
+    let teams = SmallVsBig::start(tmp.path()).await;
+    let dir = teams.dir.clone();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
+        .args(teams.args(&[]))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -268,10 +264,9 @@ async fn an_interrupted_match_is_void_says_so_and_is_replayed_with_the_same_comm
         "{reason}"
     );
 
-    let out = stampede(&args).await;
+    let (out, _) = teams.play(&[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     check_match_dir(&dir, "concurrent");
     assert_eq!(json(&dir.join("match.json"))["interrupted"], false);
-    let _ = small.shutdown().await;
-    let _ = big.shutdown().await;
+    teams.stop().await;
 }
