@@ -119,6 +119,7 @@ pub fn bracket_view(title: &str, bracket: &Bracket, playing: Option<&MatchId>) -
     BracketView {
         title: title.to_string(),
         rounds: rounds.into_iter().map(|(_, r)| r).collect(),
+        tree: matches.iter().all(|m| matches!(m.stage, Stage::Round(_))),
         standings: rows,
         finished: standings.finished,
     }
@@ -189,6 +190,7 @@ mod tests {
         won(&mut b, "R1-2", "c", "b", 40, 20);
         let v = bracket_view("Cup", &b, Some(&"R2-1".into()));
         assert_eq!(v.title, "Cup");
+        assert!(v.tree, "single elimination is drawn as a tree");
         let names: Vec<&str> = v.rounds.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["Semi-finals", "Final"]);
         let bye = &v.rounds[0].matches[0];
@@ -239,5 +241,8 @@ mod tests {
                 "Reset"
             ]
         );
+        assert!(!v.tree, "losers come from other rounds than the one before");
+        let robin = Bracket::new(Format::RoundRobin, b.teams().to_vec()).unwrap();
+        assert!(!bracket_view("", &robin, None).tree);
     }
 }

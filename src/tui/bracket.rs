@@ -11,6 +11,10 @@ pub struct BracketView {
     pub title: String,
     /// Rounds in playing order (first round first).
     pub rounds: Vec<RoundView>,
+    /// True when match `i` of each round feeds match `i / 2` of the next (single elimination), so
+    /// the rounds can be drawn as a tree; otherwise (double elimination, round robin) they are
+    /// listed one under another.
+    pub tree: bool,
     /// Standings, best first.
     pub standings: Vec<StandingRow>,
     /// True once the last match has been scored; the scoreboard may then close after the last run.
@@ -22,7 +26,8 @@ pub struct BracketView {
 pub struct RoundView {
     /// Name, e.g. `Quarter-finals`.
     pub name: String,
-    /// Its matches, top to bottom; match `i` of a round feeds match `i / 2` of the next.
+    /// Its matches, top to bottom; in a [tree](BracketView::tree), match `i` of a round feeds match
+    /// `i / 2` of the next.
     pub matches: Vec<MatchView>,
 }
 

@@ -308,6 +308,56 @@ pub fn bracket() -> BracketView {
             standing(7, "hotel", 1, 0, "2,100 users at 2,400", false),
             standing(8, "golf", 1, 0, "1,800 users at 2,000", false),
         ],
+        tree: true,
         finished: false,
     }
+}
+
+/// An eight-team double-elimination bracket played by the real bracket rules up to its tenth match,
+/// which is in play: the team with the larger capacity wins each match, by the difference.
+pub fn double_elimination() -> BracketView {
+    use crate::score::{Bracket, Format, MatchResult, MatchScore, Outcome};
+    let capacity = |team: &str| {
+        let i = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ]
+        .iter()
+        .position(|t| *t == team)
+        .expect("a fixture team") as u32;
+        3_300 - 150 * i
+    };
+    let teams = [
+        "alpha", "hotel", "delta", "echo", "bravo", "golf", "charlie", "foxtrot",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut bracket = Bracket::new(Format::Double, teams).expect("eight teams");
+    for _ in 0..9 {
+        let next = bracket.next_matches().remove(0);
+        let [a, b] = next.teams.clone();
+        let (winner, loser) = if capacity(&a) >= capacity(&b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let result = MatchResult {
+            outcome: Outcome::Won {
+                winner: winner.clone(),
+            },
+            scores: vec![
+                MatchScore {
+                    sustained_users: capacity(&winner),
+                    team: winner.clone(),
+                },
+                MatchScore {
+                    sustained_users: capacity(&loser),
+                    team: loser,
+                },
+            ],
+            reason: format!("{winner} wins"),
+        };
+        bracket.record(&next.id, result).expect("a ready match");
+    }
+    let playing = bracket.next_matches().remove(0).id;
+    crate::contest::view::bracket_view("KTB 2024 final", &bracket, Some(&playing))
 }

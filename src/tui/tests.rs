@@ -41,6 +41,12 @@ fn in_bracket() -> App {
     app
 }
 
+fn in_double_elimination() -> App {
+    let mut app = fixture::app("KTB 2024 final", &[BRAVO, CHARLIE], 95);
+    app.ingest_bracket(fixture::double_elimination());
+    app
+}
+
 #[test]
 fn run_view_one_team() {
     let app = one_team();
@@ -84,6 +90,29 @@ fn bracket_view() {
     );
     insta::assert_snapshot!("bracket_120x40", text(&draw(&app, 120, 40)));
     insta::assert_snapshot!("bracket_80x24", text(&draw(&app, 80, 24)));
+}
+
+#[test]
+fn a_double_elimination_bracket_is_listed_round_by_round() {
+    let app = in_double_elimination();
+    let tall = text(&draw(&app, 120, 40));
+    insta::assert_snapshot!("bracket_double_120x40", tall);
+    // Every round is there by name, each match on one line with its result or state.
+    for round in [
+        "Winners 1",
+        "Winners 3",
+        "Losers 1",
+        "Losers 4",
+        "Grand final",
+        "Reset",
+    ] {
+        assert!(tall.contains(round), "{round} missing:\n{tall}");
+    }
+    assert!(tall.contains("▶ live"), "{tall}");
+    // Too short for all of it: the part around the match in play is shown.
+    let short = text(&draw(&app, 80, 24));
+    insta::assert_snapshot!("bracket_double_80x24", short);
+    assert!(short.contains("▶ live"), "{short}");
 }
 
 #[test]
@@ -209,7 +238,13 @@ fn colours_carry_meaning() {
 
 #[test]
 fn drawing_at_any_size_never_panics() {
-    let mut apps = vec![App::new("empty"), one_team(), three_teams(), in_bracket()];
+    let mut apps = vec![
+        App::new("empty"),
+        one_team(),
+        three_teams(),
+        in_bracket(),
+        in_double_elimination(),
+    ];
     let mut overlays = three_teams();
     overlays.set_help(true);
     overlays.set_confirm_stop(true);

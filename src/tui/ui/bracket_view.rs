@@ -19,6 +19,8 @@ const GAP: u16 = 4;
 const STANDINGS_WIDTH: u16 = 50;
 /// Most lines a first-round match takes, blank lines included: taller looks scattered.
 const MAX_SLOT: u16 = 4;
+/// Narrowest round column of a tree; narrower, the rounds are listed instead.
+const MIN_COLUMN: u16 = 8;
 
 /// Draws the bracket view into `area`.
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -107,16 +109,17 @@ fn now_playing(app: &App, bracket: &BracketView, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-/// Rounds as columns, left to right; each match's rows centred between the two it follows.
+/// Rounds as columns, left to right; each match's rows centred between the two it follows. A
+/// bracket that is not a tree, or too wide to draw as one here, is listed instead.
 fn tree(bracket: &BracketView, area: Rect, buf: &mut Buffer) {
     let rounds = &bracket.rounds;
-    if rounds.is_empty() || area.width == 0 || area.height < 3 {
+    if rounds.is_empty() || area.width == 0 || area.height == 0 {
         return;
     }
     let n = rounds.len() as u16;
     let column = area.width.saturating_sub(GAP * (n - 1)) / n;
-    if column < 8 {
-        waiting(area, buf, "too narrow for the bracket");
+    if !bracket.tree || column < MIN_COLUMN || area.height < 3 {
+        list(bracket, area, buf);
         return;
     }
     // Row 0 is the round names. Spread the first round's matches over the height: each match is one
@@ -173,7 +176,85 @@ fn tree(bracket: &BracketView, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// A match: one line per team, `name  score ✓`, coloured by state.
+/// Rounds one under another, a match per line (`alpha 3,250 ✓  v  hotel 2,100  · held 1,150
+/// more`). When that is longer than `area`, the part shown starts a little above the match in play
+/// (or the next to play; the last lines once all are played).
+fn list(bracket: &BracketView, area: Rect, buf: &mut Buffer) {
+    let mut lines = Vec::new();
+    let mut playing = None;
+    let mut next = None;
+    for (r, round) in bracket.rounds.iter().enumerate() {
+        if r > 0 && area.height as usize > bracket.rounds.len() * 3 {
+            lines.push(Line::default());
+        }
+        lines.push(Line::styled(
+            round.name.clone(),
+            Style::new()
+                .fg(ACCENT)
+                .bold()
+                .add_modifier(Modifier::UNDERLINED),
+        ));
+        for m in &round.matches {
+            match m.state {
+                MatchState::Playing => playing = playing.or(Some(lines.len())),
+                MatchState::Waiting => next = next.or(Some(lines.len())),
+                MatchState::Finished { .. } => {}
+            }
+            lines.push(match_line(m));
+        }
+    }
+    let height = area.height as usize;
+    let last_page = lines.len().saturating_sub(height);
+    let top = playing
+        .or(next)
+        .map_or(last_page, |focus| focus.saturating_sub(height / 3))
+        .min(last_page);
+    Paragraph::new(lines.split_off(top)).render(area, buf);
+}
+
+/// A match on one line: each team with its score (the winner ✓), then `▶ live` or the result's note.
+fn match_line(m: &MatchView) -> Line<'static> {
+    let mut spans = vec![Span::raw("  ")];
+    for (k, team) in m.teams.iter().enumerate() {
+        if k > 0 {
+            spans.push(Span::styled("  v  ", Style::new().fg(Color::Gray)));
+        }
+        let (name, mut style) = match team {
+            Some(name) => (name.clone(), Style::new()),
+            None => ("TBD".to_owned(), Style::new().fg(Color::Gray).italic()),
+        };
+        let mut score = String::new();
+        match &m.state {
+            MatchState::Waiting => {}
+            MatchState::Playing => style = style.fg(WARN).bold(),
+            MatchState::Finished { winner, scores, .. } => {
+                if let Some(s) = scores.get(k).filter(|s| !s.is_empty()) {
+                    score = format!(" {s}");
+                }
+                if *winner == Some(k) {
+                    style = style.fg(OK).bold();
+                    score.push_str(" ✓");
+                } else {
+                    style = style.add_modifier(Modifier::DIM);
+                }
+            }
+        }
+        spans.push(Span::styled(format!("{name}{score}"), style));
+    }
+    match &m.state {
+        MatchState::Playing => spans.push(Span::styled("  ▶ live", Style::new().fg(WARN).bold())),
+        MatchState::Finished { note, .. } if !note.is_empty() => {
+            spans.push(Span::styled(
+                format!("  · {note}"),
+                Style::new().fg(Color::Gray),
+            ));
+        }
+        _ => {}
+    }
+    Line::from(spans)
+}
+
+/// A match in a tree: one line per team, `name  score ✓`, coloured by state.
 fn match_lines(m: &MatchView, x: u16, y: u16, width: u16, area: Rect, buf: &mut Buffer) {
     for (k, team) in m.teams.iter().enumerate() {
         let (name, mut style) = match team {
