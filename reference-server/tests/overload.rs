@@ -429,7 +429,8 @@ async fn metrics_are_prometheus_text_with_the_overload_figures() {
             text.lines().any(|l| l == line),
             "missing {line:?} in\n{text}"
         );
-    } // Both members got at least their handshake, join replies and the message: packets and bytes
+    }
+    // Both members got at least their handshake, join replies and the message: packets and bytes
     // written are counted.
     let written = |name: &str| -> u64 {
         let line = text.lines().find(|l| l.starts_with(name)).unwrap();
@@ -437,6 +438,38 @@ async fn metrics_are_prometheus_text_with_the_overload_figures() {
     };
     assert!(written("chat_packets_written_total ") >= 6, "{text}");
     assert!(written("chat_bytes_written_total ") > 200, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_busy_worker_ratio_is_shown_and_follows_busy_workers() {
+    let mut config = OverloadConfig::default();
+    config.levels.sample_every = Duration::from_millis(50);
+    let t = server(config).await;
+    let ratio = |v: &Value| v.as_f64().filter(|r| (0.0..=1.0).contains(r));
+    assert!(ratio(&health(&t).await["load"]["busyRatio"]).is_some());
+    let text = t.http.get(t.url("/metrics")).send().await.unwrap();
+    let text = text.text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("chat_runtime_busy_ratio "))
+        .unwrap_or_else(|| panic!("no chat_runtime_busy_ratio in\n{text}"));
+    let value: f64 = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+    assert!((0.0..=1.0).contains(&value), "{line}");
+
+    // A task blocking one of the two workers for 600 ms (a blocking call where none belongs) keeps
+    // it busy through whole sample intervals: at least half the runtime's time is busy in them,
+    // however loaded the machine is (busy time is the worker's wall time between parks). A worker
+    // reports its busy time when it parks, so the intervals after the block show it.
+    let overload = std::sync::Arc::clone(&t.server.state().overload);
+    let blocker = tokio::spawn(async { std::thread::sleep(Duration::from_millis(600)) });
+    let mut highest = 0.0f64;
+    let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < until {
+        highest = highest.max(overload.busy_ratio());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    blocker.await.unwrap();
+    assert!(highest >= 0.45, "busy ratio peaked at {highest}");
 }
 
 #[tokio::test]

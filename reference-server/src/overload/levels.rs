@@ -16,6 +16,16 @@ use super::config::LevelsConfig;
 /// Highest load level.
 pub const MAX_LEVEL: u8 = 3;
 
+/// Share of `elapsed` that `workers` worker threads spent busy, from the growth of their summed busy
+/// time (0 to 1; 0 for an empty interval or no workers).
+pub fn busy_ratio(busy: Duration, elapsed: Duration, workers: usize) -> f64 {
+    let capacity = elapsed.as_secs_f64() * workers as f64;
+    if capacity <= 0.0 {
+        return 0.0;
+    }
+    (busy.as_secs_f64() / capacity).clamp(0.0, 1.0)
+}
+
 /// Utilization from the two signals: work in flight against capacity, and scheduler lag against the
 /// lag that counts as full. The larger one wins.
 pub fn utilization(in_flight: u64, capacity: u64, lag: Duration, lag_at_full: Duration) -> f64 {
@@ -112,6 +122,17 @@ mod tests {
             rise_after: Duration::ZERO,
             ..LevelsConfig::default()
         }
+    }
+
+    #[test]
+    fn busy_ratio_is_busy_time_over_all_workers_time() {
+        let s = Duration::from_secs;
+        assert_eq!(busy_ratio(Duration::from_millis(500), s(1), 2), 0.25);
+        assert_eq!(busy_ratio(s(2), s(1), 2), 1.0);
+        // A worker's busy time can run ahead of the sampler's clock by a little: never above 1.
+        assert_eq!(busy_ratio(s(3), s(1), 2), 1.0);
+        assert_eq!(busy_ratio(s(1), Duration::ZERO, 2), 0.0);
+        assert_eq!(busy_ratio(s(1), s(1), 0), 0.0);
     }
 
     #[test]

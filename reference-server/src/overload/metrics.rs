@@ -4,9 +4,9 @@
 //!
 //! Families (all prefixed `chat_`): `connections`, `in_flight{kind}`, `requests_started_total{kind}`,
 //! `bulkhead_limit{kind}`, `bulkhead_waiting{kind}`, `rejections_total{kind,reason}`,
-//! `overload_level`, `overload_utilization`, `scheduler_lag_seconds`, `overload_enabled`,
-//! `overload_config_revision`, `overload_config_changes_total`, `overload_config_refused_total`,
-//! `hot_rooms`, `hot_marks_total`, `pushes_total{class}`, `pushes_thinned_total{class}`,
+//! `overload_level`, `overload_utilization`, `scheduler_lag_seconds`, `runtime_busy_ratio`,
+//! `overload_enabled`, `overload_config_revision`, `overload_config_changes_total`,
+//! `overload_config_refused_total`, `hot_rooms`, `hot_marks_total`, `pushes_total{class}`, `pushes_thinned_total{class}`,
 //! `pushes_owed_sent_total{class}`, `messages_in_total`, `messages_out_total`,
 //! `packets_written_total`, `bytes_written_total`.
 
@@ -125,6 +125,12 @@ pub fn render(overload: &Overload, connections: usize) -> String {
         &[],
         overload.scheduler_lag().as_secs_f64(),
     );
+    out.family(
+        "runtime_busy_ratio",
+        "gauge",
+        "Share of the last sample interval the worker threads were busy (not used for the level).",
+    );
+    out.value("runtime_busy_ratio", &[], overload.busy_ratio());
     out.family("overload_enabled", "gauge", "1 when overload control acts.");
     out.value("overload_enabled", &[], u8::from(live.config.enabled));
     out.family(

@@ -326,6 +326,7 @@ pub struct Overload {
     level: AtomicU8,
     utilization: AtomicU64,
     lag_micros: AtomicU64,
+    busy_ratio: AtomicU64,
     tracker: Mutex<LevelTracker>,
     hot: Mutex<HotState>,
     thinner: Mutex<Thinner>,
@@ -404,6 +405,7 @@ impl Overload {
             level: AtomicU8::new(0),
             utilization: AtomicU64::new(0f64.to_bits()),
             lag_micros: AtomicU64::new(0),
+            busy_ratio: AtomicU64::new(0f64.to_bits()),
             tracker: Mutex::new(LevelTracker::new()),
             hot: Mutex::default(),
             thinner: Mutex::new(Thinner::default()),
@@ -551,6 +553,18 @@ impl Overload {
     /// The last scheduler lag sample.
     pub fn scheduler_lag(&self) -> Duration {
         Duration::from_micros(self.lag_micros.load(Ordering::Relaxed))
+    }
+
+    /// Share of the last sample interval the runtime's worker threads spent busy (0–1): KakaoTalk's
+    /// load signal, the busy-worker ratio. Shown in `/health` and `/metrics`; the level does not use
+    /// it (yet).
+    pub fn busy_ratio(&self) -> f64 {
+        f64::from_bits(self.busy_ratio.load(Ordering::Relaxed))
+    }
+
+    /// Records the busy-worker ratio of the last sample interval.
+    pub fn observe_busy_ratio(&self, ratio: f64) {
+        self.busy_ratio.store(ratio.to_bits(), Ordering::Relaxed);
     }
 
     /// Feeds one sample: `lag` measured at `now`. Recomputes utilization and level.
@@ -898,6 +912,7 @@ impl Overload {
         let live = self.live.load();
         map.insert("level".into(), self.level().into());
         map.insert("utilization".into(), self.utilization().into());
+        map.insert("busyRatio".into(), self.busy_ratio().into());
         map.insert("control".into(), live.config.enabled.into());
         map.insert("hotRooms".into(), self.hot_rooms().into());
         map.insert("configRevision".into(), live.revision.into());
@@ -1059,8 +1074,16 @@ pub async fn start(state: &AppState) -> Result<(), coord::CoordError> {
     Ok(())
 }
 
-/// Samples the scheduler lag — how late this task wakes from a sleep — and feeds the level.
+/// Samples the scheduler lag — how late this task wakes from a sleep — and feeds the level; and
+/// records the share of each interval the runtime's workers were busy.
 async fn sample_levels(overload: Arc<Overload>, stop: CancellationToken) {
+    let runtime = tokio::runtime::Handle::current().metrics();
+    let busy = || -> Duration {
+        (0..runtime.num_workers())
+            .map(|w| runtime.worker_total_busy_duration(w))
+            .sum()
+    };
+    let mut last = (Instant::now(), busy());
     loop {
         let every = overload.live.load().config.levels.sample_every;
         let asked = Instant::now();
@@ -1070,6 +1093,13 @@ async fn sample_levels(overload: Arc<Overload>, stop: CancellationToken) {
         }
         let now = Instant::now();
         overload.sample(now.duration_since(asked).saturating_sub(every), now);
+        let total = busy();
+        overload.observe_busy_ratio(levels::busy_ratio(
+            total.saturating_sub(last.1),
+            now.duration_since(last.0),
+            runtime.num_workers(),
+        ));
+        last = (now, total);
     }
 }
 
