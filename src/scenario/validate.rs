@@ -809,7 +809,9 @@ fn step_params(step: &StepFile, path: &str, p: &mut Problems) -> Option<Step> {
                 p.push(
                     at("read_every"),
                     format!(
-                        "must be from 100ms to 1h, got {} (omit it to mark nothing read between messages)",
+                        "must be from {} to {}, got {} (omit it to mark nothing read between messages)",
+                        super::format_duration(MIN_READ_EVERY),
+                        super::format_duration(MAX_READ_EVERY),
                         super::format_duration(every)
                     ),
                 );
