@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use protocol::events::ActiveStream;
 use redis::{AsyncCommands, PushInfo, PushKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -38,6 +39,9 @@ const GAP_WAIT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_millis(50);
 /// A room without local members keeps its subscription this long (a rejoin costs no resubscribe).
 const IDLE_UNSUBSCRIBE: Duration = Duration::from_secs(10);
+/// How long a running AI stream's entry outlives its last update: it is removed when the stream
+/// ends, so only an instance that died mid-stream leaves one, and not for longer than this.
+const STREAM_TTL_SECS: i64 = 60;
 /// How long ending a socket on another instance may take before its presence entry is dropped as
 /// stale (its instance is gone).
 const KICK_WAIT: Duration = Duration::from_secs(2);
@@ -291,6 +295,51 @@ impl Bus {
             return;
         }
         self.end_remote(user, Some(sid), why).await;
+    }
+
+    /// Records `stream` as running in `room` (text so far included) for every instance's
+    /// `joinRoomSuccess`.
+    pub async fn stream_running(&self, room: &str, stream: &ActiveStream) {
+        let Ok(json) = serde_json::to_string(stream) else {
+            return;
+        };
+        let key = self.store.keys().streams(room);
+        let mut pipe = redis::pipe();
+        pipe.hset(&key, &stream.id, json)
+            .ignore()
+            .expire(&key, STREAM_TTL_SECS)
+            .ignore();
+        let done: Result<(), _> = pipe.query_async(&mut self.store.conn()).await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not record a running AI stream");
+        }
+    }
+
+    /// Forgets the stream `id` of `room` (it has ended).
+    pub async fn stream_ended(&self, room: &str, id: &str) {
+        let key = self.store.keys().streams(room);
+        let done: Result<(), _> = self.store.conn().hdel(&key, id).await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not clear an ended AI stream");
+        }
+    }
+
+    /// The AI streams running in `room` on any instance (none when Redis does not answer).
+    pub async fn streams(&self, room: &str) -> Vec<ActiveStream> {
+        let key = self.store.keys().streams(room);
+        let all: HashMap<String, String> = match self.store.conn().hgetall(&key).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the running AI streams");
+                return Vec::new();
+            }
+        };
+        let mut streams: Vec<ActiveStream> = all
+            .values()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect();
+        streams.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then(a.id.cmp(&b.id)));
+        streams
     }
 
     /// Forgets `sid` (its socket has finished).

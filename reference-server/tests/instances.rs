@@ -1,6 +1,7 @@
 //! Several server instances on one Redis (standalone and Cluster): room events cross instances
-//! exactly once and in the room's order, a login on one instance ends the socket on another, and a
-//! Redis outage fails requests fast (503, `error` events) and heals by itself.
+//! exactly once and in the room's order, a login on one instance ends the socket on another, an AI
+//! stream running on one instance shows in `joinRoomSuccess` on another, and a Redis outage fails
+//! requests fast (503, `error` events) and heals by itself.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::redis::{RedisCluster, RedisNode};
 use common::{Socket, TestServer, User};
+use protocol::events::JoinRoomSuccess;
 use reference_server::overload::OverloadConfig;
 use reference_server::store::redis::RedisTarget;
 use reference_server::{ServerConfig, StoreConfig};
@@ -332,6 +334,47 @@ async fn a_login_on_one_instance_ends_the_socket_on_another() {
     // The survivor works.
     on_b.emit("joinRoom", &room.id).await;
     on_b.expect("joinRoomSuccess").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_running_on_one_instance_shows_when_joining_on_another() {
+    // Chunks 40 ms apart: a few seconds of stream, long enough to join during it.
+    let servers = instances_with(&standalone_url(), 2, |c| {
+        c.ai_chunk_delay = Duration::from_millis(40);
+    })
+    .await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let alice = a.user("Alice").await;
+    let bob = a.user("Bob").await;
+    let room = a.create_room(&alice, "slow ai", None).await;
+    assert_eq!(a.join_room(&bob, &room.id, None).await.status(), 200);
+    let mut on_a = a.joined(&alice, &room.id).await;
+    on_a.emit(
+        "chatMessage",
+        &json!({"room": room.id, "type": "text", "content": "@consultingAI help"}),
+    )
+    .await;
+    let first = on_a.expect("aiMessageChunk").await;
+
+    // Bob joins through B, which has no member of the room yet and runs no stream.
+    let mut on_b = b.socket(&bob).await;
+    on_b.emit("joinRoom", &room.id).await;
+    let success: JoinRoomSuccess =
+        serde_json::from_value(on_b.expect("joinRoomSuccess").await).unwrap();
+    assert_eq!(success.active_streams.len(), 1, "{success:?}");
+    let stream = &success.active_streams[0];
+    assert_eq!(stream.id, first["messageId"].as_str().unwrap());
+    assert_eq!(stream.ai_type, "consultingAI");
+    assert!(stream.is_streaming);
+    assert!(!stream.content.is_empty(), "the text so far comes along");
+
+    // Once it has ended, no instance lists it.
+    on_a.expect("aiMessageComplete").await;
+    let mut again = b.socket(&alice).await;
+    again.emit("joinRoom", &room.id).await;
+    let success: JoinRoomSuccess =
+        serde_json::from_value(again.expect("joinRoomSuccess").await).unwrap();
+    assert!(success.active_streams.is_empty(), "{success:?}");
 }
 
 /// Redis goes away in the middle of a session: REST answers 503 fast, socket events get `error`

@@ -351,7 +351,7 @@ async fn join_room(
         oldest_timestamp: messages.first().map(|m| m.timestamp.clone()),
         messages,
         has_more: page.has_more,
-        active_streams: gateway.active_streams(&room_id),
+        active_streams: gateway.active_streams(&room_id).await,
     };
     send_event(conn, name::JOIN_ROOM_SUCCESS, &success);
     if let Some(notice) = notice {
@@ -466,7 +466,7 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
         timestamp: started.to_wire(),
         is_streaming: true,
     };
-    gateway.update_stream(room, active.clone());
+    gateway.update_stream(room, active.clone()).await;
     let start = AiMessageStart {
         message_id: stream_id.clone(),
         ai_type: bot.to_owned(),
@@ -499,7 +499,7 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             ai_type: bot.to_owned(),
             is_complete: false,
         };
-        gateway.update_stream(room, active.clone());
+        gateway.update_stream(room, active.clone()).await;
         // Thinnable in a hot room: each chunk carries the whole text so far, and the stream always
         // ends with aiMessageComplete or aiMessageError, which are not thinned.
         if let Some(frame) = super::encode(name::AI_MESSAGE_CHUNK, Some(&event)) {
@@ -517,7 +517,7 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             );
         }
     }
-    gateway.end_stream(room, &stream_id);
+    gateway.end_stream(room, &stream_id).await;
 
     let stored = if interrupted {
         Err("the server is shutting down".to_owned())

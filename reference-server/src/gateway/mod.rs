@@ -404,32 +404,54 @@ impl Gateway {
         }
     }
 
-    /// The AI streams running in `room`, for `joinRoomSuccess`.
-    pub fn active_streams(&self, room: &str) -> Vec<ActiveStream> {
-        self.streams
+    /// The AI streams running in `room`, for `joinRoomSuccess`: this instance's, and with a bus
+    /// those running on other instances too.
+    pub async fn active_streams(&self, room: &str) -> Vec<ActiveStream> {
+        let mut list = self
+            .streams
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(room)
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(bus) = self.bus.get() {
+            for remote in bus.streams(room).await {
+                if !list.iter().any(|s| s.id == remote.id) {
+                    list.push(remote);
+                }
+            }
+        }
+        list
     }
 
-    pub(crate) fn update_stream(&self, room: &str, stream: ActiveStream) {
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = streams.entry(room.to_owned()).or_default();
-        match list.iter_mut().find(|s| s.id == stream.id) {
-            Some(slot) => *slot = stream,
-            None => list.push(stream),
+    /// Records the text so far of a stream running on this instance.
+    pub(crate) async fn update_stream(&self, room: &str, stream: ActiveStream) {
+        {
+            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            let list = streams.entry(room.to_owned()).or_default();
+            match list.iter_mut().find(|s| s.id == stream.id) {
+                Some(slot) => *slot = stream.clone(),
+                None => list.push(stream.clone()),
+            }
+        }
+        if let Some(bus) = self.bus.get() {
+            bus.stream_running(room, &stream).await;
         }
     }
 
-    pub(crate) fn end_stream(&self, room: &str, id: &str) {
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(list) = streams.get_mut(room) {
-            list.retain(|s| s.id != id);
-            if list.is_empty() {
-                streams.remove(room);
+    /// Forgets a stream of this instance that has ended.
+    pub(crate) async fn end_stream(&self, room: &str, id: &str) {
+        {
+            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(list) = streams.get_mut(room) {
+                list.retain(|s| s.id != id);
+                if list.is_empty() {
+                    streams.remove(room);
+                }
             }
+        }
+        if let Some(bus) = self.bus.get() {
+            bus.stream_ended(room, id).await;
         }
     }
 

@@ -101,6 +101,9 @@ impl Keys {
     pub(crate) fn log(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:log", self.p)
     }
+    pub(crate) fn streams(&self, room: &str) -> String {
+        format!("{}:{{r:{room}}}:streams", self.p)
+    }
     pub(crate) fn channel(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:ev", self.p)
     }
