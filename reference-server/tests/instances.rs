@@ -296,10 +296,7 @@ async fn a_hot_room_is_thinned_on_every_instance_and_everyone_converges() {
 async fn a_login_on_one_instance_ends_the_socket_on_another() {
     let servers = instances(&cluster_url(), 2).await;
     let (a, b) = (&servers[0], &servers[1]);
-    let alice = a.user("Alice").await;
-    let bob = a.user("Bob").await;
-    let room = a.create_room(&alice, "dupes", None).await;
-    assert_eq!(a.join_room(&bob, &room.id, None).await.status(), 200);
+    let (alice, bob, room) = a.room_of_two("dupes").await;
     let mut old = b.joined(&alice, &room.id).await;
     old.expect_announcement().await;
     let mut watcher = a.joined(&bob, &room.id).await;
@@ -344,10 +341,7 @@ async fn a_stream_running_on_one_instance_shows_when_joining_on_another() {
     })
     .await;
     let (a, b) = (&servers[0], &servers[1]);
-    let alice = a.user("Alice").await;
-    let bob = a.user("Bob").await;
-    let room = a.create_room(&alice, "slow ai", None).await;
-    assert_eq!(a.join_room(&bob, &room.id, None).await.status(), 200);
+    let (alice, bob, room) = a.room_of_two("slow ai").await;
     let mut on_a = a.joined(&alice, &room.id).await;
     on_a.emit(
         "chatMessage",

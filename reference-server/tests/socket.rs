@@ -406,10 +406,7 @@ async fn ai_mentions_stream_in_order_and_are_stored() {
 #[tokio::test]
 async fn a_running_stream_shows_in_join_room_success() {
     let t = common::start_with(|c| c.ai_chunk_delay = Duration::from_millis(200)).await;
-    let alice = t.user("Alice").await;
-    let bob = t.user("Bob").await;
-    let room = t.create_room(&alice, "slow ai", None).await;
-    t.join_room(&bob, &room.id, None).await;
+    let (alice, bob, room) = t.room_of_two("slow ai").await;
     let mut a = t.joined(&alice, &room.id).await;
     a.emit(
         "chatMessage",

@@ -228,11 +228,17 @@ pub struct Pair {
 }
 
 impl TestServer {
-    pub async fn pair(&self, room_name: &str) -> Pair {
+    /// Alice's room `room_name` with Bob a member too (joined over REST); neither has a socket yet.
+    pub async fn room_of_two(&self, room_name: &str) -> (User, User, Room) {
         let alice = self.user("Alice").await;
         let bob = self.user("Bob").await;
         let room = self.create_room(&alice, room_name, None).await;
         assert_eq!(self.join_room(&bob, &room.id, None).await.status(), 200);
+        (alice, bob, room)
+    }
+
+    pub async fn pair(&self, room_name: &str) -> Pair {
+        let (alice, bob, room) = self.room_of_two(room_name).await;
         // Each socket join announces itself to the room: a notice, then the participant list.
         let mut a = self.joined(&alice, &room.id).await;
         a.expect_announcement().await;
