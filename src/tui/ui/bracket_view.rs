@@ -212,34 +212,69 @@ fn list(bracket: &BracketView, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines.split_off(top)).render(area, buf);
 }
 
+/// How team `k` of a match looks in either layout.
+struct TeamLook<'a> {
+    /// Its name, `TBD` while an earlier match decides it.
+    name: &'a str,
+    /// Coloured by the match's state: live, won, lost (dimmed), or still to come.
+    style: Style,
+    /// Its figure once the match is played (may be empty).
+    score: &'a str,
+    /// It won the match.
+    won: bool,
+}
+
+fn team_look(m: &MatchView, k: usize) -> TeamLook<'_> {
+    let (name, style) = match &m.teams[k] {
+        Some(name) => (name.as_str(), Style::new()),
+        None => ("TBD", Style::new().fg(Color::Gray).italic()),
+    };
+    match &m.state {
+        MatchState::Waiting => TeamLook {
+            name,
+            style,
+            score: "",
+            won: false,
+        },
+        MatchState::Playing => TeamLook {
+            name,
+            style: style.fg(WARN).bold(),
+            score: "",
+            won: false,
+        },
+        MatchState::Finished { winner, scores, .. } => {
+            let won = *winner == Some(k);
+            TeamLook {
+                name,
+                style: if won {
+                    style.fg(OK).bold()
+                } else {
+                    style.add_modifier(Modifier::DIM)
+                },
+                score: scores.get(k).map_or("", String::as_str),
+                won,
+            }
+        }
+    }
+}
+
 /// A match on one line: each team with its score (the winner ✓), then `▶ live` or the result's note.
 fn match_line(m: &MatchView) -> Line<'static> {
     let mut spans = vec![Span::raw("  ")];
-    for (k, team) in m.teams.iter().enumerate() {
+    for k in 0..m.teams.len() {
         if k > 0 {
             spans.push(Span::styled("  v  ", Style::new().fg(Color::Gray)));
         }
-        let (name, mut style) = match team {
-            Some(name) => (name.clone(), Style::new()),
-            None => ("TBD".to_owned(), Style::new().fg(Color::Gray).italic()),
-        };
-        let mut score = String::new();
-        match &m.state {
-            MatchState::Waiting => {}
-            MatchState::Playing => style = style.fg(WARN).bold(),
-            MatchState::Finished { winner, scores, .. } => {
-                if let Some(s) = scores.get(k).filter(|s| !s.is_empty()) {
-                    score = format!(" {s}");
-                }
-                if *winner == Some(k) {
-                    style = style.fg(OK).bold();
-                    score.push_str(" ✓");
-                } else {
-                    style = style.add_modifier(Modifier::DIM);
-                }
-            }
+        let look = team_look(m, k);
+        let mut text = look.name.to_owned();
+        if !look.score.is_empty() {
+            text.push(' ');
+            text.push_str(look.score);
         }
-        spans.push(Span::styled(format!("{name}{score}"), style));
+        if look.won {
+            text.push_str(" ✓");
+        }
+        spans.push(Span::styled(text, look.style));
     }
     match &m.state {
         MatchState::Playing => spans.push(Span::styled("  ▶ live", Style::new().fg(WARN).bold())),
@@ -256,35 +291,20 @@ fn match_line(m: &MatchView) -> Line<'static> {
 
 /// A match in a tree: one line per team, `name  score ✓`, coloured by state.
 fn match_lines(m: &MatchView, x: u16, y: u16, width: u16, area: Rect, buf: &mut Buffer) {
-    for (k, team) in m.teams.iter().enumerate() {
-        let (name, mut style) = match team {
-            Some(name) => (name.as_str(), Style::new()),
-            None => ("TBD", Style::new().fg(Color::Gray).italic()),
+    for k in 0..m.teams.len() {
+        let look = team_look(m, k);
+        let score = if m.state == MatchState::Playing && k == 0 {
+            "▶ live".to_owned()
+        } else if look.won {
+            format!("{} ✓", look.score)
+        } else {
+            look.score.to_owned()
         };
-        let mut score = String::new();
-        match &m.state {
-            MatchState::Waiting => {}
-            MatchState::Playing => {
-                style = style.fg(WARN).bold();
-                if k == 0 {
-                    score = "▶ live".to_owned();
-                }
-            }
-            MatchState::Finished { winner, scores, .. } => {
-                score = scores.get(k).cloned().unwrap_or_default();
-                if *winner == Some(k) {
-                    style = style.fg(OK).bold();
-                    score.push_str(" ✓");
-                } else {
-                    style = style.add_modifier(Modifier::DIM);
-                }
-            }
-        }
         let room = (width as usize).saturating_sub(score.chars().count() + 1);
-        let name = format::truncate(name, room);
+        let name = format::truncate(look.name, room);
         let pad = (width as usize).saturating_sub(name.chars().count() + score.chars().count());
         let text = format!("{name}{}{score}", " ".repeat(pad));
-        put(buf, area, x, y + k as u16, &text, style);
+        put(buf, area, x, y + k as u16, &text, look.style);
     }
 }
 
