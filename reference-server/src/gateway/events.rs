@@ -466,7 +466,7 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
         timestamp: started.to_wire(),
         is_streaming: true,
     };
-    gateway.update_stream(room, active.clone()).await;
+    gateway.update_stream(room, &active).await;
     let start = AiMessageStart {
         message_id: stream_id.clone(),
         ai_type: bot.to_owned(),
@@ -499,7 +499,7 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
             ai_type: bot.to_owned(),
             is_complete: false,
         };
-        gateway.update_stream(room, active.clone()).await;
+        gateway.update_stream(room, &active).await;
         // Thinnable in a hot room: each chunk carries the whole text so far, and the stream always
         // ends with aiMessageComplete or aiMessageError, which are not thinned.
         if let Some(frame) = super::encode(name::AI_MESSAGE_CHUNK, Some(&event)) {

@@ -425,17 +425,17 @@ impl Gateway {
     }
 
     /// Records the text so far of a stream running on this instance.
-    pub(crate) async fn update_stream(&self, room: &str, stream: ActiveStream) {
+    pub(crate) async fn update_stream(&self, room: &str, stream: &ActiveStream) {
         {
             let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
             let list = streams.entry(room.to_owned()).or_default();
             match list.iter_mut().find(|s| s.id == stream.id) {
-                Some(slot) => *slot = stream.clone(),
+                Some(slot) => slot.clone_from(stream),
                 None => list.push(stream.clone()),
             }
         }
         if let Some(bus) = self.bus.get() {
-            bus.stream_running(room, &stream).await;
+            bus.stream_running(room, stream).await;
         }
     }
 

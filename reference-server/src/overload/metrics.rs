@@ -6,9 +6,9 @@
 //! `bulkhead_limit{kind}`, `bulkhead_waiting{kind}`, `rejections_total{kind,reason}`,
 //! `overload_level`, `overload_utilization`, `scheduler_lag_seconds`, `runtime_busy_ratio`,
 //! `overload_enabled`, `overload_config_revision`, `overload_config_changes_total`,
-//! `overload_config_refused_total`, `hot_rooms`, `hot_marks_total`, `pushes_total{class}`, `pushes_thinned_total{class}`,
-//! `pushes_owed_sent_total{class}`, `messages_in_total`, `messages_out_total`,
-//! `packets_written_total`, `bytes_written_total`.
+//! `overload_config_refused_total`, `hot_rooms`, `hot_marks_total`, `pushes_total{class}`,
+//! `pushes_thinned_total{class}`, `pushes_owed_sent_total{class}`, `messages_in_total`,
+//! `messages_out_total`, `packets_written_total`, `bytes_written_total`.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
