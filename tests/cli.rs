@@ -266,7 +266,7 @@ fn match_against_an_unreachable_team_exits_2_naming_it() {
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!(
-            "error: team ghost (http://127.0.0.1:{port}) is not reachable"
+            "error: team ghost (http://127.0.0.1:{port}) failed the check before the match"
         )),
         "{err}"
     );

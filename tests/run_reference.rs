@@ -342,7 +342,8 @@ fn run_against_nothing_exits_2_saying_the_target_is_unreachable() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not reachable"), "{err}");
+    assert!(err.contains("failed the check before the run"), "{err}");
+    assert!(err.contains("Fix --target"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,6 +367,7 @@ async fn connections_spread_over_several_source_addresses() {
     };
     let options = EngineOptions {
         source_ips: vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()],
+        ..EngineOptions::default()
     };
     let (tx, mut rx) = watch::channel(Snapshot::default());
     let watcher = tokio::spawn(async move {

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{RunConfig, ValidateConfig};
 use super::exit::{CliError, Exit};
 use super::progress;
+use super::signals;
 use crate::engine::plan::{LoadPlan, RoomAssignment, Step};
 use crate::engine::{EngineOptions, Target};
 use crate::metrics::Snapshot;
@@ -32,6 +33,7 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
         }];
         let options = EngineOptions {
             source_ips: config.source_ips.clone(),
+            ..EngineOptions::default()
         };
         let written =
             execute_with_view(Arc::new(config.plan), &destinations, options, config.tui).await?;
@@ -54,7 +56,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 /// Fails fast when nothing answers at the target, instead of recording a run of connection errors.
 async fn preflight(target: &Target) -> Result<(), CliError> {
-    runner::check_reachable(target)
+    runner::check_target(target)
         .await
         .map_err(|reason| CliError::Unreachable {
             target: target.url.clone(),
@@ -62,12 +64,13 @@ async fn preflight(target: &Target) -> Result<(), CliError> {
         })
 }
 
-/// Runs with Ctrl-C handling and a live view; an interrupt still writes every result file.
+/// Runs with signal handling and a live view; an interrupt still writes every result file.
 ///
-/// With `tui` the view is the terminal scoreboard, whose `q` (confirmed) and Ctrl-C cancel the same
-/// `interrupt` token as the Ctrl-C signal does (raw mode turns Ctrl-C into a key, so the signal
-/// handler does not see it then). Either way the run ends normally and writes its results, and the
-/// view has finished (the terminal is back to normal) before this returns and the summary prints.
+/// Ctrl-C, SIGTERM and SIGHUP stop the run in order, a second one at once ([`signals`]). With `tui`
+/// the view is the terminal scoreboard, whose `q` (confirmed) and Ctrl-C cancel the same `interrupt`
+/// token (raw mode turns Ctrl-C into a key, so the signal handler does not see it then). Either way
+/// the run ends normally and writes its results, and the view has finished (the terminal is back to
+/// normal) before this returns and the summary prints.
 pub async fn execute_with_view(
     plan: Arc<LoadPlan>,
     destinations: &[Destination],
@@ -75,24 +78,22 @@ pub async fn execute_with_view(
     tui: bool,
 ) -> Result<Vec<Written>, CliError> {
     let interrupt = CancellationToken::new();
-    let on_ctrl_c = tokio::spawn({
-        let interrupt = interrupt.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: stopping every user and writing the results…");
-                interrupt.cancel();
-            }
-        }
-    });
+    let on_signal = signals::listen(
+        interrupt.clone(),
+        options.stop.clone(),
+        "stopping the load, judging what is still awaited, then writing the results \
+         (again to stop at once)…",
+    );
     let (tx, rx) = watch::channel(Snapshot::default());
     let view = if tui {
-        let options = TuiOptions::new(view_title(&plan, destinations));
-        tokio::spawn(scoreboard(rx, interrupt.clone(), options))
+        let mut tui_options = TuiOptions::new(view_title(&plan, destinations));
+        tui_options.stop = options.stop.clone();
+        tokio::spawn(scoreboard(rx, interrupt.clone(), tui_options))
     } else {
         tokio::spawn(progress::show(rx))
     };
     let result = runner::execute(plan, destinations, options, interrupt, tx).await;
-    on_ctrl_c.abort();
+    on_signal.abort();
     let _ = view.await;
     Ok(result?)
 }
@@ -225,10 +226,13 @@ pub fn plan_summary(scenario: &Scenario, plan: &LoadPlan) -> String {
     line(
         "timeouts",
         format!(
-            "step {}, delivery {} (not time-scaled); delivery findings {}",
+            "step {}, delivery {}, receipts {} (not time-scaled); late after {}; delivery \
+             findings {}",
             format_duration(plan.step_timeout),
-            format_duration(plan.delivery_deadline),
-            if plan.delivery_fails_vu {
+            format_duration(plan.verify.delivery_deadline),
+            format_duration(plan.verify.receipt_deadline),
+            format_duration(plan.verify.late_after),
+            if plan.verify.fails_vu {
                 "fail the VU"
             } else {
                 "count against the run only"
@@ -291,7 +295,7 @@ mod tests {
             "duration    16m30s",
             "competition  weight 1 (100 %), 3000 users: register → health → list_rooms",
             "rooms       groups of 10",
-            "timeouts    step 30s, delivery 10s (not time-scaled)",
+            "timeouts    step 30s, delivery 10s, receipts 20s (not time-scaled); late after 1s",
             "thresholds  vu_failure_ratio <= 0.01",
         ] {
             assert!(summary.contains(needle), "{needle:?} not in:\n{summary}");

@@ -13,13 +13,14 @@ use super::commands::{runtime, scoreboard};
 use super::config::{BracketConfig, MatchConfig, RescoreConfig};
 use super::exit::{CliError, Exit};
 use super::progress;
+use super::signals;
 use crate::contest::files::{MatchFile, SETUP_JSON};
 use crate::contest::view::bracket_view;
 use crate::contest::{
     self, BracketEvent, BracketOutcome, BracketSetup, Executor, LiveExecutor, Rescored, Start,
     Stopped,
 };
-use crate::engine::EngineOptions;
+use crate::engine::{EngineOptions, StopControl};
 use crate::metrics::Snapshot;
 use crate::score::{Bracket, MatchId, Outcome};
 use crate::tui::{BracketView, TuiOptions};
@@ -33,6 +34,7 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
         let title = format!("{}: {}", setup.plan.scenario, names.join(" vs "));
         let options = EngineOptions {
             source_ips: config.source_ips.clone(),
+            ..EngineOptions::default()
         };
         // Checked before the view starts, so an unreachable team is reported on a normal terminal.
         let mut down = Vec::new();
@@ -58,7 +60,9 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
             title,
             config.tui,
             None,
-            "\ninterrupted: stopping every team's users and writing the results…",
+            &options.stop,
+            "stopping every team's load, judging what is still awaited, then writing the results \
+             (again to stop at once)…",
         );
         let result = {
             let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
@@ -162,7 +166,9 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
                 title: title.clone(),
                 ..BracketView::default()
             }),
-            "\ninterrupted: stopping the match in play; finished matches are kept…",
+            &StopControl::default(),
+            "stopping the match in play, judging what is still awaited; finished matches are \
+             kept and the bracket can be resumed (again to stop at once)…",
         );
         let quiet = config.tui;
         // Everything holding a sender of the session (the view updates, the executor) lives in
@@ -187,6 +193,7 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
             };
             let options = EngineOptions {
                 source_ips: config.source_ips.clone(),
+                stop: session.stop.clone(),
             };
             let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
             contest::play_bracket(
@@ -431,7 +438,9 @@ struct Session {
     /// The bracket view, when playing a bracket.
     bracket: Option<watch::Sender<BracketView>>,
     view: JoinHandle<()>,
-    on_ctrl_c: JoinHandle<()>,
+    on_signal: JoinHandle<()>,
+    /// Shared with every run: cut by a second signal, told why the session stopped.
+    stop: StopControl,
 }
 
 impl Session {
@@ -439,18 +448,12 @@ impl Session {
         title: String,
         tui: bool,
         bracket: Option<BracketView>,
+        stop: &StopControl,
         on_interrupt: &'static str,
     ) -> Session {
         let interrupt = CancellationToken::new();
-        let on_ctrl_c = tokio::spawn({
-            let interrupt = interrupt.clone();
-            async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("{on_interrupt}");
-                    interrupt.cancel();
-                }
-            }
-        });
+        let stop = stop.clone();
+        let on_signal = signals::listen(interrupt.clone(), stop.clone(), on_interrupt);
         let (feed, snapshots) = watch::channel(Snapshot::default());
         let (bracket, bracket_rx) = match bracket {
             Some(v) => {
@@ -462,6 +465,7 @@ impl Session {
         let view = if tui {
             let mut options = TuiOptions::new(title);
             options.bracket = bracket_rx;
+            options.stop = stop.clone();
             tokio::spawn(scoreboard(snapshots, interrupt.clone(), options))
         } else {
             tokio::spawn(progress::show(snapshots))
@@ -471,14 +475,15 @@ impl Session {
             feed,
             bracket,
             view,
-            on_ctrl_c,
+            on_signal,
+            stop,
         }
     }
 
     /// Ends the feeds (the view sees the end and returns, giving the terminal back) and waits for
     /// the view. Every clone of the feed (executors) must be gone by now.
     async fn finish(self) {
-        self.on_ctrl_c.abort();
+        self.on_signal.abort();
         drop(self.feed);
         drop(self.bracket);
         let _ = self.view.await;

@@ -65,7 +65,8 @@ pub enum CliError {
     Scenario(#[from] ScenarioError),
     /// The target does not answer at all (checked with `GET /health` before a run starts).
     #[error(
-        "target {target} is not reachable: {reason} (is the server running, and is the URL right?)"
+        "target {target} failed the check before the run: {reason}. Fix --target (the chat \
+         server's base URL, e.g. http://127.0.0.1:5000), or start the server."
     )]
     Unreachable {
         /// The target URL.

@@ -13,6 +13,7 @@
 //! - [`teams`]: `--team NAME=URL` flags and teams files.
 //! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
+//! - [`signals`]: Ctrl-C, SIGTERM and SIGHUP: an orderly stop, then a stop at once.
 
 pub mod args;
 pub mod commands;
@@ -21,4 +22,5 @@ pub mod contest;
 pub mod demo;
 pub mod exit;
 pub mod progress;
+pub mod signals;
 pub mod teams;

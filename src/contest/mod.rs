@@ -75,8 +75,9 @@ fn unreachable_text(teams: &[Unreachable]) -> String {
         .iter()
         .map(|u| {
             format!(
-                "team {} ({}) is not reachable: {} (is the server running, and is the URL right?)",
-                u.team, u.target, u.reason
+                "team {} ({}) failed the check before the match: {}. Fix its URL (--team {}=URL, \
+                 or `target` in the teams file), or start its server.",
+                u.team, u.target, u.reason, u.team
             )
         })
         .collect();

@@ -94,7 +94,7 @@ impl LiveExecutor {
 
 impl Executor for LiveExecutor {
     async fn check(&self, target: &Target) -> Result<(), String> {
-        runner::check_reachable(target).await
+        runner::check_target(target).await
     }
 
     async fn execute(

@@ -580,7 +580,7 @@ fn forfeit(next: &NextMatch, down: &Unreachable) -> MatchResult {
             })
             .collect(),
         reason: format!(
-            "{winner} wins by forfeit: {} ({}) was not reachable when the match was due to start: {}",
+            "{winner} wins by forfeit: {} ({}) failed the check when the match was due to start: {}",
             down.team, down.target, down.reason
         ),
     }
@@ -973,7 +973,7 @@ mod tests {
         assert!(lines[1].get("dir").is_none());
         let reason = lines[1]["result"]["reason"].as_str().unwrap();
         assert!(
-            reason.starts_with("a wins by forfeit: d (http://d.test:1) was not reachable"),
+            reason.starts_with("a wins by forfeit: d (http://d.test:1) failed the check"),
             "{reason}"
         );
         assert!(!tmp.path().join("matches/R1-1").exists());

@@ -32,11 +32,8 @@ pub struct LoadPlan {
     pub messages: MessageSpec,
     /// Budget of a single step unless the step sets its own (the competition used 30 s).
     pub step_timeout: Duration,
-    /// How long a sent message may take to reach every other member before it counts as missing.
-    pub delivery_deadline: Duration,
-    /// Whether a delivery finding (missing, duplicate, reordered) also fails the member's VU. Either
-    /// way it counts as a failed delivery against the run.
-    pub delivery_fails_vu: bool,
+    /// Deadlines and rules of delivery, receipt and reaction verification (never time-scaled).
+    pub verify: Verify,
     /// Rules deciding the exit code.
     pub thresholds: Vec<Threshold>,
 }
@@ -196,6 +193,29 @@ pub struct MessageSpec {
     pub size: u32,
 }
 
+/// How what other members receive is verified. None of it is time-scaled: it judges the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verify {
+    /// How long a sent message may take to reach every other member before it counts as missing.
+    pub delivery_deadline: Duration,
+    /// How long a read receipt (`messagesRead`) or a reaction update may take to reach every other
+    /// member before it counts as missing. Longer than the delivery deadline by default: servers
+    /// may merge and delay receipts on purpose (overload control), converging within seconds.
+    pub receipt_deadline: Duration,
+    /// A delivery slower than this is counted as late (`deliveries_late`); it is still delivered.
+    pub late_after: Duration,
+    /// Whether a finding about what another member received (missing, duplicate, reordered, receipt
+    /// and reaction findings) also fails that member's VU. Either way it is counted against the run.
+    pub fails_vu: bool,
+}
+
+impl Verify {
+    /// The longest any verified push may take: how long the end of a run waits for the last ones.
+    pub fn longest_deadline(&self) -> Duration {
+        self.delivery_deadline.max(self.receipt_deadline)
+    }
+}
+
 /// A rule that decides the exit code (1 when any is broken).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "metric", rename_all = "snake_case")]
@@ -221,6 +241,16 @@ pub enum Threshold {
     },
     /// Messages not delivered to some member must not exceed `max` in count.
     DeliveryMissing {
+        /// Largest allowed count.
+        max: u64,
+    },
+    /// Read receipts that never reached some member must not exceed `max` in count.
+    ReceiptMissing {
+        /// Largest allowed count.
+        max: u64,
+    },
+    /// Reactions some member never saw must not exceed `max` in count.
+    ReactionMissing {
         /// Largest allowed count.
         max: u64,
     },

@@ -1,10 +1,11 @@
 //! One virtual user: a task that walks its flow step by step, then holds its session.
 //!
 //! Whatever step it is on, a connected VU keeps serving its socket: it answers pings, timestamps
-//! every `message` the moment it is read (so delivery latency never includes time spent waiting for
-//! the VU's own REST call), checks its own echoes against their deadlines and reports receipts to the
-//! delivery tracker. The first failure ends the VU, as in the competition; the end of the run (or an
-//! interrupt) stops it without counting against it.
+//! every `message`, `messagesRead` and `messageReactionUpdate` the moment it is read (so latency never
+//! includes time spent waiting for the VU's own REST call), checks its own echoes against their
+//! deadlines and reports what it received to the team's trackers. The first failure ends the VU, as in
+//! the competition; the end of the run (or an interrupt) stops it without counting against it: it
+//! stops stepping, keeps reading while the run drains, and closes its socket when the run closes.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -24,8 +25,12 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::delivery::{DeliveryTracker, Receipt, parse_marker, with_marker};
+use super::expect::Members;
 use super::plan::{LoadPlan, Step};
+use super::receipts::{ReactionTracker, ReadTracker, id_hash};
 use super::rooms::{RoomDirectory, RoomKey, assign};
 use crate::client::{Authed, Failure, HttpPool, Inbound, Joined, SioSocket, SocketOptions};
 use crate::metrics::{FailureKind, Op, Recorder};
@@ -43,8 +48,16 @@ pub struct TeamCtx {
     pub http: HttpPool,
     /// Rooms and members.
     pub rooms: RoomDirectory,
-    /// Outstanding deliveries.
-    pub tracker: DeliveryTracker,
+    /// Which VUs can still receive.
+    pub members: Members,
+    /// Outstanding chat deliveries.
+    pub deliveries: DeliveryTracker,
+    /// Outstanding read receipts.
+    pub reads: ReadTracker,
+    /// Outstanding reaction updates.
+    pub reactions: ReactionTracker,
+    /// Sends whose own echo is still awaited, over every VU of the team (the drain waits for them).
+    pub echoes_awaited: AtomicU64,
 }
 
 /// Everything all VUs of a run share.
@@ -56,8 +69,11 @@ pub struct RunCtx {
     pub teams: Vec<TeamCtx>,
     /// Random tag of this run: in e-mails, room names and delivery markers, so runs never collide.
     pub nonce: String,
-    /// Fired at the end of the run or on interrupt: every VU stops.
+    /// Fired at the end of the load or on interrupt: every VU stops stepping and sending, and keeps
+    /// reading until `close`.
     pub stop: CancellationToken,
+    /// Fired once the run has judged what it awaited: every VU closes its socket and ends.
+    pub close: CancellationToken,
     /// Local addresses to spread sockets over; empty for the default.
     pub source_ips: Vec<IpAddr>,
 }
@@ -115,6 +131,8 @@ enum Reply {
 struct OwnSend {
     seq: u32,
     t0: u64,
+    /// Level it was sent in: the echo's latency belongs there.
+    level: u32,
     op: Op,
     deadline: Instant,
 }
@@ -128,6 +146,16 @@ struct MessageLite<'a> {
     content: Cow<'a, str>,
 }
 
+/// The parts of a `messagesRead` event the VU needs, borrowed from the frame.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadLite<'a> {
+    #[serde(default, borrow)]
+    user_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    message_ids: Vec<Cow<'a, str>>,
+}
+
 /// An open socket and what the VU knows about its room.
 #[derive(Debug)]
 struct Conn {
@@ -136,6 +164,8 @@ struct Conn {
     oldest: Option<Timestamp>,
     /// Sequence number of the last message this VU sent.
     seq: u32,
+    /// Number of the last read mark (and of the last reaction) this VU sent.
+    marks: u32,
     own: VecDeque<OwnSend>,
     last_seq: HashMap<u32, u32>,
     unread: VecDeque<String>,
@@ -150,6 +180,7 @@ impl Conn {
             joined: None,
             oldest: None,
             seq: 0,
+            marks: 0,
             own: VecDeque::new(),
             last_seq: HashMap::new(),
             unread: VecDeque::new(),
@@ -185,6 +216,8 @@ struct Vu {
     track_unread: bool,
     step_timeout: Duration,
     fails_vu_on_delivery: bool,
+    /// Set once the load has stopped: the VU only reads, until the run closes.
+    draining: bool,
 }
 
 /// Runs VU `id` of `team` through `flow` until it finishes, fails, or the run stops.
@@ -214,23 +247,37 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
             _ => false,
         }),
         step_timeout: plan.step_timeout,
-        fails_vu_on_delivery: plan.delivery_fails_vu,
+        fails_vu_on_delivery: plan.verify.fails_vu,
+        draining: false,
         ctx,
     };
+    let mut outcome = Ok(());
     for step in &flow.steps {
         // Boxed so the VU's own future stays small while it holds: only the step in progress
         // occupies memory, and REST futures are freed as soon as they finish.
-        match Box::pin(vu.step(step)).await {
-            Ok(()) => {}
-            Err(Halt::Stopped) => break,
-            Err(Halt::Failed(op, f)) => {
-                vu.rec
-                    .failure(op, f.kind, true, || format!("vu {}: {}", vu.id, f.message));
-                break;
-            }
+        outcome = Box::pin(vu.step(step)).await;
+        if outcome.is_err() {
+            break;
         }
     }
+    if let Err(Halt::Stopped) = outcome {
+        // The load is over but the run is not: keep reading what other members' last messages,
+        // receipts and reactions bring, and wait for this VU's own echoes, until the run closes.
+        vu.draining = true;
+        outcome = Box::pin(vu.serve(far_future(), Op::Hold, &mut |_| false))
+            .await
+            .map(|_| ());
+    }
+    if let Err(Halt::Failed(op, f)) = outcome {
+        vu.rec
+            .failure(op, f.kind, true, || format!("vu {}: {}", vu.id, f.message));
+    }
     Box::pin(vu.finish()).await;
+}
+
+/// An instant no run reaches: serving until it ends only by the run's tokens or a failure.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
 
 impl Vu {
@@ -512,7 +559,7 @@ impl Vu {
         conn.joined = Some(joined);
         let team = &self.ctx.teams[self.team as usize];
         team.rooms.join(&room, self.id);
-        team.tracker.set_alive(self.id, true);
+        team.members.set_alive(self.id, true);
         Ok(())
     }
 
@@ -614,7 +661,7 @@ impl Vu {
         let content = with_marker(text, &self.ctx.nonce, self.id, seq);
         let recipients = team.rooms.others(joined.room_id(), self.id);
         let level = self.rec.hub().level();
-        team.tracker.expect(self.id, seq, t0, level, recipients);
+        team.deliveries.expect(self.id, seq, t0, level, recipients);
         let msg = ChatMessageRequest {
             room: joined.room_id().to_owned(),
             kind: if file.is_some() {
@@ -626,13 +673,15 @@ impl Vu {
             file_data: file,
         };
         if let Err(f) = conn.sock.chat(joined, &msg).await {
-            team.tracker.cancel(self.id, seq);
+            team.deliveries.cancel(self.id, seq);
             return Err(failed(op, f));
         }
-        self.rec.sent();
+        self.rec.sent(op);
+        team.echoes_awaited.fetch_add(1, Ordering::Relaxed);
         conn.own.push_back(OwnSend {
             seq,
             t0,
+            level,
             op,
             deadline: Instant::now() + self.step_timeout,
         });
@@ -667,10 +716,26 @@ impl Vu {
             op: ReactionOp::Add,
         };
         let started = Instant::now();
-        conn.sock
-            .emit(name::MESSAGE_REACTION, &req)
-            .await
-            .map_err(|f| failed(Op::React, f))?;
+        // Every other member must see the reaction: expected before the emit, like a message.
+        let team = &self.ctx.teams[self.team as usize];
+        conn.marks += 1;
+        let seq = conn.marks;
+        if let Some(room) = conn.joined.as_ref().map(|j| j.room_id()) {
+            team.reactions.expect(
+                self.id,
+                seq,
+                &user_id,
+                &message_id,
+                reaction,
+                self.rec.now_micros(),
+                self.rec.hub().level(),
+                team.rooms.others(room, self.id),
+            );
+        }
+        if let Err(f) = conn.sock.emit(name::MESSAGE_REACTION, &req).await {
+            team.reactions.cancel(self.id, seq, &message_id);
+            return Err(failed(Op::React, f));
+        }
         self.await_reply(Op::React, &mut |r| match r {
             Reply::Reaction {
                 message_id: id,
@@ -700,17 +765,36 @@ impl Vu {
 
     async fn mark_read(&mut self) -> StepResult {
         let joined = self.joined(Op::MarkRead)?;
+        let user = self.authed.as_ref().map(|a| id_hash(&a.user().id));
+        let team = &self.ctx.teams[self.team as usize];
         let conn = self.conn.as_mut().expect("joined implies connected");
         let ids: Vec<String> = conn.unread.drain(..).collect();
         if !ids.is_empty() {
+            // Every other member must be told: expected before the emit, like a message.
+            conn.marks += 1;
+            let mark = conn.marks;
+            if let Some(user) = user {
+                team.reads.expect(
+                    self.id,
+                    user,
+                    mark,
+                    &ids,
+                    self.rec.now_micros(),
+                    self.rec.hub().level(),
+                    team.rooms.others(joined.room_id(), self.id),
+                );
+            }
             let req = MarkMessagesAsReadRequest {
                 room_id: joined.room_id().to_owned(),
                 message_ids: ids,
             };
-            conn.sock
-                .emit(name::MARK_MESSAGES_AS_READ, &req)
-                .await
-                .map_err(|f| failed(Op::MarkRead, f))?;
+            if let Err(f) = conn.sock.emit(name::MARK_MESSAGES_AS_READ, &req).await {
+                if let Some(user) = user {
+                    team.reads.cancel(user, mark);
+                }
+                return Err(failed(Op::MarkRead, f));
+            }
+            self.rec.sent(Op::MarkRead);
         }
         self.rec.done(Op::MarkRead);
         Ok(())
@@ -834,9 +918,15 @@ impl Vu {
         want: &mut (dyn FnMut(&Reply) -> bool + Send),
     ) -> StepResult<Option<Reply>> {
         loop {
+            // While stepping, the stop of the load ends the wait; while draining, the close.
+            let halt = if self.draining {
+                &self.ctx.close
+            } else {
+                &self.ctx.stop
+            };
             let Some(conn) = self.conn.as_mut() else {
                 tokio::select! {
-                    () = self.ctx.stop.cancelled() => return Err(Halt::Stopped),
+                    () = halt.cancelled() => return Err(Halt::Stopped),
                     () = tokio::time::sleep_until(until.into()) => return Ok(None),
                 }
             };
@@ -844,7 +934,7 @@ impl Vu {
             let wake = echo.map_or(until, |o| o.deadline.min(until));
             let inbound = tokio::select! {
                 biased;
-                () = self.ctx.stop.cancelled() => return Err(Halt::Stopped),
+                () = halt.cancelled() => return Err(Halt::Stopped),
                 r = conn.sock.next() => r.map_err(|f| failed(op, f))?,
                 () = tokio::time::sleep_until(wake.into()) => {
                     if let Some(o) = echo.filter(|o| o.deadline <= Instant::now()) {
@@ -924,7 +1014,9 @@ impl Vu {
                 if sender == self.id {
                     if let Some(i) = conn.own.iter().position(|o| o.seq == seq) {
                         let own = conn.own.remove(i).expect("index just found");
-                        self.rec.ok(own.op, now.saturating_sub(own.t0));
+                        team.echoes_awaited.fetch_sub(1, Ordering::Relaxed);
+                        self.rec
+                            .ok_in(own.level, own.op, now.saturating_sub(own.t0));
                     }
                     Some(Reply::Echo { seq })
                 } else {
@@ -932,19 +1024,23 @@ impl Vu {
                     let last = conn.last_seq.entry(sender).or_insert(0);
                     let out_of_order = seq < *last;
                     *last = (*last).max(seq);
-                    match team.tracker.receive(self.id, sender, seq, now) {
-                        Receipt::Delivered { latency_micros } => {
-                            self.rec.ok(Op::Delivery, latency_micros);
+                    let id = self.id;
+                    // Findings and latency belong to the level the message was sent in.
+                    match team.deliveries.receive(self.id, sender, seq, now) {
+                        Receipt::Delivered {
+                            latency_micros,
+                            level,
+                        } => {
+                            self.rec.ok_in(level, Op::Delivery, latency_micros);
                             if out_of_order {
-                                let id = self.id;
-                                self.rec.failure(Op::Delivery, FailureKind::DeliveryReordered, fails, || {
+                                self.rec.failure_in(level, Op::Delivery, FailureKind::DeliveryReordered, fails, || {
                                     format!("vu {id} got message {seq} of vu {sender} after a later one")
                                 });
                             }
                         }
-                        Receipt::Duplicate => {
-                            let id = self.id;
-                            self.rec.failure(
+                        Receipt::Duplicate { level } => {
+                            self.rec.failure_in(
+                                level,
                                 Op::Delivery,
                                 FailureKind::DeliveryDuplicate,
                                 fails,
@@ -974,10 +1070,47 @@ impl Vu {
             }
             name::MESSAGE_REACTION_UPDATE => {
                 let u: protocol::events::MessageReactionUpdate = event.arg(0).map_err(parse_err)?;
+                for r in team
+                    .reactions
+                    .receive(self.id, &u.message_id, &u.reactions, now)
+                {
+                    if let Receipt::Delivered {
+                        latency_micros,
+                        level,
+                    } = r
+                    {
+                        self.rec.ok_in(level, Op::ReactionUpdate, latency_micros);
+                    }
+                }
                 Some(Reply::Reaction {
                     message_id: u.message_id,
                     reactions: u.reactions,
                 })
+            }
+            name::MESSAGES_READ => {
+                let r: ReadLite<'_> = event.arg(0).map_err(parse_err)?;
+                let reader = id_hash(&r.user_id);
+                let ids = r.message_ids.iter().map(|id| id.as_ref());
+                for got in team.reads.receive(self.id, reader, ids, now) {
+                    match got {
+                        Receipt::Delivered {
+                            latency_micros,
+                            level,
+                        } => self.rec.ok_in(level, Op::Receipt, latency_micros),
+                        Receipt::Duplicate { level } => {
+                            let (id, user) = (self.id, r.user_id.clone());
+                            self.rec.failure_in(
+                                level,
+                                Op::Receipt,
+                                FailureKind::ReceiptDuplicate,
+                                self.fails_vu_on_delivery,
+                                || format!("vu {id} was told again what user {user} read"),
+                            );
+                        }
+                        Receipt::Unexpected => {}
+                    }
+                }
+                None
             }
             name::AI_MESSAGE_START => {
                 let s: protocol::events::AiMessageStart = event.arg(0).map_err(parse_err)?;
@@ -1027,13 +1160,21 @@ impl Vu {
     }
 
     /// Leaves the run: no longer a member, socket closed politely, gauges updated when `rec` drops.
+    /// Echoes still awaited when the run closed (within their step budget) could not be judged.
     async fn finish(mut self) {
         let team = &self.ctx.teams[self.team as usize];
-        team.tracker.set_alive(self.id, false);
+        team.members.set_alive(self.id, false);
         if let Some(room) = &self.room {
             team.rooms.leave(room, self.id);
         }
         if let Some(conn) = self.conn.take() {
+            let closed_by_run = self.ctx.close.is_cancelled() && !self.rec.has_failed();
+            for own in &conn.own {
+                team.echoes_awaited.fetch_sub(1, Ordering::Relaxed);
+                if closed_by_run {
+                    self.rec.unjudged_in(own.level, own.op, 1);
+                }
+            }
             self.rec.set_connected(false);
             conn.sock.close().await;
         }
@@ -1103,8 +1244,12 @@ mod tests {
                 size: 0,
             },
             step_timeout: Duration::ZERO,
-            delivery_deadline: Duration::ZERO,
-            delivery_fails_vu: false,
+            verify: crate::engine::plan::Verify {
+                delivery_deadline: Duration::ZERO,
+                receipt_deadline: Duration::ZERO,
+                late_after: Duration::ZERO,
+                fails_vu: false,
+            },
             thresholds: vec![],
         };
         Arc::new(RunCtx {
@@ -1112,6 +1257,7 @@ mod tests {
             teams: vec![],
             nonce: String::new(),
             stop: CancellationToken::new(),
+            close: CancellationToken::new(),
             source_ips: vec![],
         })
     }
@@ -1139,6 +1285,7 @@ mod tests {
             track_unread: false,
             step_timeout: Duration::ZERO,
             fails_vu_on_delivery: false,
+            draining: false,
         };
         let step = vu.step(&Step::Hold);
         assert!(

@@ -21,8 +21,8 @@ use super::snapshot::{
 };
 use crate::engine::plan::LevelSpan;
 use crate::report::summary::{
-    FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, RequestTotals, TimelineRow,
-    UserTotals,
+    FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, ReactionTotals, ReceiptTotals,
+    RequestTotals, TimelineRow, UserTotals,
 };
 
 /// A latency histogram in microseconds with 3 significant figures, growing only as far as the
@@ -104,12 +104,25 @@ struct Counters {
     ok: u64,
     failed: u64,
     sent: u64,
+    marks: u64,
     delivered: u64,
     missing: u64,
+    late: u64,
+    receipts: u64,
+    reaction_updates: u64,
     failures: [u64; FailureKind::COUNT],
+    unjudged: [u64; Op::COUNT],
 }
 
 impl Counters {
+    fn failures_of(&self, kind: FailureKind) -> u64 {
+        self.failures[kind.index()]
+    }
+
+    fn unjudged_total(&self) -> u64 {
+        self.unjudged.iter().sum()
+    }
+
     fn failures_map(&self) -> BTreeMap<String, u64> {
         FailureKind::ALL
             .iter()
@@ -123,6 +136,7 @@ impl Counters {
 struct LevelAgg {
     counters: Counters,
     delivery: Hist,
+    receipt: Hist,
     requests: Hist,
     /// When the level ended, the gauges at that instant, and whether the run cut it short.
     closed: Option<(Duration, GaugeValues, bool)>,
@@ -134,6 +148,7 @@ impl LevelAgg {
         LevelAgg {
             counters: Counters::default(),
             delivery: new_hist(),
+            receipt: new_hist(),
             requests: new_hist(),
             closed: None,
             failed_at_start: 0,
@@ -181,39 +196,60 @@ impl TeamAgg {
         }
     }
 
-    fn apply(&mut self, level: usize, what: What) {
+    /// Applies one event to its level (`level`), the current interval and the run's totals.
+    fn apply(&mut self, level: usize, what: What, late_after_micros: u64) {
         let level = level.min(self.levels.len() - 1);
         let lv = &mut self.levels[level];
+        let counters = [&mut self.iv, &mut self.all, &mut lv.counters];
         match what {
             What::Ok { op, micros } => {
                 let _ = self.total[op.index()].record(micros);
                 let _ = self.interval[op.index()].record(micros);
-                if op == Op::Delivery {
-                    let _ = lv.delivery.record(micros);
-                    for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                        c.delivered += 1;
+                match op {
+                    Op::Delivery => {
+                        let _ = lv.delivery.record(micros);
+                        let late = u64::from(micros > late_after_micros);
+                        for c in counters {
+                            c.delivered += 1;
+                            c.late += late;
+                            c.ok += 1;
+                        }
                     }
-                } else {
-                    let _ = lv.requests.record(micros);
-                    let _ = self.interval_requests.record(micros);
-                }
-                if op == Op::SendAck {
-                    self.echoed += 1;
-                }
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                    c.ok += 1;
+                    // Receipts and reaction updates are verified but are not requests.
+                    Op::Receipt => {
+                        let _ = lv.receipt.record(micros);
+                        for c in counters {
+                            c.receipts += 1;
+                        }
+                    }
+                    Op::ReactionUpdate => {
+                        for c in counters {
+                            c.reaction_updates += 1;
+                        }
+                    }
+                    _ => {
+                        let _ = lv.requests.record(micros);
+                        let _ = self.interval_requests.record(micros);
+                        if op == Op::SendAck {
+                            self.echoed += 1;
+                        }
+                        for c in counters {
+                            c.ok += 1;
+                        }
+                    }
                 }
             }
             What::Done { .. } => {
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
+                for c in counters {
                     c.ok += 1;
                 }
             }
             What::Failed { op, kind } => {
-                // Every failure is counted by kind; only requests count in the request ratio (a
-                // dropped session fails its VU, which is counted there).
-                let request = u64::from(op.is_request());
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
+                // Every failure is counted by kind; only failed requests count in the request ratio
+                // (a dropped session fails its VU, which is counted there; a reordered copy was
+                // delivered and is judged by its latency).
+                let request = u64::from(op.is_request() && kind.fails_request());
+                for c in counters {
                     c.failed += request;
                     c.failures[kind.index()] += 1;
                     if kind == FailureKind::DeliveryMissing {
@@ -227,9 +263,19 @@ impl TeamAgg {
                 }
                 self.failures.entry((kind, op)).or_default().0 += 1;
             }
-            What::Sent => {
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                    c.sent += 1;
+            What::Sent { op } => {
+                let mark = op == Op::MarkRead;
+                for c in counters {
+                    if mark {
+                        c.marks += 1;
+                    } else {
+                        c.sent += 1;
+                    }
+                }
+            }
+            What::Unjudged { op, count } => {
+                for c in counters {
+                    c.unjudged[op.index()] += u64::from(count);
                 }
             }
         }
@@ -250,6 +296,7 @@ pub struct Aggregator {
     teams: Vec<TeamAgg>,
     levels: Vec<LevelSpan>,
     planned: Duration,
+    late_after_micros: u64,
     buf: Vec<Event>,
     interval_start: Duration,
     last_health: IntervalHealth,
@@ -258,12 +305,14 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    /// An aggregator for the teams and levels of a plan.
+    /// An aggregator for the teams and levels of a plan; deliveries slower than `late_after` are
+    /// counted as late.
     pub fn new(
         hub: Arc<Hub>,
         teams: Vec<TeamInfo>,
         levels: Vec<LevelSpan>,
         planned: Duration,
+        late_after: Duration,
     ) -> Self {
         let n = levels.len();
         Aggregator {
@@ -271,6 +320,7 @@ impl Aggregator {
             teams: teams.into_iter().map(|t| TeamAgg::new(t, n)).collect(),
             levels,
             planned,
+            late_after_micros: late_after.as_micros() as u64,
             buf: Vec::new(),
             interval_start: Duration::ZERO,
             last_health: IntervalHealth::default(),
@@ -284,7 +334,7 @@ impl Aggregator {
         self.hub.drain_into(&mut self.buf);
         for ev in self.buf.drain(..) {
             if let Some(team) = self.teams.get_mut(ev.team as usize) {
-                team.apply(ev.level as usize, ev.what);
+                team.apply(ev.level as usize, ev.what, self.late_after_micros);
             }
         }
         for s in self.hub.take_samples() {
@@ -412,6 +462,11 @@ impl Aggregator {
                     messages_sent: t.all.sent,
                     delivered: t.all.delivered,
                     missing: t.all.missing,
+                    late: t.all.late,
+                    pending: self.hub.pending_total(i),
+                    unjudged: t.all.unjudged_total(),
+                    receipts: receipt_totals(&t.all),
+                    reactions: reaction_totals(&t.all),
                     messages_per_sec: t.last_rates.0,
                     deliveries_per_sec: t.last_rates.1,
                     failures: FailureKind::ALL
@@ -430,7 +485,7 @@ impl Aggregator {
                         })
                         .collect(),
                     history: t.timeline[recent..].to_vec(),
-                    levels: self.level_rows(t, None),
+                    levels: self.level_rows(i, t, None),
                 }
             })
             .collect();
@@ -442,6 +497,7 @@ impl Aggregator {
             target_users: span.map_or(0, |l| l.target_users),
             phase: span.map(|l| l.phase.clone()).unwrap_or_default(),
             teams,
+            draining: self.hub.draining(),
             generator: GeneratorSnapshot {
                 cpu_percent: self.last_health.cpu_percent,
                 cores: self.cores,
@@ -453,8 +509,14 @@ impl Aggregator {
         }
     }
 
-    /// Level rows of a team: closed levels, plus (at the end of a run) the level cut short at `end`.
-    fn level_rows(&self, team: &TeamAgg, end: Option<(Duration, &GaugeValues)>) -> Vec<LevelRow> {
+    /// Level rows of team `i`: closed levels, plus (at the end of a run) the level cut short at
+    /// `end`. A closed level whose expectations are still awaited is provisional (`pending`).
+    fn level_rows(
+        &self,
+        i: usize,
+        team: &TeamAgg,
+        end: Option<(Duration, &GaugeValues)>,
+    ) -> Vec<LevelRow> {
         let mut rows = Vec::new();
         for (span, agg) in self.levels.iter().zip(&team.levels) {
             let (at, g, incomplete) = match (agg.closed, end) {
@@ -484,16 +546,21 @@ impl Aggregator {
                 messages_sent: c.sent,
                 deliveries: c.delivered,
                 deliveries_missing: c.missing,
+                deliveries_late: c.late,
                 delivery_p50_ms: d.p50_ms,
                 delivery_p95_ms: d.p95_ms,
                 delivery_p99_ms: d.p99_ms,
+                receipts: c.receipts,
+                receipts_missing: c.failures_of(FailureKind::ReceiptMissing),
+                receipt_p99_ms: p99_ms(&agg.receipt),
+                reaction_updates: c.reaction_updates,
+                reactions_missing: c.failures_of(FailureKind::ReactionMissing),
+                unjudged: c.unjudged_total(),
+                pending: self.hub.pending(i, span.index as usize),
                 request_p99_ms: p99_ms(&agg.requests),
                 failures: c.failures_map(),
-                delivery_histogram: if agg.delivery.is_empty() {
-                    String::new()
-                } else {
-                    encode_hist(&agg.delivery)
-                },
+                delivery_histogram: encode_nonempty(&agg.delivery),
+                receipt_histogram: encode_nonempty(&agg.receipt),
             });
         }
         rows
@@ -520,7 +587,7 @@ impl Aggregator {
         let mut out = Vec::new();
         for (i, team) in self.teams.iter().enumerate() {
             let g = self.hub.gauges(i).read();
-            let levels = self.level_rows(team, Some((end, &g)));
+            let levels = self.level_rows(i, team, Some((end, &g)));
             let latency = Op::ALL
                 .iter()
                 .filter(|op| !team.total[op.index()].is_empty())
@@ -572,7 +639,13 @@ impl Aggregator {
                     missing: team.all.missing,
                     duplicate: team.duplicate,
                     reordered: team.reordered,
+                    late: team.all.late,
+                    unjudged: team.all.unjudged[Op::Delivery.index()],
+                    echoes_unjudged: team.all.unjudged[Op::SendAck.index()]
+                        + team.all.unjudged[Op::FileMessage.index()],
                 },
+                receipts: receipt_totals(&team.all),
+                reactions: reaction_totals(&team.all),
                 latency,
                 levels,
                 timeline: team.timeline.clone(),
@@ -582,6 +655,36 @@ impl Aggregator {
             });
         }
         out
+    }
+}
+
+fn encode_nonempty(h: &Hist) -> String {
+    if h.is_empty() {
+        String::new()
+    } else {
+        encode_hist(h)
+    }
+}
+
+fn receipt_totals(c: &Counters) -> ReceiptTotals {
+    let missing = c.failures_of(FailureKind::ReceiptMissing);
+    ReceiptTotals {
+        marks: c.marks,
+        expected: c.receipts + missing,
+        delivered: c.receipts,
+        missing,
+        duplicate: c.failures_of(FailureKind::ReceiptDuplicate),
+        unjudged: c.unjudged[Op::Receipt.index()],
+    }
+}
+
+fn reaction_totals(c: &Counters) -> ReactionTotals {
+    let missing = c.failures_of(FailureKind::ReactionMissing);
+    ReactionTotals {
+        expected: c.reaction_updates + missing,
+        delivered: c.reaction_updates,
+        missing,
+        unjudged: c.unjudged[Op::ReactionUpdate.index()],
     }
 }
 
@@ -596,6 +699,10 @@ pub struct TeamResult {
     pub requests: RequestTotals,
     /// Message totals.
     pub messages: MessageTotals,
+    /// Read receipt totals.
+    pub receipts: ReceiptTotals,
+    /// Reaction update totals.
+    pub reactions: ReactionTotals,
     /// Latency per operation.
     pub latency: Vec<OpLatency>,
     /// Per-level rows.
@@ -634,12 +741,18 @@ mod tests {
             name: "a".into(),
             target: "http://127.0.0.1:1".into(),
         };
-        let mut agg = Aggregator::new(hub.clone(), vec![info], spans(), Duration::from_secs(30));
+        let mut agg = Aggregator::new(
+            hub.clone(),
+            vec![info],
+            spans(),
+            Duration::from_secs(30),
+            Duration::from_millis(4),
+        );
         let mut r = hub.recorder(0, 0);
         r.mark_started();
         agg.open_level(0);
         r.ok(Op::Login, 2_000);
-        r.sent();
+        r.sent(Op::SendAck);
         r.ok(Op::Delivery, 5_000);
         agg.close_level(0, Duration::from_secs(10), &[hub.gauges(0).read()], false);
         hub.set_level(1);

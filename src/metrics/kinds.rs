@@ -37,8 +37,14 @@ pub enum Op {
     Delivery,
     /// `messageReaction` → `messageReactionUpdate`.
     React,
+    /// A reaction → the `messageReactionUpdate` showing it, at each other member of the room (from the
+    /// emit). Verified like deliveries; not a request in the competition's sense.
+    ReactionUpdate,
     /// `markMessagesAsRead` (fire and forget: counted, not timed).
     MarkRead,
+    /// `markMessagesAsRead` → the `messagesRead` covering its ids, at each other member of the room
+    /// (from the emit). Verified like deliveries; not a request in the competition's sense.
+    Receipt,
     /// `POST /api/files/upload`.
     Upload,
     /// File `chatMessage` → its echo.
@@ -57,7 +63,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Op; 22] = [
+    pub const ALL: [Op; 24] = [
         Op::Register,
         Op::Login,
         Op::Health,
@@ -72,7 +78,9 @@ impl Op {
         Op::SendAck,
         Op::Delivery,
         Op::React,
+        Op::ReactionUpdate,
         Op::MarkRead,
+        Op::Receipt,
         Op::Upload,
         Op::FileMessage,
         Op::ProfileImage,
@@ -107,7 +115,9 @@ impl Op {
             Op::SendAck => "send_ack",
             Op::Delivery => "delivery",
             Op::React => "react",
+            Op::ReactionUpdate => "reaction_update",
             Op::MarkRead => "mark_read",
+            Op::Receipt => "receipt",
             Op::Upload => "upload",
             Op::FileMessage => "file_message",
             Op::ProfileImage => "profile_image",
@@ -125,9 +135,17 @@ impl Op {
 
     /// True for operations that are requests in the competition's sense (counted in request
     /// success/failure ratios). Each expected delivery to one member counts as one request, so a
-    /// server that loses messages shows it in its failure ratio; holding the session is not a request.
+    /// server that loses messages shows it in its failure ratio; holding the session is not a request,
+    /// and neither are read receipts and reaction updates, which the competition never checked (they
+    /// have their own counts, and scoring rules can count them: `docs/scoring.md`).
     pub fn is_request(self) -> bool {
-        !matches!(self, Op::Hold)
+        !matches!(self, Op::Hold | Op::Receipt | Op::ReactionUpdate)
+    }
+
+    /// True for the verified pushes that are not chat deliveries: read receipts and reaction
+    /// updates, each expected at every other member of the room.
+    pub fn is_receipt(self) -> bool {
+        matches!(self, Op::Receipt | Op::ReactionUpdate)
     }
 }
 
@@ -165,11 +183,19 @@ pub enum FailureKind {
     DeliveryDuplicate,
     /// A member received a sender's messages out of order.
     DeliveryReordered,
+    /// A member never learnt, within the receipt deadline, that another member read messages
+    /// (`markMessagesAsRead` without a `messagesRead` covering its ids).
+    ReceiptMissing,
+    /// A member was told the same read receipt again (a `messagesRead` that covered nothing new).
+    ReceiptDuplicate,
+    /// A member never saw another member's reaction (no `messageReactionUpdate` containing it within
+    /// the receipt deadline).
+    ReactionMissing,
 }
 
 impl FailureKind {
     /// Every kind, in report order.
-    pub const ALL: [FailureKind; 15] = [
+    pub const ALL: [FailureKind; 18] = [
         FailureKind::ConnectRefused,
         FailureKind::ConnectionReset,
         FailureKind::Transport,
@@ -185,6 +211,9 @@ impl FailureKind {
         FailureKind::DeliveryMissing,
         FailureKind::DeliveryDuplicate,
         FailureKind::DeliveryReordered,
+        FailureKind::ReceiptMissing,
+        FailureKind::ReceiptDuplicate,
+        FailureKind::ReactionMissing,
     ];
 
     /// Number of kinds.
@@ -213,18 +242,33 @@ impl FailureKind {
             FailureKind::DeliveryMissing => "delivery_missing",
             FailureKind::DeliveryDuplicate => "delivery_duplicate",
             FailureKind::DeliveryReordered => "delivery_reordered",
+            FailureKind::ReceiptMissing => "receipt_missing",
+            FailureKind::ReceiptDuplicate => "receipt_duplicate",
+            FailureKind::ReactionMissing => "reaction_missing",
         }
     }
 
-    /// True for delivery-verification findings. They count as failed deliveries against the run; whether
-    /// they also fail the member's VU is the scenario's choice (`delivery_fails_vu`).
+    /// True for verification findings about what another member received (chat deliveries, read
+    /// receipts, reaction updates): the server's fault towards that member. Whether they also fail
+    /// the member's VU is the scenario's choice (`delivery_fails_vu`).
     pub fn is_delivery(self) -> bool {
         matches!(
             self,
             FailureKind::DeliveryMissing
                 | FailureKind::DeliveryDuplicate
                 | FailureKind::DeliveryReordered
+                | FailureKind::ReceiptMissing
+                | FailureKind::ReceiptDuplicate
+                | FailureKind::ReactionMissing
         )
+    }
+
+    /// True when a finding of this kind makes its request a failed one. A missing or duplicated
+    /// delivery is a failed request; a reordered copy is not: it was delivered (and timed), and a
+    /// copy that is late because the server delayed it is judged by the delivery latency SLO, not
+    /// counted a second time as a failure (`docs/scoring.md`).
+    pub fn fails_request(self) -> bool {
+        self != FailureKind::DeliveryReordered
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::kinds::{FailureKind, Op};
 use super::recorder::GaugeValues;
-use crate::report::summary::{LevelRow, RequestTotals, TimelineRow};
+use crate::report::summary::{LevelRow, ReactionTotals, ReceiptTotals, RequestTotals, TimelineRow};
 
 /// How many timeline rows a snapshot carries (the most recent ones), for charts.
 pub const SNAPSHOT_HISTORY: usize = 300;
@@ -31,6 +31,9 @@ pub struct Snapshot {
     pub teams: Vec<TeamSnapshot>,
     /// The generator's own health.
     pub generator: GeneratorSnapshot,
+    /// True once the load has stopped and the run waits for what is still awaited (deliveries,
+    /// receipts, reaction updates within their deadline) before judging and closing sockets.
+    pub draining: bool,
     /// True in the last snapshot of a run.
     pub done: bool,
 }
@@ -52,6 +55,16 @@ pub struct TeamSnapshot {
     pub delivered: u64,
     /// Deliveries missing so far.
     pub missing: u64,
+    /// Deliveries so far slower than the late bound.
+    pub late: u64,
+    /// Deliveries, receipts and reaction updates still awaited within their deadline.
+    pub pending: u64,
+    /// Expectations the run could not judge (it was cut short while they were awaited).
+    pub unjudged: u64,
+    /// Read receipts so far.
+    pub receipts: ReceiptTotals,
+    /// Reaction updates so far.
+    pub reactions: ReactionTotals,
     /// Messages sent per second over the last interval.
     pub messages_per_sec: f64,
     /// Deliveries verified per second over the last interval.
@@ -64,7 +77,7 @@ pub struct TeamSnapshot {
     pub ops: Vec<OpStat>,
     /// The most recent timeline rows, oldest first (at most [`SNAPSHOT_HISTORY`]).
     pub history: Vec<TimelineRow>,
-    /// Levels finished so far.
+    /// Levels finished so far; a row whose `pending` is not 0 is provisional (still being judged).
     pub levels: Vec<LevelRow>,
 }
 

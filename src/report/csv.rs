@@ -8,12 +8,16 @@
 //! `levels.csv`, one row per user level: `index, phase, target_users, start_secs, end_secs,
 //! incomplete, users_started, users_active, users_connected, vus_passed, vus_failed,
 //! vus_failed_in_level, requests_ok, requests_failed, messages_sent, deliveries, deliveries_missing,
-//! delivery_p50_ms, delivery_p95_ms, delivery_p99_ms, request_p99_ms`, then the failure columns.
+//! delivery_p50_ms, delivery_p95_ms, delivery_p99_ms, request_p99_ms, deliveries_late, receipts,
+//! receipts_missing, receipt_p99_ms, reaction_updates, reactions_missing, unjudged`, then the failure
+//! columns. Everything about deliveries, receipts and reaction updates (counts, latency, findings)
+//! belongs to the level the message, mark or reaction was *sent* in, wherever it arrived.
 //!
 //! `timeline.csv`, one row per second: `t_secs, level, target_users, active_users, connected_users,
 //! vus_failed, requests_ok, requests_failed, messages_sent, messages_delivered, delivery_p50_ms,
 //! delivery_p95_ms, delivery_p99_ms, request_p99_ms, scheduler_lag_ms, cpu_percent`, then the
-//! failure columns.
+//! failure columns. Unlike the levels, the timeline counts by *arrival*: a second's deliveries and
+//! delivery latency are those of the copies that arrived in it.
 //!
 //! Failure columns: one `failures_<kind>` per [`FailureKind`] in [`FailureKind::ALL`] order
 //! (`failures_connect_refused` … `failures_delivery_reordered`), 0 when the kind did not occur, then
@@ -50,13 +54,16 @@ pub const FAILURE_COLUMNS: [&str; FailureKind::COUNT] = [
     "failures_delivery_missing",
     "failures_delivery_duplicate",
     "failures_delivery_reordered",
+    "failures_receipt_missing",
+    "failures_receipt_duplicate",
+    "failures_reaction_missing",
 ];
 
 /// Column for failure kinds outside [`FailureKind::ALL`].
 pub const FAILURE_OTHER_COLUMN: &str = "failures_other";
 
 /// Columns of `levels.csv` before the failure columns.
-pub const LEVEL_COLUMNS: [&str; 21] = [
+pub const LEVEL_COLUMNS: [&str; 28] = [
     "index",
     "phase",
     "target_users",
@@ -78,6 +85,13 @@ pub const LEVEL_COLUMNS: [&str; 21] = [
     "delivery_p95_ms",
     "delivery_p99_ms",
     "request_p99_ms",
+    "deliveries_late",
+    "receipts",
+    "receipts_missing",
+    "receipt_p99_ms",
+    "reaction_updates",
+    "reactions_missing",
+    "unjudged",
 ];
 
 /// Columns of `timeline.csv` before the failure columns.
@@ -129,6 +143,13 @@ struct LevelCsv<'a> {
     delivery_p95_ms: f64,
     delivery_p99_ms: f64,
     request_p99_ms: f64,
+    deliveries_late: u64,
+    receipts: u64,
+    receipts_missing: u64,
+    receipt_p99_ms: f64,
+    reaction_updates: u64,
+    reactions_missing: u64,
+    unjudged: u64,
 }
 
 impl<'a> From<&'a LevelRow> for LevelCsv<'a> {
@@ -155,6 +176,13 @@ impl<'a> From<&'a LevelRow> for LevelCsv<'a> {
             delivery_p95_ms: l.delivery_p95_ms,
             delivery_p99_ms: l.delivery_p99_ms,
             request_p99_ms: l.request_p99_ms,
+            deliveries_late: l.deliveries_late,
+            receipts: l.receipts,
+            receipts_missing: l.receipts_missing,
+            receipt_p99_ms: l.receipt_p99_ms,
+            reaction_updates: l.reaction_updates,
+            reactions_missing: l.reactions_missing,
+            unjudged: l.unjudged,
         }
     }
 }

@@ -75,7 +75,7 @@ mod tests {
         let s = fixture::summary();
         let text = json_of(&s);
         assert!(
-            text.starts_with("{\n  \"schema_version\": 1,"),
+            text.starts_with("{\n  \"schema_version\": 2,"),
             "{text:.60}"
         );
         assert!(text.ends_with("}\n"));

@@ -13,7 +13,13 @@ use crate::engine::plan::Threshold;
 use crate::metrics::{FailureKind, Op};
 
 /// Version of the [`RunSummary`] layout. Bump on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2: per-level delivery figures belong to the level each message was *sent* in (version 1
+/// charged latency to the level a copy arrived in); read receipts and reaction updates are verified
+/// (`receipts`, `reactions`, per-level columns); what a cut run could not judge is `unjudged`; late
+/// deliveries are counted; `verify` records the deadlines. Version 1 files still load (the new
+/// fields read as zero).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A finished run against one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +54,15 @@ pub struct RunSummary {
     pub requests: RequestTotals,
     /// Chat message totals and delivery verification.
     pub messages: MessageTotals,
+    /// Read receipts (`markMessagesAsRead` → `messagesRead` at every other member), verified.
+    #[serde(default)]
+    pub receipts: ReceiptTotals,
+    /// Reaction updates (a reaction → `messageReactionUpdate` at every other member), verified.
+    #[serde(default)]
+    pub reactions: ReactionTotals,
+    /// The deadlines and bounds verification used.
+    #[serde(default)]
+    pub verify: VerifySettings,
     /// Latency per operation over the whole run.
     pub latency: Vec<OpLatency>,
     /// One row per user level of the ramp.
@@ -112,8 +127,59 @@ pub struct MessageTotals {
     pub missing: u64,
     /// Extra copies received.
     pub duplicate: u64,
-    /// Deliveries that arrived out of the sender's order.
+    /// Deliveries that arrived out of the sender's order (delivered, and counted in `delivered`).
     pub reordered: u64,
+    /// Of the delivered, those slower than `verify.late_after_ms`.
+    #[serde(default)]
+    pub late: u64,
+    /// (message, other member) pairs the run could not judge: it was cut short (a second Ctrl-C or
+    /// SIGTERM) while they were awaited and within their deadline. Not in `deliveries_expected`.
+    #[serde(default)]
+    pub unjudged: u64,
+    /// Sends whose own echo was still awaited, within the step budget, when the run ended.
+    #[serde(default)]
+    pub echoes_unjudged: u64,
+}
+
+/// Read receipt totals: one expected receipt is one (`markMessagesAsRead`, other member) pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptTotals {
+    /// `markMessagesAsRead` emits.
+    pub marks: u64,
+    /// (mark, other member) pairs that should have been told: `delivered + missing`.
+    pub expected: u64,
+    /// Of those, told within the receipt deadline (every id of the mark covered).
+    pub delivered: u64,
+    /// Of those, not told within the deadline.
+    pub missing: u64,
+    /// `messagesRead` events that told a member only what it had been told already.
+    pub duplicate: u64,
+    /// Pairs the run could not judge (cut short while they were awaited).
+    pub unjudged: u64,
+}
+
+/// Reaction update totals: one expected update is one (reaction, other member) pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionTotals {
+    /// (reaction, other member) pairs that should have seen it: `delivered + missing`.
+    pub expected: u64,
+    /// Of those, seen within the receipt deadline.
+    pub delivered: u64,
+    /// Of those, not seen within the deadline.
+    pub missing: u64,
+    /// Pairs the run could not judge (cut short while they were awaited).
+    pub unjudged: u64,
+}
+
+/// The deadlines verification used, in milliseconds (none is time-scaled).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerifySettings {
+    /// A chat message must reach every other member within this.
+    pub delivery_deadline_ms: f64,
+    /// A read receipt or reaction update must reach every other member within this.
+    pub receipt_deadline_ms: f64,
+    /// A delivery slower than this counts as late.
+    pub late_after_ms: f64,
 }
 
 /// Latency statistics of one operation, in milliseconds (recorded in microseconds).
@@ -176,22 +242,52 @@ pub struct LevelRow {
     pub requests: RequestTotals,
     /// Messages sent during this level.
     pub messages_sent: u64,
-    /// Deliveries verified during this level.
+    /// Deliveries of messages sent during this level, wherever they arrived.
     pub deliveries: u64,
-    /// Deliveries found missing during this level.
+    /// Deliveries of messages sent during this level that never arrived within the deadline.
     pub deliveries_missing: u64,
-    /// Delivery latency during this level.
+    /// Of `deliveries`, those slower than the late bound (`verify.late_after_ms`).
+    #[serde(default)]
+    pub deliveries_late: u64,
+    /// Delivery latency of messages sent during this level.
     pub delivery_p50_ms: f64,
-    /// Delivery latency during this level.
+    /// Delivery latency of messages sent during this level.
     pub delivery_p95_ms: f64,
-    /// Delivery latency during this level.
+    /// Delivery latency of messages sent during this level.
     pub delivery_p99_ms: f64,
+    /// Read receipts of marks sent during this level, told to a member in time.
+    #[serde(default)]
+    pub receipts: u64,
+    /// Read receipts of marks sent during this level never told to a member in time.
+    #[serde(default)]
+    pub receipts_missing: u64,
+    /// Receipt latency of marks sent during this level.
+    #[serde(default)]
+    pub receipt_p99_ms: f64,
+    /// Reaction updates of reactions made during this level, seen by a member in time.
+    #[serde(default)]
+    pub reaction_updates: u64,
+    /// Reaction updates of reactions made during this level never seen by a member in time.
+    #[serde(default)]
+    pub reactions_missing: u64,
+    /// Deliveries, receipts and reaction updates of this level the run could not judge (it was cut
+    /// short while they were awaited). 0 in every level of a run that ended normally.
+    #[serde(default)]
+    pub unjudged: u64,
+    /// Deliveries, receipts and reaction updates of this level still awaited, within their deadline,
+    /// when the row was made: a row with any is provisional (only in live views; a finished run's
+    /// rows are final and have none).
+    #[serde(default)]
+    pub pending: u64,
     /// Latency of every request operation except delivery, during this level.
     pub request_p99_ms: f64,
     /// Failures during this level by kind name (only kinds that occurred).
     pub failures: BTreeMap<String, u64>,
     /// Delivery histogram of the level (same encoding as [`OpLatency::histogram`]); empty when none.
     pub delivery_histogram: String,
+    /// Receipt histogram of the level (same encoding); empty when none.
+    #[serde(default)]
+    pub receipt_histogram: String,
 }
 
 /// One second of the run.
@@ -215,15 +311,16 @@ pub struct TimelineRow {
     pub requests_failed: u64,
     /// Messages sent in this interval.
     pub messages_sent: u64,
-    /// Deliveries verified in this interval.
+    /// Deliveries that arrived in this interval (timed by arrival, unlike the level rows, which
+    /// charge each delivery to the level its message was sent in).
     pub messages_delivered: u64,
     /// Failures in this interval by kind name (only kinds that occurred).
     pub failures: BTreeMap<String, u64>,
-    /// Delivery latency in this interval.
+    /// Latency of the deliveries that arrived in this interval.
     pub delivery_p50_ms: f64,
-    /// Delivery latency in this interval.
+    /// Latency of the deliveries that arrived in this interval.
     pub delivery_p95_ms: f64,
-    /// Delivery latency in this interval.
+    /// Latency of the deliveries that arrived in this interval.
     pub delivery_p99_ms: f64,
     /// Latency of requests other than delivery in this interval.
     pub request_p99_ms: f64,

@@ -10,7 +10,8 @@
 //! - `latency`: the requested percentile of the operation's whole-run histogram
 //!   ([`OpLatency::histogram`](super::summary::OpLatency::histogram)), in ms. HdrHistogram reports
 //!   the highest value equivalent to the percentile's bucket, so the figure errs high, never low.
-//! - `delivery_missing`: `messages.missing`, a count.
+//! - `delivery_missing`: `messages.missing`, a count; `receipt_missing` and `reaction_missing`:
+//!   `receipts.missing` and `reactions.missing`, counts.
 //!
 //! A latency rule that cannot be measured does **not** pass: an operation that never ran (no
 //! samples), an operation name this build does not know, a percentile outside 0–100, or a histogram
@@ -47,6 +48,8 @@ fn evaluate_one(threshold: &Threshold, summary: &RunSummary) -> ThresholdResult 
         } => latency_ms(summary, op, *percentile).map(|v| (v, *max_ms)),
         // A count compared as f64 is exact up to 2^53 missing deliveries.
         Threshold::DeliveryMissing { max } => Ok((summary.messages.missing as f64, *max as f64)),
+        Threshold::ReceiptMissing { max } => Ok((summary.receipts.missing as f64, *max as f64)),
+        Threshold::ReactionMissing { max } => Ok((summary.reactions.missing as f64, *max as f64)),
     };
     match measured {
         Ok((actual, max)) => ThresholdResult {
@@ -103,6 +106,8 @@ pub fn describe(threshold: &Threshold) -> String {
             max_ms,
         } => format!("latency p{percentile} of {op} <= {max_ms} ms"),
         Threshold::DeliveryMissing { max } => format!("delivery_missing <= {max}"),
+        Threshold::ReceiptMissing { max } => format!("receipt_missing <= {max}"),
+        Threshold::ReactionMissing { max } => format!("reaction_missing <= {max}"),
     }
 }
 

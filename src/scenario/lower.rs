@@ -126,8 +126,7 @@ impl Scenario {
             rooms: self.rooms.clone(),
             messages: self.messages.clone(),
             step_timeout: self.step_timeout,
-            delivery_deadline: self.delivery_deadline,
-            delivery_fails_vu: self.delivery_fails_vu,
+            verify: self.verify,
             thresholds: self.thresholds.clone(),
         }
     }
@@ -358,7 +357,7 @@ mod tests {
         assert_eq!(plan.levels[29].start, secs(870.0));
         assert_eq!(plan.duration, secs(990.0));
         assert_eq!(plan.step_timeout, secs(30.0));
-        assert_eq!(plan.delivery_deadline, secs(10.0));
+        assert_eq!(plan.verify.delivery_deadline, secs(10.0));
         assert_eq!(plan.flows.len(), 1);
         assert_eq!(plan.flows[0].steps.len(), 15);
         assert_eq!(plan.flows[0].steps.last(), Some(&Step::Hold));
@@ -426,7 +425,7 @@ mod tests {
             }
         );
         assert_eq!(plan.step_timeout, secs(30.0), "not scaled");
-        assert_eq!(plan.delivery_deadline, secs(10.0), "not scaled");
+        assert_eq!(plan.verify.delivery_deadline, secs(10.0), "not scaled");
     }
 
     #[test]

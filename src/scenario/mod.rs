@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use error::{Problem, ScenarioError};
 pub use lower::LowerOptions;
 
-use crate::engine::plan::{Flow, MessageSpec, RoomPolicy, Threshold};
+use crate::engine::plan::{Flow, MessageSpec, RoomPolicy, Threshold, Verify};
 use duration::format_duration;
 
 /// A validated scenario: every value checked, every default filled in, durations as written (not
@@ -48,10 +48,8 @@ pub struct Scenario {
     pub messages: MessageSpec,
     /// Budget of one step.
     pub step_timeout: Duration,
-    /// Delivery deadline of one message to every other member.
-    pub delivery_deadline: Duration,
-    /// Whether a delivery finding also fails the receiving VU.
-    pub delivery_fails_vu: bool,
+    /// Delivery, receipt and reaction verification.
+    pub verify: Verify,
     /// Pass/fail rules.
     pub thresholds: Vec<Threshold>,
 }

@@ -9,10 +9,10 @@ use super::duration::{DurationValue, format_duration};
 use super::error::{Problem, ScenarioError, line_column, tidy_serde_message};
 use super::model::{
     FlowFile, MessagesFile, PhaseFile, RoomsFile, ScenarioFile, StepFile, ThresholdFile,
-    TimeoutsFile,
+    TimeoutsFile, VerifyFile,
 };
 use super::{Phase, Scenario, Shape};
-use crate::engine::plan::{Flow, MessageSpec, RoomAssignment, RoomPolicy, Step, Threshold};
+use crate::engine::plan::{Flow, MessageSpec, RoomAssignment, RoomPolicy, Step, Threshold, Verify};
 use crate::metrics::Op;
 
 /// Most VUs one plan may start. VU indexes are `u32` and the plan holds one arrival per VU; far
@@ -32,6 +32,12 @@ const MAX_PROFILE_IMAGE: u32 = 5 * 1024 * 1024;
 /// Defaults, as the competition ran.
 const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_DELIVERY_DEADLINE: Duration = Duration::from_secs(10);
+/// Added to the delivery deadline for receipts and reaction updates by default: how long a server
+/// may take to converge on pushes it thinned under load (the reference server's `converge_within`).
+const RECEIPT_CONVERGENCE: Duration = Duration::from_secs(10);
+/// Default bound above which a delivery counts as late: the default delivery SLO of the scoring
+/// rules (`delivery_p99_slo_ms`), so levels.csv shows how many deliveries broke it.
+const DEFAULT_LATE_AFTER: Duration = Duration::from_secs(1);
 const DEFAULT_USERS_PER_ROOM: u32 = 10;
 const DEFAULT_PAGE_SIZE: u32 = 10;
 const DEFAULT_LEVEL_EVERY: Duration = Duration::from_secs(10);
@@ -41,7 +47,8 @@ const MAX_READ_EVERY: Duration = Duration::from_secs(3600);
 
 const PHASE_KINDS: &str = "ramp, constant, arrival_rate";
 const ASSIGNMENTS: &str = "groups, shared";
-const METRICS: &str = "vu_failure_ratio, request_failure_ratio, latency, delivery_missing";
+const METRICS: &str = "vu_failure_ratio, request_failure_ratio, latency, delivery_missing, \
+                       receipt_missing, reaction_missing";
 const AIS: [&str; 2] = ["wayneAI", "consultingAI"];
 
 /// Parses TOML text into the file model, turning syntax and type errors into [`ScenarioError`]s with
@@ -119,7 +126,7 @@ pub fn validate(file: ScenarioFile, default_name: &str) -> Result<Scenario, Vec<
     let flows = flows(&file.flow, &mut p);
     let rooms = rooms(&file.rooms, &mut p);
     let messages = messages(&file.messages, &mut p);
-    let (step_timeout, delivery_deadline) = timeouts(&file.timeouts, &mut p);
+    let (step_timeout, verify) = timeouts(&file.timeouts, &file.verify, &mut p);
     let thresholds = file
         .threshold
         .iter()
@@ -139,8 +146,7 @@ pub fn validate(file: ScenarioFile, default_name: &str) -> Result<Scenario, Vec<
         rooms,
         messages,
         step_timeout,
-        delivery_deadline,
-        delivery_fails_vu: file.verify.delivery_fails_vu.unwrap_or(false),
+        verify,
         thresholds,
     })
 }
@@ -568,16 +574,35 @@ fn messages(file: &MessagesFile, p: &mut Problems) -> MessageSpec {
     MessageSpec { text, size }
 }
 
-fn timeouts(file: &TimeoutsFile, p: &mut Problems) -> (Duration, Duration) {
-    let step = match file.step {
-        None => DEFAULT_STEP_TIMEOUT,
-        Some(d) => positive(Some(d), "timeouts.step".to_owned(), p).unwrap_or_default(),
+/// The step budget and the verification settings: `[timeouts]` and `[verify]`.
+fn timeouts(file: &TimeoutsFile, verify: &VerifyFile, p: &mut Problems) -> (Duration, Verify) {
+    let mut duration = |d: Option<DurationValue>, default: Duration, path: &str| match d {
+        None => default,
+        Some(d) => positive(Some(d), path.to_owned(), p).unwrap_or_default(),
     };
-    let delivery = match file.delivery {
-        None => DEFAULT_DELIVERY_DEADLINE,
-        Some(d) => positive(Some(d), "timeouts.delivery".to_owned(), p).unwrap_or_default(),
-    };
-    (step, delivery)
+    let step = duration(file.step, DEFAULT_STEP_TIMEOUT, "timeouts.step");
+    let delivery = duration(
+        file.delivery,
+        DEFAULT_DELIVERY_DEADLINE,
+        "timeouts.delivery",
+    );
+    // Receipts may be merged and delayed on purpose: they get the delivery deadline plus the
+    // convergence time the protocol documents for owed pushes.
+    let receipt = duration(
+        file.receipt,
+        delivery + RECEIPT_CONVERGENCE,
+        "timeouts.receipt",
+    );
+    let late_after = duration(verify.late_after, DEFAULT_LATE_AFTER, "verify.late_after");
+    (
+        step,
+        Verify {
+            delivery_deadline: delivery,
+            receipt_deadline: receipt,
+            late_after,
+            fails_vu: verify.delivery_fails_vu.unwrap_or(false),
+        },
+    )
 }
 
 fn threshold(file: &ThresholdFile, path: &str, p: &mut Problems) -> Option<Threshold> {
@@ -590,7 +615,11 @@ fn threshold(file: &ThresholdFile, path: &str, p: &mut Problems) -> Option<Thres
     };
     let ratio_or_count = "(it takes max)";
     match metric.as_str() {
-        "vu_failure_ratio" | "request_failure_ratio" | "delivery_missing" => {
+        "vu_failure_ratio"
+        | "request_failure_ratio"
+        | "delivery_missing"
+        | "receipt_missing"
+        | "reaction_missing" => {
             let ctx = format!("by metric = {metric:?} {ratio_or_count}");
             p.not_used(path, "op", file.op.is_some(), &ctx);
             p.not_used(path, "percentile", file.percentile.is_some(), &ctx);
@@ -600,15 +629,20 @@ fn threshold(file: &ThresholdFile, path: &str, p: &mut Problems) -> Option<Thres
                 format!("{path}.max"),
                 &format!("metric = {metric:?} needs max"),
             )?;
-            if metric == "delivery_missing" {
+            if metric.ends_with("_missing") {
                 if !(max >= 0.0 && max.fract() == 0.0 && max <= u64::MAX as f64) {
                     p.push(
                         format!("{path}.max"),
-                        format!("must be a whole number of messages, 0 or more, got {max}"),
+                        format!("must be a whole number (a count), 0 or more, got {max}"),
                     );
                     return None;
                 }
-                return Some(Threshold::DeliveryMissing { max: max as u64 });
+                let max = max as u64;
+                return Some(match metric.as_str() {
+                    "delivery_missing" => Threshold::DeliveryMissing { max },
+                    "receipt_missing" => Threshold::ReceiptMissing { max },
+                    _ => Threshold::ReactionMissing { max },
+                });
             }
             check_ratio(max, &format!("{path}.max"), p);
             Some(if metric == "vu_failure_ratio" {
@@ -1234,7 +1268,7 @@ steps = ["register", "enter_room", "connect", "join_room", { send_messages = { c
         assert_error(
             &format!("{BASE}\n[[threshold]]\nmetric = \"delivery_missing\"\nmax = 0.5\n"),
             "threshold[0].max",
-            &["whole number of messages"],
+            &["whole number (a count)"],
         );
         assert_error(
             &format!(
@@ -1288,7 +1322,9 @@ steps = ["register", "enter_room", "connect", "join_room", { send_messages = { c
         assert_error(
             &format!("{BASE}\n[[threshold]]\nmetric = \"p99\"\nmax = 1\n"),
             "threshold[0].metric",
-            &["allowed: vu_failure_ratio, request_failure_ratio, latency, delivery_missing"],
+            &[
+                "allowed: vu_failure_ratio, request_failure_ratio, latency, delivery_missing, receipt_missing, reaction_missing",
+            ],
         );
         assert_error(
             &format!(

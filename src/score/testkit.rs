@@ -123,6 +123,7 @@ impl Lvl {
             request_p99_ms: self.request_p99,
             failures,
             delivery_histogram: histogram,
+            ..LevelRow::default()
         }
     }
 }
@@ -172,6 +173,9 @@ pub(crate) fn summary(levels: Vec<Lvl>) -> RunSummary {
             missing: rows.iter().map(|r| r.deliveries_missing).sum(),
             ..MessageTotals::default()
         },
+        receipts: Default::default(),
+        reactions: Default::default(),
+        verify: Default::default(),
         latency: Vec::new(),
         levels: rows,
         timeline: Vec::new(),

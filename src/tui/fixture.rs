@@ -182,6 +182,7 @@ fn team(p: Profile, t: u32) -> TeamSnapshot {
                 request_p99_ms: r.request_p99_ms,
                 failures: BTreeMap::new(),
                 delivery_histogram: String::new(),
+                ..LevelRow::default()
             }
         })
         .collect();
@@ -202,6 +203,11 @@ fn team(p: Profile, t: u32) -> TeamSnapshot {
         messages_sent: sum(|r| r.messages_sent),
         delivered: sum(|r| r.messages_delivered),
         missing,
+        late: 0,
+        pending: 0,
+        unjudged: 0,
+        receipts: Default::default(),
+        reactions: Default::default(),
         messages_per_sec: last.messages_sent as f64,
         deliveries_per_sec: last.messages_delivered as f64,
         failures,
@@ -234,6 +240,7 @@ pub fn snapshot(teams: &[Profile], t: u32) -> Snapshot {
             rss_bytes: 184 * 1024 * 1024,
             bottleneck: false,
         },
+        draining: false,
         done: false,
     }
 }

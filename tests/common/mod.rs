@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use stampede::engine::plan::{
-    Arrival, Flow, LevelSpan, LoadPlan, MessageSpec, RoomAssignment, RoomPolicy, Step,
+    Arrival, Flow, LevelSpan, LoadPlan, MessageSpec, RoomAssignment, RoomPolicy, Step, Verify,
 };
 
 /// The repository root.
@@ -60,6 +60,34 @@ impl NodeServer {
             _stdin: stdin,
             url: format!("http://127.0.0.1:{port}"),
         }
+    }
+}
+
+/// What the Node server injected so far (`GET /faults`), each a count of (event, member) copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Faults {
+    /// Chat deliveries dropped.
+    pub dropped: u64,
+    /// Chat deliveries sent twice.
+    pub duplicated: u64,
+    /// Chat deliveries delayed.
+    pub delayed: u64,
+    /// `messagesRead` copies dropped.
+    pub dropped_reads: u64,
+    /// `messageReactionUpdate` copies dropped.
+    pub dropped_reactions: u64,
+}
+
+impl NodeServer {
+    /// What the server injected so far.
+    pub async fn faults(&self) -> Faults {
+        reqwest::get(format!("{}/faults", self.url))
+            .await
+            .expect("node server answers")
+            .json()
+            .await
+            .expect("faults are JSON")
     }
 }
 
@@ -158,8 +186,12 @@ pub fn ramp_plan(
             size: 0,
         },
         step_timeout: Duration::from_secs(10),
-        delivery_deadline: Duration::from_secs(2),
-        delivery_fails_vu: false,
+        verify: Verify {
+            delivery_deadline: Duration::from_secs(2),
+            receipt_deadline: Duration::from_secs(4),
+            late_after: Duration::from_secs(1),
+            fails_vu: false,
+        },
         thresholds: vec![],
     }
 }
