@@ -19,6 +19,29 @@ const SHARDS: usize = 16;
 /// cannot make the generator format and store millions of strings.
 pub const SAMPLES_PER_KEY: u8 = 5;
 
+/// Longest failure sample kept, in characters: samples quote what the server said, and a server
+/// must not be able to fill a report with one answer.
+pub const SAMPLE_CHARS: usize = 400;
+
+/// A failure message made safe to keep: control characters (escape sequences, carriage returns,
+/// new lines a server put in its error text) are written out as escapes, so a sample cannot move
+/// a terminal's cursor or forge lines in a log or CSV, and it is cut at [`SAMPLE_CHARS`].
+pub fn clean_sample(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(SAMPLE_CHARS));
+    for (i, c) in message.chars().enumerate() {
+        if i == SAMPLE_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// One thing that happened, attributed to a team and a user level: the level in force when it
 /// happened, except for what other members receive (deliveries, receipts, reaction updates, echoes),
 /// which belongs to the level its message was sent in.
@@ -391,7 +414,7 @@ impl Recorder {
                 team: self.team,
                 kind,
                 op,
-                message: message(),
+                message: clean_sample(&message()),
             });
         }
     }
@@ -491,6 +514,23 @@ mod tests {
         let mut out = Vec::new();
         hub.drain_into(&mut out);
         assert_eq!(out.len(), 100);
+    }
+
+    #[test]
+    fn samples_are_cleaned_of_control_characters_and_cut() {
+        let hub = Hub::new(1);
+        let r = hub.recorder(0, 0);
+        r.finding(Op::Hold, FailureKind::ServerError, || {
+            "error event X: \u{1b}[2J\u{1b}[31mboom\r\nforged line\u{7}".into()
+        });
+        let samples = hub.take_samples();
+        assert_eq!(
+            samples[0].message,
+            "error event X: \\u{1b}[2J\\u{1b}[31mboom\\r\\nforged line\\u{7}"
+        );
+        let long = clean_sample(&"é".repeat(1000));
+        assert_eq!(long.chars().count(), SAMPLE_CHARS + 1);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

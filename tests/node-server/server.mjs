@@ -18,7 +18,8 @@
 //   --drop-reads P      each `messagesRead` to another member is skipped with probability P
 //   --drop-reactions P  each `messageReactionUpdate` to a member other than the reactor is skipped
 //                       with probability P
-//   --health-status N   answer GET /health with this status and --health-body (a wrong service)
+//   --health-status N   answer GET /health with this status and --health-body as text/html
+//   --health-body TEXT  ... (either flag makes /health answer like another service would)
 //
 // `GET /faults` answers what was injected so far: {dropped, duplicated, delayed, droppedReads,
 // droppedReactions}, each a count of (event, member) deliveries.
@@ -123,7 +124,7 @@ const server = http.createServer(async (req, res) => {
     }
   }
   if (req.method === 'GET' && path === '/health') {
-    if (HEALTH_STATUS !== 200) {
+    if (HEALTH_STATUS !== 200 || HEALTH_BODY) {
       res.writeHead(HEALTH_STATUS, { 'content-type': 'text/html', server: 'wrong-service/1.0' });
       return res.end(HEALTH_BODY);
     }
