@@ -66,9 +66,11 @@ fn play(scenario: &Path, extra: &[&str], delay_ms: &str, out: PathBuf) -> PathBu
     out
 }
 
-/// What a verdict decided: the winner, each team's score, and for each team the first level that
-/// broke with the rules it broke.
-fn decided(m: &Value) -> (Value, Vec<(String, u64, Option<(u64, Vec<String>)>)>) {
+/// A team in a verdict: its name, its score, and the first level that broke with the rules it broke.
+type Ranked = (String, u64, Option<(u64, Vec<String>)>);
+
+/// What a verdict decided: the winner, and each team as [`Ranked`], in rank order.
+fn decided(m: &Value) -> (Value, Vec<Ranked>) {
     let teams = m["ranking"]
         .as_array()
         .unwrap()
