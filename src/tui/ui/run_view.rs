@@ -313,9 +313,15 @@ fn generator_panel(g: &GeneratorSnapshot, team: &TeamSnapshot, area: Rect, buf: 
     Paragraph::new(lines).block(block).render(area, buf);
 }
 
-/// Delivery p50/p95/p99 per second over the team's history.
+/// Delivery p50/p95/p99 per second over the team's history, by arrival (the levels table, by
+/// contrast, charges each delivery to the level its message was sent in).
 fn delivery_chart(team: &TeamSnapshot, area: Rect, buf: &mut Buffer) {
-    let block = panel("Delivery").title(delivery_legend(team, area.width.saturating_sub(14)));
+    let block = panel(if area.width >= 60 {
+        "Delivery by arrival"
+    } else {
+        "Delivery"
+    })
+    .title(delivery_legend(team, area.width.saturating_sub(14)));
     let rows: Vec<_> = team
         .history
         .iter()
