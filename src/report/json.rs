@@ -1,8 +1,9 @@
 //! `summary.json`: the [`RunSummary`] itself, pretty-printed, and reading it back.
 //!
 //! This is the file scoring, matches and brackets are computed from, so reading checks
-//! `schema_version` before anything else: a summary from another layout gets an error that names
-//! both versions instead of a confusing "missing field" deep inside.
+//! `schema_version` before anything else: a summary from a layout this build cannot read gets an
+//! error that names both versions instead of a confusing "missing field" deep inside. Older layouts
+//! this build still reads ([`OLDEST_READABLE`] up) load with their missing fields at zero.
 
 use std::io;
 use std::path::Path;
@@ -11,6 +12,11 @@ use serde::Deserialize;
 
 use super::error::ReportError;
 use super::summary::{RunSummary, SCHEMA_VERSION};
+
+/// The oldest [`SCHEMA_VERSION`] this build reads. Version 1 lacks the receipt, late and unjudged
+/// counts (they load as 0) and charged each delivery to the level it arrived in rather than the
+/// one it was sent in; rescoring such a file judges it as it was measured.
+pub const OLDEST_READABLE: u32 = 1;
 
 /// Writes `summary` as pretty JSON followed by a newline.
 pub fn write_json<W: io::Write>(out: &mut W, summary: &RunSummary) -> serde_json::Result<()> {
@@ -25,8 +31,8 @@ struct VersionProbe {
 }
 
 impl RunSummary {
-    /// Reads a `summary.json` written by [`write_json`]. Errors name `path`; a file of another
-    /// [`SCHEMA_VERSION`] is refused with both versions in the message.
+    /// Reads a `summary.json` written by [`write_json`]. Errors name `path`; a file of a version
+    /// outside [`OLDEST_READABLE`]..=[`SCHEMA_VERSION`] is refused with both versions in the message.
     pub fn load(path: &Path) -> Result<RunSummary, ReportError> {
         let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
             path: path.to_path_buf(),
@@ -42,7 +48,7 @@ impl RunSummary {
         if let Ok(VersionProbe {
             schema_version: Some(found),
         }) = serde_json::from_str(text)
-            && found != u64::from(SCHEMA_VERSION)
+            && !(u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION)).contains(&found)
         {
             return Err(ReportError::SchemaVersion {
                 path: path.to_path_buf(),
@@ -117,8 +123,40 @@ mod tests {
         assert!(msg.contains("/results/old/summary.json"), "{msg}");
         assert!(msg.contains("schema_version 7"), "{msg}");
         assert!(
-            msg.contains(&format!("schema_version {SCHEMA_VERSION}")),
+            msg.ends_with(&format!(
+                "reads schema_version {OLDEST_READABLE} to {SCHEMA_VERSION}"
+            )),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn version_1_files_still_load_with_the_newer_counts_at_zero() {
+        let mut value = serde_json::to_value(fixture::summary()).unwrap();
+        value["schema_version"] = 1.into();
+        let doc = value.as_object_mut().unwrap();
+        for added in ["receipts", "reactions", "verify"] {
+            doc.remove(added);
+        }
+        for added in ["late", "unjudged", "echoes_unjudged"] {
+            doc["messages"].as_object_mut().unwrap().remove(added);
+        }
+        for level in doc["levels"].as_array_mut().unwrap() {
+            let level = level.as_object_mut().unwrap();
+            level.retain(|k, _| {
+                !(k.starts_with("receipt")
+                    || k.starts_with("reaction")
+                    || ["deliveries_late", "unjudged", "pending"].contains(&k.as_str()))
+            });
+        }
+        let s = RunSummary::from_json(&value.to_string(), Path::new("v1/summary.json")).unwrap();
+        assert_eq!(s.schema_version, 1);
+        assert_eq!(s.receipts, Default::default());
+        assert_eq!(s.messages.late, 0);
+        assert_eq!(s.levels[2].deliveries_late, 0);
+        assert_eq!(
+            s.levels[2].deliveries,
+            fixture::summary().levels[2].deliveries
         );
     }
 

@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`summary`]: the model, [`SCHEMA_VERSION`], described by `schema/run-summary.schema.json`.
 //! - [`thresholds`]: [`evaluate`] judges a scenario's thresholds against a summary (pure).
-//! - [`json`]: `summary.json` and [`RunSummary::load`], which refuses other layout versions.
+//! - [`json`]: `summary.json` and [`RunSummary::load`], which reads the layout versions this build
+//!   knows and refuses others.
 //! - [`csv`]: `levels.csv`, `timeline.csv`, `failures.csv`, with their stable column names.
 //! - [`hlog`]: `latency.hlog`, an HdrHistogram interval log tagged by operation.
 //! - [`text`]: the human summary printed at the end of a run (also `summary.txt`).
