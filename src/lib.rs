@@ -8,7 +8,10 @@
 //! [`RunSummary`]: report::RunSummary
 //!
 //! # Layout
-//! Modules in reading order; each owns one layer.
+//! Modules in reading order; each owns one layer and imports only layers listed before it (the
+//! command line, last, imports everything).
+//! - [`base`]: the ground floor: operation and failure kinds, histograms and their encoding, level
+//!   spans and thresholds, and the [`RunSummary`] model with its row types.
 //! - [`scenario`]: the TOML scenario model, validation with precise errors, and lowering into a
 //!   [`LoadPlan`](engine::plan::LoadPlan).
 //! - [`client`]: protocol clients a VU drives: REST over reqwest and Socket.IO v4 over
@@ -29,6 +32,7 @@
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
+pub mod base;
 pub mod cli;
 pub mod client;
 pub mod contest;

@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::summary::{RunSummary, SCHEMA_VERSION, ToolInfo, VerifySettings};
 use crate::engine::plan::LoadPlan;
 use crate::engine::{self, EngineError, EngineOptions, RunOutcome, Target};
 use crate::metrics::{Snapshot, TeamResult};
-use crate::report::summary::{RunSummary, SCHEMA_VERSION, ToolInfo, VerifySettings};
 use crate::report::{ReportError, WrittenFiles, evaluate, write_run};
 
 /// One target of a run and where its results go.

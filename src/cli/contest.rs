@@ -15,7 +15,6 @@ use super::exit::{CliError, Exit};
 use super::progress;
 use super::signals;
 use crate::contest::files::{MatchFile, SETUP_JSON};
-use crate::contest::view::bracket_view;
 use crate::contest::{
     self, BracketEvent, BracketOutcome, BracketSetup, Executor, LiveExecutor, Rescored, Start,
     Stopped,
@@ -23,7 +22,7 @@ use crate::contest::{
 use crate::engine::{EngineOptions, StopControl};
 use crate::metrics::Snapshot;
 use crate::score::{Bracket, MatchId, Outcome};
-use crate::tui::{BracketView, TuiOptions};
+use crate::tui::{BracketView, TuiOptions, bracket_view};
 
 /// `stampede match`: checks every team answers, plays the match with the chosen view, writes the
 /// match directory and prints the verdict. Exit 0 when decided (a winner or a tie), 1 when void.

@@ -10,6 +10,7 @@
 //! - [`commands`]: what `run`, `demo` and `validate` do with their config.
 //! - [`contest`]: what `match`, `bracket` and `rescore` do with theirs.
 //! - [`demo`]: `stampede demo`, a match of two embedded reference servers (or one run with `--single`).
+//! - [`target`]: a server's base URL as given on the command line, checked.
 //! - [`teams`]: `--team NAME=URL` flags and teams files.
 //! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
@@ -23,4 +24,5 @@ pub mod demo;
 pub mod exit;
 pub mod progress;
 pub mod signals;
+pub mod target;
 pub mod teams;

@@ -2,7 +2,7 @@
 //! [`runner`](crate::runner), judged by the pure [`score`](crate::score) module, written to disk; a
 //! bracket's journal kept on disk so an interrupted tournament resumes; and re-judging any of it
 //! offline. It knows about files and the engine, not about the terminal: the commands in
-//! [`cli`](crate::cli) wrap it with flags, Ctrl-C and views.
+//! command line wraps it with flags, signals and views.
 //!
 //! # Layout
 //! - [`teams`]: a team (name, target, seed) and which names are allowed.
@@ -12,21 +12,20 @@
 //!   journaled, resume, void replays, forfeits — and its files.
 //! - [`rescore`](mod@rescore): a match or bracket directory re-judged with other rules, offline.
 //! - [`files`]: what a match or bracket directory holds, and the models and renderers of its files.
-//! - [`view`]: a bracket as the scoreboard's bracket view shows it.
 
 pub mod files;
 pub mod play;
 pub mod rescore;
 pub mod teams;
 pub mod tournament;
-pub mod view;
 
 #[cfg(test)]
 mod testkit;
 
 use std::path::PathBuf;
 
-pub use play::{Executor, LiveExecutor, MatchSetup, Mode, PlayedMatch, play_match};
+pub use files::Mode;
+pub use play::{Executor, LiveExecutor, MatchSetup, PlayedMatch, play_match};
 pub use rescore::{NewRules, Rescored, rescore};
 pub use teams::{TeamEntry, check_team_name};
 pub use tournament::{

@@ -17,7 +17,7 @@ use super::files::{
 };
 use super::play::{verdict_of, write_match_files};
 use super::tournament::{BracketSetup, bracket_file, journal_attempts, write_bracket_views};
-use crate::report::summary::RunSummary;
+use crate::base::summary::RunSummary;
 use crate::score::journal::{Entry, Journal};
 use crate::score::{self, MatchResult, ScoringRules};
 
@@ -224,8 +224,9 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
+    use crate::contest::Mode;
     use crate::contest::files::{BRACKET_JSON, STANDINGS_CSV};
-    use crate::contest::play::{MatchSetup, Mode, play_match};
+    use crate::contest::play::{MatchSetup, play_match};
     use crate::contest::teams::{SavedTeam, TeamEntry};
     use crate::contest::testkit::Scripted;
     use crate::contest::tournament::{BracketSetup, SeedBy, Start, play_bracket};

@@ -32,11 +32,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::files::Mode;
 use super::files::{
     BRACKET_JSON, BRACKET_TXT, BracketFile, CONTEST_SCHEMA_VERSION, JOURNAL, MATCHES_DIR, PlanInfo,
     QUALIFYING_DIR, SETUP_JSON, STANDINGS_CSV, standings_csv, write_json_file,
 };
-use super::play::{Executor, MatchSetup, Mode, PlayedMatch, play_match};
+use super::play::{Executor, MatchSetup, PlayedMatch, play_match};
 use super::teams::{SavedTeam, TeamEntry, check_teams};
 use super::{ContestError, Unreachable};
 use crate::engine::plan::LoadPlan;

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::base::spec::{LevelSpan, Threshold};
+
 /// A complete, validated plan for one run against one or more targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPlan {
@@ -47,22 +49,6 @@ pub struct Arrival {
     pub vu: u32,
     /// Index into [`LoadPlan::flows`].
     pub flow: u16,
-}
-
-/// A period during which the load shape holds one user level.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LevelSpan {
-    /// Position in [`LoadPlan::levels`].
-    pub index: u32,
-    /// Users the shape aims to have active during this span (for arrival-rate phases: users started
-    /// so far when the span ends).
-    pub target_users: u32,
-    /// Start offset.
-    pub start: Duration,
-    /// End offset (exclusive).
-    pub end: Duration,
-    /// Name of the phase it belongs to.
-    pub phase: String,
 }
 
 /// A weighted sequence of steps; each VU runs exactly one flow.
@@ -214,44 +200,4 @@ impl Verify {
     pub fn longest_deadline(&self) -> Duration {
         self.delivery_deadline.max(self.receipt_deadline)
     }
-}
-
-/// A rule that decides the exit code (1 when any is broken).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "metric", rename_all = "snake_case")]
-pub enum Threshold {
-    /// Failed VUs / started VUs must not exceed `max`.
-    VuFailureRatio {
-        /// Largest allowed ratio, 0.0..=1.0.
-        max: f64,
-    },
-    /// Failed requests / all requests must not exceed `max`.
-    RequestFailureRatio {
-        /// Largest allowed ratio, 0.0..=1.0.
-        max: f64,
-    },
-    /// The given percentile of an operation's latency must not exceed `max_ms`.
-    Latency {
-        /// Operation name as in reports (e.g. `delivery`, `join_room`).
-        op: String,
-        /// Percentile, e.g. 99.0.
-        percentile: f64,
-        /// Largest allowed value in milliseconds.
-        max_ms: f64,
-    },
-    /// Messages not delivered to some member must not exceed `max` in count.
-    DeliveryMissing {
-        /// Largest allowed count.
-        max: u64,
-    },
-    /// Read receipts that never reached some member must not exceed `max` in count.
-    ReceiptMissing {
-        /// Largest allowed count.
-        max: u64,
-    },
-    /// Reactions some member never saw must not exceed `max` in count.
-    ReactionMissing {
-        /// Largest allowed count.
-        max: u64,
-    },
 }

@@ -2,40 +2,25 @@
 //!
 //! It drains the recorders' event buffers on every tick, closes a timeline interval every second,
 //! closes a user level whenever the ramp controller says so, publishes a [`Snapshot`], and at the end
-//! turns everything into one [`RunSummary`](crate::report::RunSummary) per team. Nothing here is shared: the aggregator is
+//! turns everything into one [`RunSummary`](crate::base::summary::RunSummary) per team. Nothing here is shared: the aggregator is
 //! owned by a single task, so it needs no locks of its own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
-
 use super::health::{HealthVerdict, IntervalHealth};
-use super::kinds::{FailureKind, Op};
 use super::recorder::{Event, FailureSample, GaugeValues, Hub, SAMPLES_PER_KEY, What};
 use super::snapshot::{
     GeneratorSnapshot, OpStat, Percentiles, SNAPSHOT_HISTORY, Snapshot, TeamSnapshot,
 };
-use crate::engine::plan::LevelSpan;
-use crate::report::summary::{
+use crate::base::hist::{Hist, HlogEntry, encode_hist, ms, new_hist};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::spec::LevelSpan;
+use crate::base::summary::{
     FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, ReactionTotals, ReceiptTotals,
     RequestTotals, TimelineRow, UserTotals,
 };
-
-/// A latency histogram in microseconds with 3 significant figures, growing only as far as the
-/// largest value recorded.
-pub type Hist = Histogram<u64>;
-
-fn new_hist() -> Hist {
-    Histogram::new(3).expect("3 significant figures is a valid precision")
-}
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
 
 fn percentiles(h: &Hist) -> Percentiles {
     if h.is_empty() {
@@ -57,23 +42,6 @@ fn p99_ms(h: &Hist) -> f64 {
     }
 }
 
-/// Encodes a histogram as HdrHistogram V2 + DEFLATE in base64, the form interval logs use.
-pub fn encode_hist(h: &Hist) -> String {
-    let mut bytes = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
-        Err(_) => String::new(),
-    }
-}
-
-/// Decodes what [`encode_hist`] produced.
-pub fn decode_hist(s: &str) -> Option<Hist> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .ok()
-}
-
 /// Who a team is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamInfo {
@@ -81,21 +49,6 @@ pub struct TeamInfo {
     pub name: String,
     /// Target base URL.
     pub target: String,
-}
-
-/// One interval's histogram of one operation, for the HdrHistogram interval log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HlogEntry {
-    /// Interval start, seconds since the run started.
-    pub start_secs: f64,
-    /// Interval length, seconds.
-    pub length_secs: f64,
-    /// Operation (the log's tag).
-    pub op: Op,
-    /// Largest value, ms (the log's max column).
-    pub max_ms: f64,
-    /// Encoded histogram (V2 + DEFLATE, base64).
-    pub encoded: String,
 }
 
 /// Counters of one interval or one level.
@@ -688,7 +641,7 @@ fn reaction_totals(c: &Counters) -> ReactionTotals {
     }
 }
 
-/// Everything measured for one team, ready to become a [`RunSummary`](crate::report::RunSummary).
+/// Everything measured for one team, ready to become a [`RunSummary`](crate::base::summary::RunSummary).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamResult {
     /// The team.
@@ -720,6 +673,7 @@ pub struct TeamResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::hist::decode_hist;
     use crate::metrics::health::HealthTracker;
 
     fn spans() -> Vec<LevelSpan> {

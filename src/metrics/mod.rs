@@ -7,11 +7,10 @@
 
 pub mod aggregate;
 pub mod health;
-pub mod kinds;
 pub mod recorder;
 pub mod snapshot;
 
+pub use crate::base::kinds::{FailureKind, Op};
 pub use aggregate::{Aggregator, TeamInfo, TeamResult};
-pub use kinds::{FailureKind, Op};
 pub use recorder::{GaugeValues, Hub, Recorder};
 pub use snapshot::Snapshot;

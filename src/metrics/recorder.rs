@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::kinds::{FailureKind, Op};
+use crate::base::kinds::{FailureKind, Op};
 
 /// Number of event buffers. More shards than cores keeps lock contention negligible.
 const SHARDS: usize = 16;

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::kinds::{FailureKind, Op};
 use super::recorder::GaugeValues;
-use crate::report::summary::{LevelRow, ReactionTotals, ReceiptTotals, RequestTotals, TimelineRow};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::summary::{LevelRow, ReactionTotals, ReceiptTotals, RequestTotals, TimelineRow};
 
 /// How many timeline rows a snapshot carries (the most recent ones), for charts.
 pub const SNAPSHOT_HISTORY: usize = 300;

@@ -32,8 +32,8 @@ use std::io;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use super::summary::{FailureRow, LevelRow, RunSummary, TimelineRow};
-use crate::metrics::FailureKind;
+use crate::base::kinds::FailureKind;
+use crate::base::summary::{FailureRow, LevelRow, RunSummary, TimelineRow};
 
 /// Names of the per-kind failure columns, in [`FailureKind::ALL`] order. Static because serde field
 /// names must be; a test keeps it in step with the kinds, and its length is tied to

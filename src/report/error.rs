@@ -52,7 +52,7 @@ pub enum ReportError {
         "{} has schema_version {found}, but this build of stampede reads schema_version {} to \
          {expected}",
         path.display(),
-        super::json::OLDEST_READABLE
+        crate::base::summary::OLDEST_READABLE
     )]
     SchemaVersion {
         /// The file.

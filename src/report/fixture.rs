@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::summary::{
+use crate::base::hist::{Hist, HlogEntry, encode_hist};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::spec::Threshold;
+use crate::base::summary::{
     FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, ReactionTotals, ReceiptTotals,
     RequestTotals, RunSummary, SCHEMA_VERSION, ThresholdResult, TimelineRow, ToolInfo, UserTotals,
     VerifySettings,
 };
-use crate::engine::plan::Threshold;
-use crate::metrics::aggregate::{Hist, HlogEntry, encode_hist};
-use crate::metrics::{FailureKind, Op};
 
 /// A histogram of `n` samples spread evenly over `lo_ms..=hi_ms`.
 pub(crate) fn hist(n: u64, lo_ms: u64, hi_ms: u64) -> Hist {

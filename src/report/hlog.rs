@@ -17,7 +17,7 @@ use hdrhistogram::serialization::interval_log::{
     IntervalLogWriterBuilder, IntervalLogWriterError, Tag,
 };
 
-use crate::metrics::aggregate::{HlogEntry, decode_hist};
+use crate::base::hist::{HlogEntry, decode_hist};
 
 /// Values are µs; dividing the max column by this makes it ms, like the rest of the reports.
 const MAX_VALUE_DIVISOR: f64 = 1000.0;
@@ -108,7 +108,7 @@ pub fn write_hlog<W: io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Op;
+    use crate::base::kinds::Op;
     use crate::report::fixture;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 

@@ -11,12 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::ReportError;
-use super::summary::{RunSummary, SCHEMA_VERSION};
-
-/// The oldest [`SCHEMA_VERSION`] this build reads. Version 1 lacks the receipt, late and unjudged
-/// counts (they load as 0) and charged each delivery to the level it arrived in rather than the
-/// one it was sent in; rescoring such a file judges it as it was measured.
-pub const OLDEST_READABLE: u32 = 1;
+use crate::base::summary::{OLDEST_READABLE, RunSummary, SCHEMA_VERSION};
 
 /// Writes `summary` as pretty JSON followed by a newline.
 pub fn write_json<W: io::Write>(out: &mut W, summary: &RunSummary) -> serde_json::Result<()> {

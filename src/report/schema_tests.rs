@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::fixture;
 use super::json::write_json;
-use super::summary::{RunSummary, SCHEMA_VERSION};
-use crate::metrics::{FailureKind, Op};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::summary::{RunSummary, SCHEMA_VERSION};
 
 const SCHEMA: &str = include_str!("../../schema/run-summary.schema.json");
 const SCHEMA_URL: &str = "https://github.com/stampede-rs/stampede/schema/run-summary.schema.json";

@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::summary::{RunSummary, ThresholdResult};
 use super::thresholds::describe;
-use crate::engine::plan::Threshold;
+use crate::base::spec::Threshold;
+use crate::base::summary::{RunSummary, ThresholdResult};
 
 /// Widest line the summary prints.
 pub const WIDTH: usize = 100;

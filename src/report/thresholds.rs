@@ -18,10 +18,10 @@
 //! that does not decode. Its `actual` is `None` and `note` says why. Passing a latency bound because
 //! nothing was measured would reward a server that failed every request of that kind.
 
-use super::summary::{RunSummary, ThresholdResult};
-use crate::engine::plan::Threshold;
-use crate::metrics::Op;
-use crate::metrics::aggregate::decode_hist;
+use crate::base::hist::decode_hist;
+use crate::base::kinds::Op;
+use crate::base::spec::Threshold;
+use crate::base::summary::{RunSummary, ThresholdResult};
 
 /// Judges every threshold against `summary`, in the order given.
 pub fn evaluate(thresholds: &[Threshold], summary: &RunSummary) -> Vec<ThresholdResult> {
@@ -114,9 +114,9 @@ pub fn describe(threshold: &Threshold) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::aggregate::{Hist, encode_hist};
+    use crate::base::hist::{Hist, encode_hist};
+    use crate::base::summary::OpLatency;
     use crate::report::fixture;
-    use crate::report::summary::OpLatency;
 
     fn latency(op: &str, percentile: f64, max_ms: f64) -> Threshold {
         Threshold::Latency {

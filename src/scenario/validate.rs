@@ -12,8 +12,8 @@ use super::model::{
     TimeoutsFile, VerifyFile,
 };
 use super::{Phase, Scenario, Shape};
+use crate::base::kinds::Op;
 use crate::engine::plan::{Flow, MessageSpec, RoomAssignment, RoomPolicy, Step, Threshold, Verify};
-use crate::metrics::Op;
 
 /// Most VUs one plan may start. VU indexes are `u32` and the plan holds one arrival per VU; far
 /// beyond what one load machine can hold open (about 20,000 files per process here).

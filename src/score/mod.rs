@@ -1,4 +1,4 @@
-//! Scoring, matches and brackets: pure functions of saved [`RunSummary`](crate::report::RunSummary)
+//! Scoring, matches and brackets: pure functions of saved [`RunSummary`](crate::base::summary::RunSummary)
 //! values. No clocks, no I/O, no tokio — so a match or a whole bracket can be re-scored offline.
 //!
 //! # Layout

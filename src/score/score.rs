@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{DELIVERY_PERCENTILE, ScoringRules, TieBreak};
 use super::words;
-use crate::metrics::aggregate::decode_hist;
-use crate::report::summary::{LevelRow, RunSummary};
+use crate::base::hist::decode_hist;
+use crate::base::summary::{LevelRow, RunSummary};
 
 /// A rule a level can break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -583,11 +583,11 @@ mod tests {
         // 1,000 receipts expected, 150 missing, the rest told in 3 s; 100 reaction updates, 10
         // missing.
         let mut row = Lvl::clean(1000).row(0);
-        let mut h = crate::metrics::aggregate::Hist::new(3).unwrap();
+        let mut h = crate::base::hist::Hist::new(3).unwrap();
         h.record_n(3_000_000, 850).unwrap();
         row.receipts = 850;
         row.receipts_missing = 150;
-        row.receipt_histogram = crate::metrics::aggregate::encode_hist(&h);
+        row.receipt_histogram = crate::base::hist::encode_hist(&h);
         row.reaction_updates = 90;
         row.reactions_missing = 10;
         let lenient = judge_level(&row, &rules());

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::metrics::aggregate::{Hist, encode_hist};
-use crate::report::summary::{
+use crate::base::hist::{Hist, encode_hist};
+use crate::base::summary::{
     GeneratorHealth, LevelRow, MessageTotals, RequestTotals, RunSummary, ToolInfo, UserTotals,
 };
 
@@ -141,7 +141,7 @@ pub(crate) fn summary(levels: Vec<Lvl>) -> RunSummary {
     }
     let last = rows.last().cloned().unwrap_or_default();
     RunSummary {
-        schema_version: crate::report::SCHEMA_VERSION,
+        schema_version: crate::base::summary::SCHEMA_VERSION,
         tool: ToolInfo {
             name: "stampede".into(),
             version: "test".into(),

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::app::App;
 use super::bracket::{BracketView, MatchState, MatchView, RoundView, StandingRow};
+use crate::base::summary::{LevelRow, RequestTotals, TimelineRow};
 use crate::metrics::snapshot::{GeneratorSnapshot, OpStat, Percentiles, TeamSnapshot};
 use crate::metrics::{FailureKind, GaugeValues, Op, Snapshot};
-use crate::report::summary::{LevelRow, RequestTotals, TimelineRow};
 
 /// Seconds per level of the fixture's ramp (the competition's 30 s).
 const LEVEL_SECS: u32 = 30;
@@ -209,7 +209,7 @@ fn team(p: Profile, t: u32) -> TeamSnapshot {
         late: 0,
         pending: 0,
         unjudged: 0,
-        receipts: crate::report::summary::ReceiptTotals {
+        receipts: crate::base::summary::ReceiptTotals {
             missing: u64::from(t / 20),
             ..Default::default()
         },
@@ -372,5 +372,5 @@ pub fn double_elimination() -> BracketView {
         bracket.record(&next.id, result).expect("a ready match");
     }
     let playing = bracket.next_matches().remove(0).id;
-    crate::contest::view::bracket_view("KTB 2024 final", &bracket, Some(&playing))
+    super::bracket_view("KTB 2024 final", &bracket, Some(&playing))
 }

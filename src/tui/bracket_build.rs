@@ -2,10 +2,10 @@
 //! results, the match in play, and the standings, as a [`BracketView`]. The scoreboard draws what it
 //! is given; this is where the bracket's state is put into its words.
 
+use super::format::int;
+use super::{BracketView, MatchState, MatchView, RoundView, StandingRow};
 use crate::score::bracket::{Source, Stage};
 use crate::score::{Bracket, MatchId, MatchStatus, Outcome};
-use crate::tui::format::int;
-use crate::tui::{BracketView, MatchState, MatchView, RoundView, StandingRow};
 
 /// The view of `bracket` with `playing` marked as the match in play.
 pub fn bracket_view(title: &str, bracket: &Bracket, playing: Option<&MatchId>) -> BracketView {

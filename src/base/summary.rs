@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::plan::Threshold;
-use crate::metrics::{FailureKind, Op};
+use super::kinds::{FailureKind, Op};
+use super::spec::Threshold;
 
 /// Version of the [`RunSummary`] layout. Bump on incompatible changes.
 ///
@@ -20,6 +20,11 @@ use crate::metrics::{FailureKind, Op};
 /// deliveries are counted; `verify` records the deadlines. Version 1 files still load (the new
 /// fields read as zero).
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest [`SCHEMA_VERSION`] this build reads. Version 1 lacks the receipt, late and unjudged
+/// counts (they load as 0) and charged each delivery to the level it arrived in rather than the
+/// one it was sent in; rescoring such a file judges it as it was measured.
+pub const OLDEST_READABLE: u32 = 1;
 
 /// A finished run against one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
