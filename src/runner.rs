@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::base::summary::{RunSummary, SCHEMA_VERSION, ToolInfo, VerifySettings};
+use crate::base::summary::{RunSummary, SCHEMA_VERSION, SegmentInfo, ToolInfo, VerifySettings};
 use crate::engine::plan::LoadPlan;
 use crate::engine::{self, EngineError, EngineOptions, RunOutcome, Target};
 use crate::metrics::{Snapshot, TeamResult};
@@ -88,6 +88,9 @@ pub fn ensure_writable(dir: &std::path::Path) -> Result<(), ReportError> {
             source,
         })
 }
+
+/// A segment that starts later than this after its start time says so in its results.
+pub const LATE_START: Duration = Duration::from_secs(1);
 
 /// How long [`check_target`] waits for a target.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -194,7 +197,27 @@ pub fn assemble(
     team: Option<&str>,
 ) -> RunSummary {
     let mut users = result.users.clone();
-    users.planned = plan.arrivals.len() as u64;
+    users.planned = plan.own_arrivals().count() as u64;
+    let mut generator = result.generator.clone();
+    let segment = plan.segment.map(|s| {
+        let late_ms = outcome.started_late.as_secs_f64() * 1000.0;
+        if outcome.started_late > LATE_START {
+            generator.warnings.push(format!(
+                "segment {s} started {:.1} s after its start time: its first users arrived late",
+                outcome.started_late.as_secs_f64()
+            ));
+        }
+        SegmentInfo {
+            index: s.index,
+            count: s.count,
+            start_at: rfc3339(outcome.started_at),
+            started_late_ms: round3(late_ms),
+            users_planned: users.planned,
+            partial: outcome.interrupted || outcome.cut,
+            stop_reason: None,
+            generator: None,
+        }
+    });
     RunSummary {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
@@ -225,9 +248,12 @@ pub fn assemble(
         levels: result.levels.clone(),
         timeline: result.timeline.clone(),
         failures: result.failures.clone(),
-        generator: result.generator.clone(),
+        generator,
         thresholds: Vec::new(),
         measurement_notes: MEASUREMENT_NOTES.iter().map(|s| s.to_string()).collect(),
+        plan_hash: plan.fingerprint(),
+        segment,
+        segments: Vec::new(),
     }
 }
 

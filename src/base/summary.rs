@@ -82,6 +82,40 @@ pub struct RunSummary {
     pub thresholds: Vec<ThresholdResult>,
     /// How latency was measured (coordinated omission correction), in words, for readers of the JSON.
     pub measurement_notes: Vec<String>,
+    /// A fingerprint of the plan that was run (every segment of a split plan has the same one).
+    #[serde(default)]
+    pub plan_hash: String,
+    /// When this run was one segment of a plan split over several processes: which, and how it
+    /// started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentInfo>,
+    /// When this summary was merged from segments: each of them, with its own generator health.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentInfo>,
+}
+
+/// One segment of a plan split over several processes or machines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    /// Which segment, counted from 0.
+    pub index: u32,
+    /// Of how many.
+    pub count: u32,
+    /// The start time every segment was given (RFC 3339 UTC).
+    pub start_at: String,
+    /// How late this segment actually started, ms (more than 1,000 is also a generator warning).
+    pub started_late_ms: f64,
+    /// Users of the plan this segment starts.
+    pub users_planned: u64,
+    /// Whether this segment's run was partial.
+    pub partial: bool,
+    /// Why it ended early, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    /// The segment's own generator health (in a merged summary; `None` in the segment's own, where
+    /// it is the summary's `generator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorHealth>,
 }
 
 /// Tool identification.
@@ -144,6 +178,11 @@ pub struct MessageTotals {
     /// Sends whose own echo was still awaited, within the step budget, when the run ended.
     #[serde(default)]
     pub echoes_unjudged: u64,
+    /// In a segment of a split plan: copies of messages other segments sent, received by this
+    /// segment's members in rooms that span segments. Their senders' segments verify them; here
+    /// they are only counted (never missing, duplicate or unexpected).
+    #[serde(default)]
+    pub foreign: u64,
 }
 
 /// Read receipt totals: one expected receipt is one (`markMessagesAsRead`, other member) pair.

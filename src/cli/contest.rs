@@ -193,6 +193,7 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
             let options = EngineOptions {
                 source_ips: config.source_ips.clone(),
                 stop: session.stop.clone(),
+                ..EngineOptions::default()
             };
             let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
             contest::play_bracket(

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod receipts;
 pub mod rooms;
 pub mod run;
+pub mod segment;
 pub mod vu;
 
 pub use run::{EngineError, EngineOptions, RunOutcome, StopControl, Target, run};

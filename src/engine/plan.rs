@@ -38,6 +38,9 @@ pub struct LoadPlan {
     pub verify: Verify,
     /// Rules deciding the exit code.
     pub thresholds: Vec<Threshold>,
+    /// When this is one segment of a plan split over several processes: which one. It then starts
+    /// only the VUs it holds ([`LoadPlan::own_arrivals`]); `arrivals` stays the whole plan's.
+    pub segment: Option<super::segment::Segment>,
 }
 
 /// One VU start.

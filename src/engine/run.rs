@@ -87,6 +87,9 @@ pub struct EngineOptions {
     pub source_ips: Vec<IpAddr>,
     /// The second stage of stopping a run from outside, and why it was stopped.
     pub stop: StopControl,
+    /// When the run starts, wall-clock: every segment of a split plan is given the same instant, and
+    /// times its plan from it. `None` starts now.
+    pub start_at: Option<SystemTime>,
 }
 
 /// What the outside world can say to a run besides its interrupt token (which starts an orderly
@@ -124,6 +127,8 @@ pub struct RunOutcome {
     pub cut: bool,
     /// Why the run was interrupted, when it was and someone said.
     pub interrupted_by: Option<String>,
+    /// How late the run started after its `start_at` (zero without one, or when on time).
+    pub started_late: Duration,
 }
 
 /// Why a run could not start.
@@ -191,14 +196,32 @@ pub async fn run(
     let ctx = Arc::new(RunCtx {
         plan: Arc::clone(&plan),
         teams,
-        nonce: nonce(),
+        nonce: nonce(&plan, options.start_at),
         stop: stop.clone(),
         close: close.clone(),
         source_ips: options.source_ips,
+        held: RunCtx::held_of(&plan),
     });
 
-    let started_at = SystemTime::now();
-    let start = Instant::now();
+    // A run given a start time waits for it; one that got there late times its plan from that
+    // instant all the same (its first arrivals are then due at once), so that the segments of a
+    // plan keep their levels aligned, and says how late it was.
+    let (started_at, start, started_late) = match options.start_at {
+        None => (SystemTime::now(), Instant::now(), Duration::ZERO),
+        Some(at) => {
+            let wait = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            tokio::select! {
+                () = interrupt.cancelled() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+            let late = SystemTime::now()
+                .duration_since(at)
+                .unwrap_or(Duration::ZERO);
+            (at, Instant::now() - late, late)
+        }
+    };
     let hub = Hub::starting_at(targets.len(), start);
     let infos: Vec<TeamInfo> = targets
         .iter()
@@ -271,6 +294,7 @@ pub async fn run(
         interrupted_by: interrupted
             .then(|| options.stop.reason.get().cloned())
             .flatten(),
+        started_late,
     })
 }
 
@@ -344,6 +368,11 @@ async fn ramp(
             if arrival.at >= span.end && i + 1 < plan.levels.len() {
                 break;
             }
+            next_arrival += 1;
+            if !ctx.holds(arrival.vu) {
+                // Another segment starts this one.
+                continue;
+            }
             tokio::select! {
                 () = interrupt.cancelled() => return true,
                 () = tokio::time::sleep_until(at(arrival.at)) => {}
@@ -354,7 +383,6 @@ async fn ramp(
                 rec.mark_started();
                 vus.spawn(run_vu(Arc::clone(ctx), team, arrival.vu, arrival.flow, rec));
             }
-            next_arrival += 1;
         }
         let end = if i + 1 == plan.levels.len() {
             plan.duration
@@ -530,7 +558,18 @@ fn record_missing(
     }
 }
 
-/// A short random tag that keeps this run's users, rooms and markers apart from any other run's.
-fn nonce() -> String {
-    format!("{:08x}", rand::random::<u32>())
+/// A short tag that keeps this run's users, rooms and markers apart from any other run's: random,
+/// except for the segments of a split plan, which must agree on it (their rooms are shared, and a
+/// marker from another segment must be recognised): there it derives from the plan and its start.
+fn nonce(plan: &LoadPlan, start_at: Option<SystemTime>) -> String {
+    match (plan.segment, start_at) {
+        (Some(_), Some(at)) => {
+            let since = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            let seed = format!("{}@{}", plan.fingerprint(), since.as_millis());
+            format!("{:08x}", super::receipts::id_hash(&seed) as u32)
+        }
+        _ => format!("{:08x}", rand::random::<u32>()),
+    }
 }

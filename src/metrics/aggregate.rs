@@ -63,6 +63,7 @@ struct Counters {
     late: u64,
     receipts: u64,
     reaction_updates: u64,
+    foreign: u64,
     failures: [u64; FailureKind::COUNT],
     unjudged: [u64; Op::COUNT],
 }
@@ -224,6 +225,11 @@ impl TeamAgg {
                     } else {
                         c.sent += 1;
                     }
+                }
+            }
+            What::Foreign => {
+                for c in counters {
+                    c.foreign += 1;
                 }
             }
             What::Unjudged { op, count } => {
@@ -596,6 +602,7 @@ impl Aggregator {
                     unjudged: team.all.unjudged[Op::Delivery.index()],
                     echoes_unjudged: team.all.unjudged[Op::SendAck.index()]
                         + team.all.unjudged[Op::FileMessage.index()],
+                    foreign: team.all.foreign,
                 },
                 receipts: receipt_totals(&team.all),
                 reactions: reaction_totals(&team.all),

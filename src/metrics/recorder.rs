@@ -83,6 +83,8 @@ pub enum What {
         /// What was sent.
         op: Op,
     },
+    /// A copy of a message another segment of a split plan sent (not verified here).
+    Foreign,
     /// Expectations the run could not judge: it was cut short while they were awaited.
     Unjudged {
         /// What was awaited (`Delivery`, `SendAck` for the sender's echo, `Receipt`,
@@ -338,6 +340,11 @@ impl Recorder {
     /// charged to the level its message was sent in, however late it arrives.
     pub fn ok_in(&self, level: u32, op: Op, micros: u64) {
         self.event_in(level, What::Ok { op, micros });
+    }
+
+    /// Records a copy of another segment's message.
+    pub fn foreign(&self) {
+        self.event(What::Foreign);
     }
 
     /// Records `count` expectations of `level` that the run could not judge.

@@ -171,6 +171,7 @@ pub(crate) fn summary() -> RunSummary {
             late: 3,
             unjudged: 0,
             echoes_unjudged: 0,
+            foreign: 0,
         },
         receipts: ReceiptTotals {
             marks: 300,
@@ -284,6 +285,9 @@ pub(crate) fn summary() -> RunSummary {
              coordinated omission)."
                 .into(),
         ],
+        plan_hash: "00c0ffee00c0ffee".into(),
+        segment: None,
+        segments: Vec::new(),
     }
 }
 

@@ -128,6 +128,7 @@ impl Scenario {
             step_timeout: self.step_timeout,
             verify: self.verify,
             thresholds: self.thresholds.clone(),
+            segment: None,
         }
     }
 }

@@ -186,5 +186,8 @@ pub(crate) fn summary(levels: Vec<Lvl>) -> RunSummary {
         },
         thresholds: Vec::new(),
         measurement_notes: Vec::new(),
+        plan_hash: String::new(),
+        segment: None,
+        segments: Vec::new(),
     }
 }

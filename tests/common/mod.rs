@@ -193,5 +193,6 @@ pub fn ramp_plan(
             fails_vu: false,
         },
         thresholds: vec![],
+        segment: None,
     }
 }

@@ -76,6 +76,30 @@ pub struct RunCtx {
     pub close: CancellationToken,
     /// Local addresses to spread sockets over; empty for the default.
     pub source_ips: Vec<IpAddr>,
+    /// In a segment of a split plan, which of the plan's VUs it runs (by VU index); `None` runs all.
+    /// Worked out once: every copy of a message a member receives is checked against it.
+    pub held: Option<Box<[bool]>>,
+}
+
+impl RunCtx {
+    /// Which VUs of `plan` this process runs: `None` for a whole plan.
+    pub fn held_of(plan: &LoadPlan) -> Option<Box<[bool]>> {
+        let segment = plan.segment?;
+        let mut held = vec![false; plan.arrivals.len()];
+        for a in &plan.arrivals {
+            if let Some(h) = held.get_mut(a.vu as usize) {
+                *h = segment.holds(plan, a.vu);
+            }
+        }
+        Some(held.into_boxed_slice())
+    }
+
+    /// True when this process runs VU `vu` (always, for a whole plan).
+    pub fn holds(&self, vu: u32) -> bool {
+        self.held
+            .as_ref()
+            .is_none_or(|h| h.get(vu as usize).copied().unwrap_or(false))
+    }
 }
 
 /// Why a VU stopped before finishing its flow.
@@ -385,6 +409,7 @@ mod tests {
                 fails_vu: false,
             },
             thresholds: vec![],
+            segment: None,
         };
         Arc::new(RunCtx {
             plan: Arc::new(plan),
@@ -393,6 +418,7 @@ mod tests {
             stop: CancellationToken::new(),
             close: CancellationToken::new(),
             source_ips: vec![],
+            held: None,
         })
     }
 

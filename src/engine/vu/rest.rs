@@ -3,15 +3,37 @@
 //! step budget through [`Vu::call`](super::Vu), which keeps serving the socket meanwhile, so a
 //! slow REST call never delays a delivery's timestamp.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use protocol::rest::{CreateRoomRequest, LoginRequest, RegisterRequest, RoomListQuery};
+use protocol::rest::{CreateRoomRequest, LoginRequest, RegisterRequest, RoomListQuery, SortOrder};
 
 use super::socket::Reply;
 use super::{StepResult, Vu};
-use crate::client::Failure;
+use crate::client::{Authed, Failure};
 use crate::engine::rooms::{RoomKey, assign};
 use crate::metrics::Op;
+
+/// How often a segment looks for a shared room another segment creates.
+const FIND_ROOM_EVERY: Duration = Duration::from_millis(250);
+
+/// Waits until a room named `name` exists and returns its id (the caller bounds the wait with the
+/// step budget). Found with the room list's `search`, then by exact name; the oldest of
+/// several namesakes wins, so every segment settles on the same one.
+async fn find_room(authed: &Authed, name: &str) -> Result<String, Failure> {
+    let query = RoomListQuery {
+        page_size: 50,
+        sort_order: SortOrder::Asc,
+        search: name.to_owned(),
+        ..RoomListQuery::default()
+    };
+    loop {
+        let page = authed.list_rooms(&query).await?;
+        if let Some(room) = page.data.into_iter().find(|r| r.name == name) {
+            return Ok(room.id);
+        }
+        tokio::time::sleep(FIND_ROOM_EVERY).await;
+    }
+}
 
 impl Vu {
     pub(super) async fn health(&mut self) -> StepResult {
@@ -99,12 +121,19 @@ impl Vu {
             password: password.clone(),
         };
         // The first VU of the room creates it; others wait for its id. Only the creator times the
-        // creation, so waiting does not pollute `create_room` latency.
+        // creation, so waiting does not pollute `create_room` latency. In a segment of a split plan a
+        // shared room may be another segment's to create: it is then found by name (the first time
+        // this process needs it) as soon as it exists.
+        let plan = &self.ctx.plan;
+        let ours = plan.segment.is_none_or(|s| s.creates(plan, key));
         let mut created: Option<u64> = None;
         let creator = authed.clone();
         let (room_id, _) = self
             .call(Op::CreateRoom, async {
                 slot.get_or_try_init(|| async {
+                    if !ours {
+                        return find_room(&creator, &create.name).await;
+                    }
                     let started = Instant::now();
                     let room = creator.create_room(&create).await?;
                     created = Some(started.elapsed().as_micros() as u64);

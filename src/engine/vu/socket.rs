@@ -178,6 +178,12 @@ impl Vu {
                 let Some((sender, seq)) = parse_marker(&m.content, &self.ctx.nonce) else {
                     return Ok(None);
                 };
+                if !self.ctx.holds(sender) {
+                    // Another segment's message in a room that spans segments: that segment
+                    // verifies it for its own members; here it is only counted.
+                    self.rec.foreign();
+                    return Ok(None);
+                }
                 if sender == self.id {
                     if let Some(i) = conn.own.iter().position(|o| o.seq == seq) {
                         let own = conn.own.remove(i).expect("index just found");
