@@ -23,6 +23,7 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
+//! - [`merge`]: the segments of a split run merged into one result, histograms merged exactly.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
 //! - [`contest`]: matches and brackets played for real: every team under one plan through the
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod client;
 pub mod contest;
 pub mod engine;
+pub mod merge;
 pub mod metrics;
 pub mod report;
 pub mod runner;

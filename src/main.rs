@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use stampede::cli::args::{Cli, Command};
 use stampede::cli::config::{
-    BracketConfig, DemoConfig, Invocation, MatchConfig, RescoreConfig, RunConfig, ValidateConfig,
+    BracketConfig, DemoConfig, Invocation, MatchConfig, MergeConfig, RescoreConfig, RunConfig,
+    ValidateConfig,
 };
 use stampede::cli::exit::Exit;
 use stampede::cli::{commands, contest, demo};
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             BracketConfig::resolve(args, &invocation).and_then(contest::play_bracket)
         }
         Command::Rescore(args) => RescoreConfig::resolve(args).and_then(contest::rescore),
+        Command::Merge(args) => MergeConfig::resolve(args).and_then(commands::merge),
     };
     match outcome {
         Ok(exit) => exit.into(),

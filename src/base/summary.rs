@@ -332,6 +332,11 @@ pub struct LevelRow {
     /// Receipt histogram of the level (same encoding); empty when none.
     #[serde(default)]
     pub receipt_histogram: String,
+    /// Histogram of every request operation except delivery during this level (what
+    /// `request_p99_ms` is read from; same encoding); empty when none. Segments' levels merge
+    /// exactly through it.
+    #[serde(default)]
+    pub request_histogram: String,
 }
 
 /// One second of the run.

@@ -42,6 +42,8 @@ pub enum Command {
     Bracket(BracketArgs),
     /// Re-judge a played match or bracket offline from its saved results.
     Rescore(RescoreArgs),
+    /// Merge the results of a run's segments (--segment I/N) into one result.
+    Merge(MergeArgs),
 }
 
 /// `stampede run`.
@@ -67,6 +69,9 @@ pub struct RunArgs {
     /// How connections are made.
     #[command(flatten)]
     pub network: NetworkArgs,
+    /// How the run is split over processes.
+    #[command(flatten)]
+    pub split: SplitArgs,
 }
 
 /// `stampede demo`.
@@ -92,6 +97,9 @@ pub struct ValidateArgs {
     /// Options to lower the plan with (the same as `run` takes).
     #[command(flatten)]
     pub plan: PlanArgs,
+    /// Print the share of the plan segment I of N runs (0-based), e.g. 0/4.
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<String>,
 }
 
 /// `stampede match`.
@@ -182,6 +190,20 @@ pub struct BracketArgs {
     pub network: NetworkArgs,
 }
 
+/// `stampede merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Where the merged result goes (the layout of a single run's results).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Merge the segments given even when some are missing (the result is marked partial).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// The segments' results directories (each written by a run with --segment I/N).
+    #[arg(value_name = "SEGMENT_DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+}
+
 /// `stampede rescore`.
 #[derive(Debug, Args)]
 pub struct RescoreArgs {
@@ -263,6 +285,38 @@ pub struct OutputArgs {
     /// Also the behaviour when stdout is not a terminal.
     #[arg(long, env = "STAMPEDE_NO_TUI")]
     pub no_tui: bool,
+}
+
+/// How one run is split over several processes or machines.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SplitArgs {
+    /// Run only segment I of N of the plan (I counted from 0), e.g. --segment 0/4
+    ///
+    /// The plan is split by room: each group room's members are all in one segment; shared and hot
+    /// rooms span segments. Every segment needs the same --start-at; `stampede merge` adds the
+    /// segments' results up. In a Kubernetes Indexed Job: --segment $(JOB_COMPLETION_INDEX)/N.
+    #[arg(
+        long,
+        env = "STAMPEDE_SEGMENT",
+        value_name = "I/N",
+        conflicts_with = "workers"
+    )]
+    pub segment: Option<String>,
+    /// When the run starts, wall-clock: RFC 3339 (2026-12-05T10:00:00Z) or Unix seconds
+    ///
+    /// Every segment of a split run must be given the same time; each waits for it and records how
+    /// late it actually started.
+    #[arg(long, env = "STAMPEDE_START_AT", value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Split the run over N processes of this machine and merge their results into --out
+    ///
+    /// Each process runs one segment (results in OUT/segments/I), sockets spread over
+    /// 127.0.0.x source addresses when the target is on loopback.
+    #[arg(long, env = "STAMPEDE_WORKERS", value_name = "N")]
+    pub workers: Option<u32>,
+    /// Write the live progress to stdout as JSON lines (one snapshot each) instead of a view
+    #[arg(long, env = "STAMPEDE_PROGRESS_JSON")]
+    pub progress_json: bool,
 }
 
 /// How connections are made.

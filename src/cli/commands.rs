@@ -7,11 +7,12 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{RunConfig, ValidateConfig};
+use super::config::{MergeConfig, RunConfig, ValidateConfig};
 use super::exit::{CliError, Exit};
 use super::progress;
 use super::signals;
 use crate::engine::plan::{LoadPlan, RoomAssignment, Step};
+use crate::engine::segment::Segment;
 use crate::engine::{EngineOptions, Target};
 use crate::metrics::Snapshot;
 use crate::report::render_text;
@@ -23,6 +24,9 @@ use crate::tui::{self, TuiOptions};
 /// `stampede run`: checks the target answers, runs the plan against it with the chosen view, writes
 /// results to `config.out_dir`, prints the summary, and exits by the thresholds.
 pub fn run(config: RunConfig) -> Result<Exit, CliError> {
+    if let Some(workers) = config.split.workers {
+        return super::workers::run(config, workers);
+    }
     runtime()?.block_on(async {
         let target = config.target.to_engine();
         preflight(&target).await?;
@@ -33,12 +37,37 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
         }];
         let options = EngineOptions {
             source_ips: config.source_ips.clone(),
+            start_at: config.split.start_at,
             ..EngineOptions::default()
         };
+        let view = if config.split.progress_json {
+            View::Json
+        } else if config.tui {
+            View::Scoreboard
+        } else {
+            View::Progress
+        };
         let written =
-            execute_with_view(Arc::new(config.plan), &destinations, options, config.tui).await?;
+            execute_with_view(Arc::new(config.plan), &destinations, options, view).await?;
+        if config.split.progress_json {
+            // Stdout carries the snapshots; the summary is in the results directory.
+            return Ok(Exit::from_thresholds(
+                written.iter().all(|w| w.summary.thresholds_passed()),
+            ));
+        }
         Ok(report(&written))
     })
+}
+
+/// How a run shows its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The terminal scoreboard.
+    Scoreboard,
+    /// Plain progress lines (indicatif, or a status line every few seconds without a terminal).
+    Progress,
+    /// Every snapshot as one JSON line on stdout, for a process that combines several runs.
+    Json,
 }
 
 /// A multi-threaded runtime for one command.
@@ -55,7 +84,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Fails fast when nothing answers at the target, instead of recording a run of connection errors.
-async fn preflight(target: &Target) -> Result<(), CliError> {
+pub(super) async fn preflight(target: &Target) -> Result<(), CliError> {
     runner::check_target(target)
         .await
         .map_err(|reason| CliError::Unreachable {
@@ -75,7 +104,7 @@ pub async fn execute_with_view(
     plan: Arc<LoadPlan>,
     destinations: &[Destination],
     options: EngineOptions,
-    tui: bool,
+    view: View,
 ) -> Result<Vec<Written>, CliError> {
     let interrupt = CancellationToken::new();
     let on_signal = signals::listen(
@@ -85,12 +114,14 @@ pub async fn execute_with_view(
          (again to stop at once)…",
     );
     let (tx, rx) = watch::channel(Snapshot::default());
-    let view = if tui {
-        let mut tui_options = TuiOptions::new(view_title(&plan, destinations));
-        tui_options.stop = options.stop.clone();
-        tokio::spawn(scoreboard(rx, interrupt.clone(), tui_options))
-    } else {
-        tokio::spawn(progress::show(rx))
+    let view = match view {
+        View::Scoreboard => {
+            let mut tui_options = TuiOptions::new(view_title(&plan, destinations));
+            tui_options.stop = options.stop.clone();
+            tokio::spawn(scoreboard(rx, interrupt.clone(), tui_options))
+        }
+        View::Progress => tokio::spawn(progress::show(rx)),
+        View::Json => tokio::spawn(progress::json_lines(rx)),
     };
     let result = runner::execute(plan, destinations, options, interrupt, tx).await;
     on_signal.abort();
@@ -134,6 +165,49 @@ pub fn report(written: &[Written]) -> Exit {
         all_held &= w.summary.thresholds_passed();
     }
     Exit::from_thresholds(all_held)
+}
+
+/// What segment `segment` of `plan` runs: its users, per level, and its rooms.
+fn segment_share(plan: &LoadPlan, segment: Segment) -> String {
+    let mine: Vec<_> = plan.own_arrivals().collect();
+    let mut per_level = Vec::new();
+    for span in &plan.levels {
+        let started = mine.iter().filter(|a| a.at < span.end).count();
+        per_level.push(started.to_string());
+    }
+    per_level.dedup();
+    let rooms = match plan.rooms.assignment {
+        RoomAssignment::Groups { size } => {
+            format!(
+                "group rooms of {size} whole (group n runs in segment n mod {})",
+                segment.count
+            )
+        }
+        RoomAssignment::Shared { .. } => "shared rooms span segments".to_owned(),
+    };
+    let hot = if plan.rooms.hot_room_share > 0.0 {
+        "; the hot room spans segments"
+    } else {
+        ""
+    };
+    format!(
+        "{segment}: {} of {} users (started by the end of each level: {}); {rooms}{hot}",
+        mine.len(),
+        plan.arrivals.len(),
+        per_level.join(", ")
+    )
+}
+
+/// `stampede merge`: the segments' results merged into one result directory, printed like a run's.
+pub fn merge(config: MergeConfig) -> Result<Exit, CliError> {
+    let merged = crate::merge::merge_dirs(&config.out, &config.dirs, config.allow_missing)?;
+    println!("{}", render_text(&merged.summary));
+    println!(
+        "merged {} segment(s) into {}",
+        merged.summary.segments.len(),
+        config.out.display()
+    );
+    Ok(Exit::from_thresholds(merged.summary.thresholds_passed()))
 }
 
 /// `stampede validate`: the file is valid (resolution already loaded and lowered it); print what it
@@ -186,6 +260,9 @@ pub fn plan_summary(scenario: &Scenario, plan: &LoadPlan) -> String {
     line("levels", plan.levels.len().to_string());
     line("max users", plan.arrivals.len().to_string());
     line("duration", format_duration(plan.duration));
+    if let Some(segment) = plan.segment {
+        line("segment", segment_share(plan, segment));
+    }
 
     let total_weight: u64 = plan.flows.iter().map(|f| u64::from(f.weight)).sum();
     line("flows", plan.flows.len().to_string());

@@ -6,13 +6,14 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::args::{
-    BracketArgs, DemoArgs, FormatArg, MatchArgs, ModeArg, NetworkArgs, OutputArgs, PlanArgs,
-    RescoreArgs, RunArgs, SeedingArg, ValidateArgs,
+    BracketArgs, DemoArgs, FormatArg, MatchArgs, MergeArgs, ModeArg, NetworkArgs, OutputArgs,
+    PlanArgs, RescoreArgs, RunArgs, SeedingArg, SplitArgs, ValidateArgs,
 };
 use super::exit::CliError;
 use super::target::{Target, parse_target};
@@ -21,6 +22,7 @@ use crate::contest::files::CONTEST_SCHEMA_VERSION;
 use crate::contest::teams::SavedTeam;
 use crate::contest::{BracketSetup, MatchSetup, Mode, NewRules, SeedBy, Start, TeamEntry};
 use crate::engine::plan::LoadPlan;
+use crate::engine::segment::Segment;
 use crate::scenario::{LowerOptions, Scenario};
 use crate::score::{Format, ScoringRules};
 
@@ -63,6 +65,121 @@ pub struct RunConfig {
     pub tui: bool,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// How the run is split over processes.
+    pub split: Split,
+    /// The scenario file as named on the command line, and the options the plan was lowered with:
+    /// what worker processes are started with.
+    pub source: PlanSource,
+}
+
+/// Where a plan came from, to start worker processes with the same one.
+#[derive(Debug, Clone)]
+pub struct PlanSource {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The options it was lowered with.
+    pub options: LowerOptions,
+}
+
+/// How one run is split over processes or machines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    /// This process runs only this segment of the plan.
+    pub segment: Option<Segment>,
+    /// When the run (every segment of it) starts.
+    pub start_at: Option<SystemTime>,
+    /// Split over this many local processes.
+    pub workers: Option<u32>,
+    /// Live progress as JSON lines on stdout.
+    pub progress_json: bool,
+}
+
+/// Most `--workers`: one process per core of a large machine, with room to spare.
+pub const MAX_WORKERS: u32 = 256;
+
+/// Everything `stampede merge` needs.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The merged result's directory.
+    pub out: PathBuf,
+    /// The segments' directories.
+    pub dirs: Vec<PathBuf>,
+    /// Merge what is there when segments are missing.
+    pub allow_missing: bool,
+}
+
+impl MergeConfig {
+    /// Resolves `stampede merge` flags.
+    pub fn resolve(args: MergeArgs) -> Result<MergeConfig, CliError> {
+        for dir in &args.dirs {
+            if !dir.is_dir() {
+                return Err(CliError::Input(format!(
+                    "{} is not a directory (give each segment's results directory)",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(MergeConfig {
+            out: args.out,
+            dirs: args.dirs,
+            allow_missing: args.allow_missing,
+        })
+    }
+}
+
+/// Parses `--start-at`: RFC 3339, or Unix seconds (fractions allowed).
+pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(format!("{text:?} is not a time after 1970"));
+        }
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(SystemTime::from)
+        .map_err(|_| {
+            format!(
+                "{text:?} is neither RFC 3339 (2026-12-05T10:00:00Z) nor Unix seconds (1796464800)"
+            )
+        })
+}
+
+/// Checks the split flags.
+pub fn split(args: &SplitArgs) -> Result<Split, CliError> {
+    let segment = args
+        .segment
+        .as_deref()
+        .map(Segment::parse)
+        .transpose()
+        .map_err(|m| CliError::flag("--segment", m))?;
+    let start_at = args
+        .start_at
+        .as_deref()
+        .map(parse_start_at)
+        .transpose()
+        .map_err(|m| CliError::flag("--start-at", m))?;
+    if segment.is_some() && start_at.is_none() {
+        return Err(CliError::flag(
+            "--segment",
+            "needs --start-at: every segment of a run must start at the same instant, e.g. \
+             --start-at $(date -u -d '+1 min' +%s) given to all of them",
+        ));
+    }
+    if let Some(n) = args.workers
+        && !(1..=MAX_WORKERS).contains(&n)
+    {
+        return Err(CliError::flag(
+            "--workers",
+            format!("must be 1 to {MAX_WORKERS} processes, got {n}"),
+        ));
+    }
+    Ok(Split {
+        segment,
+        start_at,
+        workers: args.workers,
+        progress_json: args.progress_json,
+    })
 }
 
 /// Everything `stampede demo` needs; the target is the embedded reference server it starts.
@@ -306,16 +423,25 @@ impl RunConfig {
     pub fn resolve(args: RunArgs, invocation: &Invocation) -> Result<RunConfig, CliError> {
         let target = parse_target(&args.target).map_err(|m| CliError::flag("--target", m))?;
         let options = lower_options(&args.plan)?;
+        let split = split(&args.split)?;
         let source_ips = source_ips(&args.network, std::slice::from_ref(&target))?;
         let scenario = Scenario::load(&args.scenario)?;
-        let plan = scenario.lower(&options);
+        let mut plan = scenario.lower(&options);
+        if let Some(segment) = split.segment {
+            plan = plan.segment(segment);
+        }
         let out_dir = out_dir(&args.output, &plan.scenario, invocation)?;
         Ok(RunConfig {
             target,
             plan,
             out_dir,
-            tui: tui(&args.output, invocation),
+            tui: tui(&args.output, invocation) && !split.progress_json,
             source_ips,
+            split,
+            source: PlanSource {
+                scenario: args.scenario,
+                options,
+            },
         })
     }
 }
@@ -340,8 +466,17 @@ impl ValidateConfig {
     /// Loads, validates and lowers the scenario (with defaults unless plan flags are given).
     pub fn resolve(args: ValidateArgs) -> Result<ValidateConfig, CliError> {
         let options = lower_options(&args.plan)?;
+        let segment = args
+            .segment
+            .as_deref()
+            .map(Segment::parse)
+            .transpose()
+            .map_err(|m| CliError::flag("--segment", m))?;
         let scenario = Scenario::load(&args.scenario)?;
-        let plan = scenario.lower(&options);
+        let mut plan = scenario.lower(&options);
+        if let Some(segment) = segment {
+            plan = plan.segment(segment);
+        }
         Ok(ValidateConfig {
             file: args.scenario,
             scenario,

@@ -141,7 +141,11 @@ fn single(config: DemoConfig) -> Result<Exit, CliError> {
             Arc::new(config.plan),
             &destinations,
             EngineOptions::default(),
-            config.tui,
+            if config.tui {
+                super::commands::View::Scoreboard
+            } else {
+                super::commands::View::Progress
+            },
         ))
     });
     server.stop();

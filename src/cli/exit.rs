@@ -84,6 +84,9 @@ pub enum CliError {
     /// The run could not be carried out, or its results could not be written.
     #[error(transparent)]
     Run(#[from] crate::runner::RunnerError),
+    /// Segments could not be merged (the message names the directory and why).
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
     /// Something the command needs from the machine failed (runtime, embedded server, …).
     #[error("{0}")]
     Environment(String),
@@ -99,6 +102,13 @@ impl CliError {
             | CliError::Input(_) => Exit::BadInput,
             CliError::Contest(e) => contest_exit(e),
             CliError::Run(_) | CliError::Environment(_) => Exit::Failed,
+            CliError::Merge(e) => match e {
+                crate::merge::MergeError::Report(crate::report::ReportError::Write { .. })
+                | crate::merge::MergeError::Report(crate::report::ReportError::CreateDir {
+                    ..
+                }) => Exit::Failed,
+                _ => Exit::BadInput,
+            },
         }
     }
 

@@ -12,6 +12,7 @@
 //! - [`demo`]: `stampede demo`, a match of two embedded reference servers (or one run with `--single`).
 //! - [`target`]: a server's base URL as given on the command line, checked.
 //! - [`teams`]: `--team NAME=URL` flags and teams files.
+//! - [`workers`]: `--workers N`: one run split over N local processes, their results merged.
 //! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
 //! - [`signals`]: Ctrl-C, SIGTERM and SIGHUP: an orderly stop, then a stop at once.
@@ -26,3 +27,4 @@ pub mod progress;
 pub mod signals;
 pub mod target;
 pub mod teams;
+pub mod workers;

@@ -143,6 +143,25 @@ async fn plain(rx: &mut watch::Receiver<Snapshot>) {
     }
 }
 
+/// Writes every snapshot (at most one per [`REFRESH`], and always the last) to stdout as one JSON
+/// line, until the run's last snapshot: the live progress of a worker process, read by the process
+/// that started it.
+pub async fn json_lines(mut rx: watch::Receiver<Snapshot>) {
+    use std::io::Write as _;
+    loop {
+        let ended = wait(&mut rx).await.is_err();
+        let snap = rx.borrow_and_update().clone();
+        if let Ok(line) = serde_json::to_string(&snap) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        if ended || snap.done {
+            break;
+        }
+    }
+}
+
 /// Waits for a new snapshot, at most one per [`REFRESH`]. Errors when the engine is gone.
 async fn wait(rx: &mut watch::Receiver<Snapshot>) -> Result<(), watch::error::RecvError> {
     tokio::time::sleep(REFRESH).await;

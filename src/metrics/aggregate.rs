@@ -520,6 +520,7 @@ impl Aggregator {
                 failures: c.failures_map(),
                 delivery_histogram: encode_nonempty(&agg.delivery),
                 receipt_histogram: encode_nonempty(&agg.receipt),
+                request_histogram: encode_nonempty(&agg.requests),
             });
         }
         rows

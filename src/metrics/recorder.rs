@@ -124,7 +124,7 @@ pub struct TeamGauges {
 }
 
 /// Copy of a team's gauges at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GaugeValues {
     /// VUs started.
     pub started: u64,

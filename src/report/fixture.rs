@@ -105,6 +105,7 @@ pub(crate) fn summary() -> RunSummary {
                 unjudged: 0,
                 pending: 0,
                 receipt_histogram: String::new(),
+                request_histogram: String::new(),
             }
         })
         .collect();

@@ -1,0 +1,343 @@
+//! `--workers N`: one run split over N processes of this machine, with the same mechanism as a run
+//! split over machines. This process starts N copies of itself, each running segment `I/N` of the
+//! plan from one start time into `OUT/segments/I`, shows one live view fed by the copies' snapshots
+//! (JSON lines on their stdout), passes a stop on to every copy (the first Ctrl-C, SIGTERM or `q`
+//! stops them in order, the next one at once), and merges their results into `OUT` at the end. A
+//! copy that dies is reported, and the merged result is then partial.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::commands::{View, preflight, runtime, scoreboard};
+use super::config::RunConfig;
+use super::exit::{CliError, Exit};
+use super::{progress, signals};
+use crate::engine::StopControl;
+use crate::metrics::Snapshot;
+use crate::metrics::snapshot::combine;
+use crate::report::render_text;
+use crate::tui::TuiOptions;
+
+/// Time the copies get to start (and check their target) before the run's start time.
+const STARTUP: Duration = Duration::from_secs(3);
+
+/// How often the combined view is refreshed.
+const COMBINE_EVERY: Duration = Duration::from_millis(250);
+
+/// Where worker `index`'s results go under `out`.
+pub fn segment_dir(out: &Path, index: u32) -> PathBuf {
+    out.join("segments").join(index.to_string())
+}
+
+/// Runs `config` as `workers` processes and merges their results into `config.out_dir`.
+pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
+    runtime()?.block_on(async move {
+        let target = config.target.to_engine();
+        preflight(&target).await?;
+        crate::runner::ensure_writable(&config.out_dir)
+            .map_err(crate::runner::RunnerError::from)?;
+        let start_at = config
+            .split
+            .start_at
+            .unwrap_or_else(|| SystemTime::now() + STARTUP);
+        let exe = std::env::current_exe().map_err(|e| {
+            CliError::Environment(format!(
+                "cannot find this program to start its workers: {e}"
+            ))
+        })?;
+        let loopback = config
+            .target
+            .url
+            .host_str()
+            .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            .is_some_and(|ip| ip.is_loopback());
+        let mut children = Vec::new();
+        for index in 0..workers {
+            let dir = segment_dir(&config.out_dir, index);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                CliError::Environment(format!("cannot create {}: {e}", dir.display()))
+            })?;
+            let sources = sources_of(&config.source_ips, index, workers, loopback);
+            children.push(spawn(
+                &exe, &config, index, workers, start_at, &dir, &sources,
+            )?);
+        }
+        eprintln!(
+            "{workers} workers started, the run begins at {}; their results go in {}",
+            crate::runner::rfc3339(start_at),
+            config.out_dir.join("segments").display()
+        );
+
+        let interrupt = CancellationToken::new();
+        let stop = StopControl::default();
+        let on_signal = signals::listen(
+            interrupt.clone(),
+            stop.clone(),
+            "stopping every worker in order: the load stops, what is still awaited is judged, \
+             then every result is written and merged (again to stop at once)…",
+        );
+        let (tx, rx) = watch::channel(Snapshot::default());
+        let view = match if config.split.progress_json {
+            View::Json
+        } else if config.tui {
+            View::Scoreboard
+        } else {
+            View::Progress
+        } {
+            View::Scoreboard => {
+                let mut options = TuiOptions::new(format!(
+                    "{} → {} ({workers} workers)",
+                    config.plan.scenario, config.target.name
+                ));
+                options.stop = stop.clone();
+                tokio::spawn(scoreboard(rx, interrupt.clone(), options))
+            }
+            View::Progress => tokio::spawn(progress::show(rx)),
+            View::Json => tokio::spawn(progress::json_lines(rx)),
+        };
+
+        let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
+        let forward = tokio::spawn(forward_stops(pids, interrupt.clone(), stop.cut.clone()));
+        let statuses = feed_and_wait(children, tx).await;
+        forward.abort();
+        on_signal.abort();
+        let _ = view.await;
+
+        let mut present = Vec::new();
+        for (index, status) in statuses.iter().enumerate() {
+            let dir = segment_dir(&config.out_dir, index as u32);
+            let wrote = dir.join(crate::report::write::SUMMARY_JSON).exists();
+            match status {
+                Ok(code) if wrote && *code != 3 => present.push(dir),
+                Ok(code) => eprintln!(
+                    "worker {index} ended with exit code {code}{}; see {}",
+                    if wrote { "" } else { " without results" },
+                    dir.join("worker.log").display()
+                ),
+                Err(e) => eprintln!(
+                    "worker {index} died: {e}; see {}",
+                    dir.join("worker.log").display()
+                ),
+            }
+        }
+        if present.is_empty() {
+            return Err(CliError::Environment(format!(
+                "no worker wrote results; see the worker.log files under {}",
+                config.out_dir.join("segments").display()
+            )));
+        }
+        let merged = crate::merge::merge_dirs(&config.out_dir, &present, true)?;
+        println!("{}", render_text(&merged.summary));
+        println!(
+            "results of {} worker(s) merged into {}",
+            present.len(),
+            config.out_dir.display()
+        );
+        Ok(Exit::from_thresholds(merged.summary.thresholds_passed()))
+    })
+}
+
+/// The source addresses worker `index` of `workers` opens its connections from: its share of the
+/// addresses given, or on loopback (where any 127.x.y.z will do) an address of its own, so the
+/// workers together hold far more than one address pair's ~28,000 connections.
+fn sources_of(given: &[IpAddr], index: u32, workers: u32, loopback: bool) -> Vec<IpAddr> {
+    if given.len() >= workers as usize {
+        // Enough addresses for every worker to have its own: every `workers`-th one.
+        return given
+            .iter()
+            .skip(index as usize)
+            .step_by(workers as usize)
+            .copied()
+            .collect();
+    }
+    if !given.is_empty() {
+        return vec![given[index as usize % given.len()]];
+    }
+    if loopback {
+        // 127.0.1.1, 127.0.1.2, …: clear of 127.0.0.1, where the target may listen.
+        let n = index + 1;
+        return vec![IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            1 + (n / 250) as u8,
+            (n % 250) as u8 + 1,
+        ))];
+    }
+    Vec::new()
+}
+
+fn spawn(
+    exe: &Path,
+    config: &RunConfig,
+    index: u32,
+    workers: u32,
+    start_at: SystemTime,
+    dir: &Path,
+    sources: &[IpAddr],
+) -> Result<Child, CliError> {
+    let start = start_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .args(["--target", &config.target.to_engine().url])
+        .arg("--scenario")
+        .arg(&config.source.scenario)
+        .args([
+            "--time-scale",
+            &config.source.options.time_scale.to_string(),
+        ])
+        .args(["--segment", &format!("{index}/{workers}")])
+        .args(["--start-at", &format!("{start:.3}")])
+        .arg("--out")
+        .arg(dir)
+        .args(["--no-tui", "--progress-json"]);
+    if let Some(n) = config.source.options.max_users {
+        cmd.args(["--max-users", &n.to_string()]);
+    }
+    // The seed the plan was lowered with, so a scenario's own seed and a --seed agree everywhere.
+    cmd.args(["--seed", &config.plan.seed.to_string()]);
+    if !sources.is_empty() {
+        let list: Vec<String> = sources.iter().map(IpAddr::to_string).collect();
+        cmd.args(["--source-ips", &list.join(",")]);
+    }
+    // Flags only: a worker must not pick up this shell's STAMPEDE_* settings a second time.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("STAMPEDE_") {
+            cmd.env_remove(key);
+        }
+    }
+    let log = std::fs::File::create(dir.join("worker.log")).map_err(|e| {
+        CliError::Environment(format!(
+            "cannot create {}: {e}",
+            dir.join("worker.log").display()
+        ))
+    })?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true);
+    cmd.spawn()
+        .map_err(|e| CliError::Environment(format!("cannot start worker {index}: {e}")))
+}
+
+/// Feeds the view with the workers' combined snapshots until every worker has ended; returns each
+/// worker's exit code (or why it has none).
+async fn feed_and_wait(
+    children: Vec<Child>,
+    tx: watch::Sender<Snapshot>,
+) -> Vec<Result<i32, String>> {
+    let n = children.len();
+    let (parts_tx, parts_rx) = watch::channel(vec![Snapshot::default(); n]);
+    let parts_tx = Arc::new(parts_tx);
+    let mut waits = Vec::new();
+    for (index, mut child) in children.into_iter().enumerate() {
+        let stdout = child.stdout.take();
+        let parts = Arc::clone(&parts_tx);
+        waits.push(tokio::spawn(async move {
+            if let Some(stdout) = stdout {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(snap) = serde_json::from_str::<Snapshot>(&line) {
+                        parts.send_modify(|all| all[index] = snap);
+                    }
+                }
+            }
+            match child.wait().await {
+                Ok(status) => status
+                    .code()
+                    .ok_or_else(|| format!("stopped by a signal ({status})")),
+                Err(e) => Err(e.to_string()),
+            }
+        }));
+    }
+    let combiner = tokio::spawn({
+        let mut parts_rx = parts_rx;
+        async move {
+            let mut tick = tokio::time::interval(COMBINE_EVERY);
+            loop {
+                tick.tick().await;
+                let snap = {
+                    let parts = parts_rx.borrow_and_update();
+                    let mut snap = combine(&parts);
+                    snap.done = false;
+                    snap
+                };
+                tx.send_replace(snap);
+                if parts_rx.has_changed().is_err() {
+                    let mut last = combine(&parts_rx.borrow());
+                    last.done = true;
+                    tx.send_replace(last);
+                    return;
+                }
+            }
+        }
+    });
+    let mut statuses = Vec::new();
+    for w in waits {
+        statuses.push(w.await.unwrap_or_else(|e| Err(e.to_string())));
+    }
+    drop(parts_tx);
+    let _ = combiner.await;
+    statuses
+}
+
+/// Passes a stop on to the workers: SIGTERM to each when the run is interrupted (they stop in
+/// order), and again when it is cut (they stop at once).
+async fn forward_stops(
+    pids: Vec<Option<u32>>,
+    interrupt: CancellationToken,
+    cut: CancellationToken,
+) {
+    interrupt.cancelled().await;
+    terminate(&pids);
+    cut.cancelled().await;
+    terminate(&pids);
+}
+
+#[cfg(unix)]
+fn terminate(pids: &[Option<u32>]) {
+    use rustix::process::{Pid, Signal, kill_process};
+    for pid in pids.iter().flatten() {
+        if let Some(pid) = i32::try_from(*pid).ok().and_then(Pid::from_raw) {
+            let _ = kill_process(pid, Signal::TERM);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn terminate(_pids: &[Option<u32>]) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_get_their_own_source_addresses() {
+        assert_eq!(
+            sources_of(&[], 0, 4, true),
+            vec!["127.0.1.2".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            sources_of(&[], 3, 4, true),
+            vec!["127.0.1.5".parse::<IpAddr>().unwrap()]
+        );
+        assert!(sources_of(&[], 0, 4, false).is_empty());
+        let given: Vec<IpAddr> = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(sources_of(&given, 1, 2, false), vec![given[1], given[3]]);
+        // More workers than addresses: they share.
+        assert_eq!(sources_of(&given[..1], 3, 4, false), vec![given[0]]);
+    }
+}
