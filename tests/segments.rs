@@ -326,3 +326,62 @@ async fn merge_refuses_what_it_must_not_add_up_and_writes_nothing() {
     );
     let _ = server.shutdown().await;
 }
+
+/// A match split over two workers is judged once, on the whole load: the bigger server wins by the
+/// same margin as in one process (tests/match_cmd.rs), and each segment on its own decided nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_match_split_over_workers_is_judged_on_the_whole_load() {
+    use common::capacity::{TIME_SCALE, scenario_file};
+    let small = capped_server(20).await;
+    let big = capped_server(40).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario_file(tmp.path());
+    let out = tmp.path().join("match");
+    let o = stampede(&[
+        "match",
+        "--no-tui",
+        "--scenario",
+        file.to_str().unwrap(),
+        "--time-scale",
+        TIME_SCALE,
+        "--max-users",
+        "50",
+        "--team",
+        &format!("small={}", small.url()),
+        "--team",
+        &format!("big={}", big.url()),
+        "--workers",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("match.json")).unwrap()).unwrap();
+    assert_eq!(m["winner"], "big", "{}", m["reason"]);
+    assert_eq!(m["teams"][0]["sustained_users"], 20, "{}", m["reason"]);
+    assert_eq!(m["teams"][1]["sustained_users"], 40, "{}", m["reason"]);
+    for team in ["small", "big"] {
+        let s = load(&out.join(team));
+        assert_eq!(s.segments.len(), 2, "{team}");
+        assert_eq!(s.users.started, 50, "{team}");
+    }
+    for i in 0..2 {
+        let seg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("segments").join(i.to_string()).join("match.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            seg["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("segment {i}/2 of a split match")),
+            "{}",
+            seg["reason"]
+        );
+    }
+    let _ = small.shutdown().await;
+    let _ = big.shutdown().await;
+}

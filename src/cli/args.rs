@@ -133,6 +133,9 @@ pub struct MatchArgs {
     /// How connections are made.
     #[command(flatten)]
     pub network: NetworkArgs,
+    /// How the match is split over processes.
+    #[command(flatten)]
+    pub split: SplitArgs,
 }
 
 /// `stampede bracket`.

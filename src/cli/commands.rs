@@ -198,8 +198,24 @@ fn segment_share(plan: &LoadPlan, segment: Segment) -> String {
     )
 }
 
-/// `stampede merge`: the segments' results merged into one result directory, printed like a run's.
+/// `stampede merge`: the segments' results merged into one result directory, printed like a run's
+/// (or, for the segments of a match, one match directory judged on the whole load).
 pub fn merge(config: MergeConfig) -> Result<Exit, CliError> {
+    if config
+        .dirs
+        .first()
+        .is_some_and(|d| crate::contest::merge::is_match_dir(d))
+    {
+        let played =
+            crate::contest::merge::merge_matches(&config.out, &config.dirs, config.allow_missing)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+        print!("{}", super::contest::match_text(&played.file, &config.out));
+        return Ok(if played.verdict().void.is_some() {
+            Exit::NotDecided
+        } else {
+            Exit::Ok
+        });
+    }
     let merged = crate::merge::merge_dirs(&config.out, &config.dirs, config.allow_missing)?;
     println!("{}", render_text(&merged.summary));
     println!(

@@ -217,6 +217,15 @@ pub struct MatchConfig {
     pub tui: bool,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// How the match is split over processes.
+    pub split: Split,
+    /// Where the plan came from (`None` for the built-in demo), the teams and rules as given: what
+    /// worker processes are started with.
+    pub source: Option<PlanSource>,
+    /// `--team` as given.
+    pub team_specs: Vec<String>,
+    /// `--rules` as given.
+    pub rules_file: Option<PathBuf>,
 }
 
 /// Everything `stampede bracket` needs.
@@ -248,6 +257,7 @@ impl MatchConfig {
     pub fn resolve(args: MatchArgs, invocation: &Invocation) -> Result<MatchConfig, CliError> {
         let teams = parse_team_specs(&args.teams)?;
         let options = lower_options(&args.plan)?;
+        let split = split(&args.split)?;
         let targets: Vec<Target> = teams.iter().map(cli_target).collect::<Result<_, _>>()?;
         let source_ips = source_ips(&args.network, &targets)?;
         let rules = match &args.rules {
@@ -255,7 +265,10 @@ impl MatchConfig {
             None => ScoringRules::default(),
         };
         let scenario = Scenario::load(&args.scenario)?;
-        let plan = scenario.lower(&options);
+        let mut plan = scenario.lower(&options);
+        if let Some(segment) = split.segment {
+            plan = plan.segment(segment);
+        }
         let out_dir = out_dir(
             &args.output,
             &format!("{}-match", plan.scenario),
@@ -269,8 +282,15 @@ impl MatchConfig {
                 rules,
             },
             out_dir,
-            tui: tui(&args.output, invocation),
+            tui: tui(&args.output, invocation) && !split.progress_json,
             source_ips,
+            split,
+            source: Some(PlanSource {
+                scenario: args.scenario,
+                options,
+            }),
+            team_specs: args.teams,
+            rules_file: args.rules,
         })
     }
 }

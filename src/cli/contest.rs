@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{runtime, scoreboard};
+use super::commands::{View, runtime, scoreboard};
 use super::config::{BracketConfig, MatchConfig, RescoreConfig};
 use super::exit::{CliError, Exit};
 use super::progress;
@@ -27,12 +27,16 @@ use crate::tui::{BracketView, TuiOptions, bracket_view};
 /// `stampede match`: checks every team answers, plays the match with the chosen view, writes the
 /// match directory and prints the verdict. Exit 0 when decided (a winner or a tie), 1 when void.
 pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
+    if let Some(workers) = config.split.workers {
+        return super::workers::play_match(config, workers);
+    }
     runtime()?.block_on(async {
         let setup = &config.setup;
         let names: Vec<&str> = setup.teams.iter().map(|t| t.name.as_str()).collect();
         let title = format!("{}: {}", setup.plan.scenario, names.join(" vs "));
         let options = EngineOptions {
             source_ips: config.source_ips.clone(),
+            start_at: config.split.start_at,
             ..EngineOptions::default()
         };
         // Checked before the view starts, so an unreachable team is reported on a normal terminal.
@@ -55,9 +59,16 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
             setup.mode.name(),
             config.out_dir.display()
         );
+        let view = if config.split.progress_json {
+            View::Json
+        } else if config.tui {
+            View::Scoreboard
+        } else {
+            View::Progress
+        };
         let session = Session::start(
             title,
-            config.tui,
+            view,
             None,
             &options.stop,
             "stopping every team's load, judging what is still awaited, then writing the results \
@@ -69,6 +80,14 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
         };
         session.finish().await;
         let played = result?;
+        if setup.plan.segment.is_some() {
+            // A segment's share is judged only once merged with the others: it did its part.
+            return Ok(if played.interrupted() {
+                Exit::NotDecided
+            } else {
+                Exit::Ok
+            });
+        }
         print!("{}", match_text(&played.file, &config.out_dir));
         Ok(if played.verdict().void.is_some() {
             Exit::NotDecided
@@ -160,7 +179,11 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
         eprintln!("bracket {title}, results in {}", dir.display());
         let session = Session::start(
             title.clone(),
-            config.tui,
+            if config.tui {
+                View::Scoreboard
+            } else {
+                View::Progress
+            },
             Some(BracketView {
                 title: title.clone(),
                 ..BracketView::default()
@@ -446,7 +469,7 @@ struct Session {
 impl Session {
     fn start(
         title: String,
-        tui: bool,
+        view: View,
         bracket: Option<BracketView>,
         stop: &StopControl,
         on_interrupt: &'static str,
@@ -462,13 +485,15 @@ impl Session {
             }
             None => (None, None),
         };
-        let view = if tui {
-            let mut options = TuiOptions::new(title);
-            options.bracket = bracket_rx;
-            options.stop = stop.clone();
-            tokio::spawn(scoreboard(snapshots, interrupt.clone(), options))
-        } else {
-            tokio::spawn(progress::show(snapshots))
+        let view = match view {
+            View::Scoreboard => {
+                let mut options = TuiOptions::new(title);
+                options.bracket = bracket_rx;
+                options.stop = stop.clone();
+                tokio::spawn(scoreboard(snapshots, interrupt.clone(), options))
+            }
+            View::Progress => tokio::spawn(progress::show(snapshots)),
+            View::Json => tokio::spawn(progress::json_lines(snapshots)),
         };
         Session {
             interrupt,

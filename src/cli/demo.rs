@@ -119,6 +119,10 @@ pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
         out_dir: config.out_dir,
         tui: config.tui,
         source_ips: Vec::new(),
+        split: Default::default(),
+        source: None,
+        team_specs: Vec::new(),
+        rules_file: None,
     });
     servers.stop();
     result

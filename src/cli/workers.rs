@@ -5,6 +5,7 @@
 //! stops them in order, the next one at once), and merges their results into `OUT` at the end. A
 //! copy that dies is reported, and the merged result is then partial.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{View, preflight, runtime, scoreboard};
-use super::config::RunConfig;
+use super::config::{MatchConfig, PlanSource, RunConfig};
 use super::exit::{CliError, Exit};
 use super::{progress, signals};
 use crate::engine::StopControl;
@@ -37,103 +38,44 @@ pub fn segment_dir(out: &Path, index: u32) -> PathBuf {
     out.join("segments").join(index.to_string())
 }
 
+/// What every worker runs, besides its own segment, start time and results directory.
+struct Job {
+    /// The scoreboard's title.
+    title: String,
+    /// Where the merged result goes; the workers' under `segments/`.
+    out_dir: PathBuf,
+    /// How progress is shown.
+    view: View,
+    /// When the run starts; a few seconds from now when `None`.
+    start_at: Option<SystemTime>,
+    /// The subcommand and its flags, as every worker gets them.
+    args: Vec<OsString>,
+    /// The addresses given with --source-ips.
+    source_ips: Vec<IpAddr>,
+    /// Whether the targets are on loopback (each worker then gets a source address of its own).
+    loopback: bool,
+}
+
 /// Runs `config` as `workers` processes and merges their results into `config.out_dir`.
 pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
     runtime()?.block_on(async move {
         let target = config.target.to_engine();
         preflight(&target).await?;
-        crate::runner::ensure_writable(&config.out_dir)
-            .map_err(crate::runner::RunnerError::from)?;
-        let start_at = config
-            .split
-            .start_at
-            .unwrap_or_else(|| SystemTime::now() + STARTUP);
-        let exe = std::env::current_exe().map_err(|e| {
-            CliError::Environment(format!(
-                "cannot find this program to start its workers: {e}"
-            ))
-        })?;
-        let loopback = config
-            .target
-            .url
-            .host_str()
-            .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
-            .is_some_and(|ip| ip.is_loopback());
-        let mut children = Vec::new();
-        for index in 0..workers {
-            let dir = segment_dir(&config.out_dir, index);
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                CliError::Environment(format!("cannot create {}: {e}", dir.display()))
-            })?;
-            let sources = sources_of(&config.source_ips, index, workers, loopback);
-            children.push(spawn(
-                &exe, &config, index, workers, start_at, &dir, &sources,
-            )?);
-        }
-        eprintln!(
-            "{workers} workers started, the run begins at {}; their results go in {}",
-            crate::runner::rfc3339(start_at),
-            config.out_dir.join("segments").display()
-        );
-
-        let interrupt = CancellationToken::new();
-        let stop = StopControl::default();
-        let on_signal = signals::listen(
-            interrupt.clone(),
-            stop.clone(),
-            "stopping every worker in order: the load stops, what is still awaited is judged, \
-             then every result is written and merged (again to stop at once)…",
-        );
-        let (tx, rx) = watch::channel(Snapshot::default());
-        let view = match if config.split.progress_json {
-            View::Json
-        } else if config.tui {
-            View::Scoreboard
-        } else {
-            View::Progress
-        } {
-            View::Scoreboard => {
-                let mut options = TuiOptions::new(format!(
-                    "{} → {} ({workers} workers)",
-                    config.plan.scenario, config.target.name
-                ));
-                options.stop = stop.clone();
-                tokio::spawn(scoreboard(rx, interrupt.clone(), options))
-            }
-            View::Progress => tokio::spawn(progress::show(rx)),
-            View::Json => tokio::spawn(progress::json_lines(rx)),
+        let mut args: Vec<OsString> = vec!["run".into(), "--target".into(), target.url.into()];
+        args.extend(plan_args(&config.source, config.plan.seed));
+        let job = Job {
+            title: format!(
+                "{} → {} ({workers} workers)",
+                config.plan.scenario, config.target.name
+            ),
+            out_dir: config.out_dir.clone(),
+            view: view_of(config.split.progress_json, config.tui),
+            start_at: config.split.start_at,
+            args,
+            source_ips: config.source_ips.clone(),
+            loopback: is_loopback(&config.target.url),
         };
-
-        let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
-        let forward = tokio::spawn(forward_stops(pids, interrupt.clone(), stop.cut.clone()));
-        let statuses = feed_and_wait(children, tx).await;
-        forward.abort();
-        on_signal.abort();
-        let _ = view.await;
-
-        let mut present = Vec::new();
-        for (index, status) in statuses.iter().enumerate() {
-            let dir = segment_dir(&config.out_dir, index as u32);
-            let wrote = dir.join(crate::report::write::SUMMARY_JSON).exists();
-            match status {
-                Ok(code) if wrote && *code != 3 => present.push(dir),
-                Ok(code) => eprintln!(
-                    "worker {index} ended with exit code {code}{}; see {}",
-                    if wrote { "" } else { " without results" },
-                    dir.join("worker.log").display()
-                ),
-                Err(e) => eprintln!(
-                    "worker {index} died: {e}; see {}",
-                    dir.join("worker.log").display()
-                ),
-            }
-        }
-        if present.is_empty() {
-            return Err(CliError::Environment(format!(
-                "no worker wrote results; see the worker.log files under {}",
-                config.out_dir.join("segments").display()
-            )));
-        }
+        let present = run_workers(&job, workers).await?;
         let merged = crate::merge::merge_dirs(&config.out_dir, &present, true)?;
         println!("{}", render_text(&merged.summary));
         println!(
@@ -143,6 +85,192 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
         );
         Ok(Exit::from_thresholds(merged.summary.thresholds_passed()))
     })
+}
+
+/// Plays `config` as `workers` processes, each a segment of the match, and merges them into one
+/// match directory judged on the whole load.
+pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
+    let source = config.source.clone().ok_or_else(|| {
+        CliError::Environment("this match has no scenario file to start workers with".into())
+    })?;
+    runtime()?.block_on(async move {
+        let mut down = Vec::new();
+        for t in &config.setup.teams {
+            if let Err(reason) = crate::runner::check_target(&t.target).await {
+                down.push(crate::contest::Unreachable {
+                    team: t.name.clone(),
+                    target: t.target.url.clone(),
+                    reason,
+                });
+            }
+        }
+        if !down.is_empty() {
+            return Err(crate::contest::ContestError::Unreachable(down).into());
+        }
+        let mut args: Vec<OsString> = vec!["match".into()];
+        args.extend(plan_args(&source, config.setup.plan.seed));
+        args.extend(["--mode".into(), config.setup.mode.name().into()]);
+        if let Some(rules) = &config.rules_file {
+            args.extend(["--rules".into(), rules.clone().into_os_string()]);
+        }
+        for spec in &config.team_specs {
+            args.extend(["--team".into(), spec.into()]);
+        }
+        let names: Vec<&str> = config.setup.teams.iter().map(|t| t.name.as_str()).collect();
+        let job = Job {
+            title: format!(
+                "{}: {} ({workers} workers)",
+                config.setup.plan.scenario,
+                names.join(" vs ")
+            ),
+            out_dir: config.out_dir.clone(),
+            view: view_of(config.split.progress_json, config.tui),
+            start_at: config.split.start_at,
+            args,
+            source_ips: config.source_ips.clone(),
+            loopback: config
+                .setup
+                .teams
+                .iter()
+                .all(|t| is_loopback_url(&t.target.url)),
+        };
+        let present = run_workers(&job, workers).await?;
+        let played = crate::contest::merge::merge_matches(&config.out_dir, &present, true)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        print!(
+            "{}",
+            super::contest::match_text(&played.file, &config.out_dir)
+        );
+        Ok(if played.verdict().void.is_some() {
+            Exit::NotDecided
+        } else {
+            Exit::Ok
+        })
+    })
+}
+
+/// The flags that lower the plan, as given (the scenario, time scale, user cap) and with the seed
+/// it was lowered with, so a scenario's own seed and a --seed agree in every worker.
+fn plan_args(source: &PlanSource, seed: u64) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--scenario".into(),
+        source.scenario.clone().into_os_string(),
+        "--time-scale".into(),
+        source.options.time_scale.to_string().into(),
+        "--seed".into(),
+        seed.to_string().into(),
+    ];
+    if let Some(n) = source.options.max_users {
+        args.extend(["--max-users".into(), n.to_string().into()]);
+    }
+    args
+}
+
+fn view_of(progress_json: bool, tui: bool) -> View {
+    if progress_json {
+        View::Json
+    } else if tui {
+        View::Scoreboard
+    } else {
+        View::Progress
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str()
+        .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+        .is_some_and(|ip| ip.is_loopback())
+}
+
+/// The same for the engine's comma-separated instance list: every instance on loopback.
+fn is_loopback_url(urls: &str) -> bool {
+    urls.split(',')
+        .all(|u| reqwest::Url::parse(u.trim()).is_ok_and(|u| is_loopback(&u)))
+}
+
+/// Starts the workers, shows their combined progress, passes stops on, waits for them, and returns
+/// the directories of those that wrote results (the others are reported on stderr).
+async fn run_workers(job: &Job, workers: u32) -> Result<Vec<PathBuf>, CliError> {
+    crate::runner::ensure_writable(&job.out_dir).map_err(crate::runner::RunnerError::from)?;
+    let start_at = job.start_at.unwrap_or_else(|| SystemTime::now() + STARTUP);
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::Environment(format!(
+            "cannot find this program to start its workers: {e}"
+        ))
+    })?;
+    let mut children = Vec::new();
+    for index in 0..workers {
+        let dir = segment_dir(&job.out_dir, index);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CliError::Environment(format!("cannot create {}: {e}", dir.display())))?;
+        let sources = sources_of(&job.source_ips, index, workers, job.loopback);
+        children.push(spawn(
+            &exe, &job.args, index, workers, start_at, &dir, &sources,
+        )?);
+    }
+    eprintln!(
+        "{workers} workers started, the run begins at {}; their results go in {}",
+        crate::runner::rfc3339(start_at),
+        job.out_dir.join("segments").display()
+    );
+
+    let interrupt = CancellationToken::new();
+    let stop = StopControl::default();
+    let on_signal = signals::listen(
+        interrupt.clone(),
+        stop.clone(),
+        "stopping every worker in order: the load stops, what is still awaited is judged, \
+         then every result is written and merged (again to stop at once)…",
+    );
+    let (tx, rx) = watch::channel(Snapshot::default());
+    let view = match job.view {
+        View::Scoreboard => {
+            let mut options = TuiOptions::new(job.title.clone());
+            options.stop = stop.clone();
+            tokio::spawn(scoreboard(rx, interrupt.clone(), options))
+        }
+        View::Progress => tokio::spawn(progress::show(rx)),
+        View::Json => tokio::spawn(progress::json_lines(rx)),
+    };
+
+    let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
+    let forward = tokio::spawn(forward_stops(pids, interrupt.clone(), stop.cut.clone()));
+    let statuses = feed_and_wait(children, tx).await;
+    forward.abort();
+    on_signal.abort();
+    let _ = view.await;
+
+    let mut present = Vec::new();
+    for (index, status) in statuses.iter().enumerate() {
+        let dir = segment_dir(&job.out_dir, index as u32);
+        let log = dir.join("worker.log");
+        let wrote = std::fs::read_dir(&dir).is_ok_and(|mut entries| {
+            entries.any(|e| {
+                e.is_ok_and(|e| {
+                    let p = e.path();
+                    p.join(crate::report::write::SUMMARY_JSON).exists()
+                        || p.file_name()
+                            .is_some_and(|n| n == crate::report::write::SUMMARY_JSON)
+                })
+            })
+        });
+        match status {
+            Ok(code) if wrote && *code != 3 => present.push(dir),
+            Ok(code) => eprintln!(
+                "worker {index} ended with exit code {code}{}; see {}",
+                if wrote { "" } else { " without results" },
+                log.display()
+            ),
+            Err(e) => eprintln!("worker {index} died: {e}; see {}", log.display()),
+        }
+    }
+    if present.is_empty() {
+        return Err(CliError::Environment(format!(
+            "no worker wrote results; see the worker.log files under {}",
+            job.out_dir.join("segments").display()
+        )));
+    }
+    Ok(present)
 }
 
 /// The source addresses worker `index` of `workers` opens its connections from: its share of the
@@ -176,7 +304,7 @@ fn sources_of(given: &[IpAddr], index: u32, workers: u32, loopback: bool) -> Vec
 
 fn spawn(
     exe: &Path,
-    config: &RunConfig,
+    args: &[OsString],
     index: u32,
     workers: u32,
     start_at: SystemTime,
@@ -188,24 +316,12 @@ fn spawn(
         .unwrap_or_default()
         .as_secs_f64();
     let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .args(["--target", &config.target.to_engine().url])
-        .arg("--scenario")
-        .arg(&config.source.scenario)
-        .args([
-            "--time-scale",
-            &config.source.options.time_scale.to_string(),
-        ])
+    cmd.args(args)
         .args(["--segment", &format!("{index}/{workers}")])
         .args(["--start-at", &format!("{start:.3}")])
         .arg("--out")
         .arg(dir)
         .args(["--no-tui", "--progress-json"]);
-    if let Some(n) = config.source.options.max_users {
-        cmd.args(["--max-users", &n.to_string()]);
-    }
-    // The seed the plan was lowered with, so a scenario's own seed and a --seed agree everywhere.
-    cmd.args(["--seed", &config.plan.seed.to_string()]);
     if !sources.is_empty() {
         let list: Vec<String> = sources.iter().map(IpAddr::to_string).collect();
         cmd.args(["--source-ips", &list.join(",")]);

@@ -11,9 +11,11 @@
 //! - [`tournament`]: a bracket — seeding (teams file or a qualifying match), every match played and
 //!   journaled, resume, void replays, forfeits — and its files.
 //! - [`rescore`](mod@rescore): a match or bracket directory re-judged with other rules, offline.
+//! - [`merge`](mod@merge): a match played in segments, merged and judged once.
 //! - [`files`]: what a match or bracket directory holds, and the models and renderers of its files.
 
 pub mod files;
+pub mod merge;
 pub mod play;
 pub mod rescore;
 pub mod teams;

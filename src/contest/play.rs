@@ -239,6 +239,19 @@ pub(crate) fn verdict_of(
         .filter_map(|(t, s)| s.clone().map(|s| (t.clone(), s)))
         .collect();
     let mut verdict = judge(&ran, rules);
+    if let Some(seg) = ran.iter().find_map(|(_, s)| s.segment.as_ref()) {
+        // A segment measured a share of the load: judging it alone would judge the wrong thing.
+        let why = format!(
+            "this is segment {}/{} of a split match; `stampede merge` every segment's directory \
+             for the verdict",
+            seg.index, seg.count
+        );
+        verdict.reason = format!("void: {why}");
+        verdict.void = Some(why);
+        verdict.winner = None;
+        verdict.decision = Decision::Void;
+        return verdict;
+    }
     let missing: Vec<&str> = teams
         .iter()
         .filter(|(_, s)| s.is_none())
