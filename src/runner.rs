@@ -45,6 +45,9 @@ pub enum RunnerError {
     /// Results could not be written (the message names the file).
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The worker processes that were to carry out the run failed (the message says which).
+    #[error("{0}")]
+    Workers(String),
 }
 
 /// Runs `plan` against every destination's target at once and writes each one's results.

@@ -385,3 +385,55 @@ async fn a_match_split_over_workers_is_judged_on_the_whole_load() {
     let _ = small.shutdown().await;
     let _ = big.shutdown().await;
 }
+
+/// A bracket whose runs are played by worker processes: each match's teams are merged into the
+/// match directory and judged on the whole load, so the bracket goes as it would in one process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bracket_played_by_workers_follows_capacity() {
+    use common::capacity::{TIME_SCALE, scenario_file};
+    let small = capped_server(20).await;
+    let big = capped_server(40).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario_file(tmp.path());
+    let teams = tmp.path().join("teams.toml");
+    std::fs::write(
+        &teams,
+        format!(
+            "[[team]]\nname = \"small\"\ntarget = \"{}\"\n\n[[team]]\nname = \"big\"\ntarget = \"{}\"\n",
+            small.url(),
+            big.url()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("bracket");
+    let o = stampede(&[
+        "bracket",
+        "--no-tui",
+        "--teams",
+        teams.to_str().unwrap(),
+        "--scenario",
+        file.to_str().unwrap(),
+        "--time-scale",
+        TIME_SCALE,
+        "--max-users",
+        "50",
+        "--workers",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("champion: big"),
+        "{}",
+        both(&o)
+    );
+    let m = out.join("matches/R1-1");
+    let merged = load(&m.join("big"));
+    assert_eq!(merged.segments.len(), 2);
+    assert_eq!(merged.team.as_deref(), Some("big"));
+    assert!(m.join("segments/0/match.json").exists());
+    let _ = small.shutdown().await;
+    let _ = big.shutdown().await;
+}

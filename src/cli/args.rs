@@ -182,6 +182,9 @@ pub struct BracketArgs {
     /// bracket stops (it can then be resumed).
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub void_retries: u32,
+    /// Play every match's runs as N processes of this machine, their results merged
+    #[arg(long, env = "STAMPEDE_WORKERS", value_name = "N")]
+    pub workers: Option<u32>,
     /// How the plan is shaped (not with --resume).
     #[command(flatten)]
     pub plan: PlanArgs,

@@ -166,18 +166,10 @@ pub fn split(args: &SplitArgs) -> Result<Split, CliError> {
              --start-at $(date -u -d '+1 min' +%s) given to all of them",
         ));
     }
-    if let Some(n) = args.workers
-        && !(1..=MAX_WORKERS).contains(&n)
-    {
-        return Err(CliError::flag(
-            "--workers",
-            format!("must be 1 to {MAX_WORKERS} processes, got {n}"),
-        ));
-    }
     Ok(Split {
         segment,
         start_at,
-        workers: args.workers,
+        workers: workers(args.workers)?,
         progress_json: args.progress_json,
     })
 }
@@ -241,6 +233,8 @@ pub struct BracketConfig {
     pub tui: bool,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// Play every run as this many local processes.
+    pub workers: Option<u32>,
 }
 
 /// Everything `stampede rescore` needs.
@@ -328,6 +322,7 @@ impl BracketConfig {
                 void_retries: args.void_retries,
                 tui: tui(&args.output, invocation),
                 source_ips: source_ips(&args.network, &targets)?,
+                workers: workers(args.workers)?,
             });
         }
         // clap requires both without --resume.
@@ -388,7 +383,19 @@ impl BracketConfig {
             void_retries: args.void_retries,
             tui: tui(&args.output, invocation),
             source_ips,
+            workers: workers(args.workers)?,
         })
+    }
+}
+
+/// Checks `--workers`.
+fn workers(n: Option<u32>) -> Result<Option<u32>, CliError> {
+    match n {
+        Some(n) if !(1..=MAX_WORKERS).contains(&n) => Err(CliError::flag(
+            "--workers",
+            format!("must be 1 to {MAX_WORKERS} processes, got {n}"),
+        )),
+        n => Ok(n),
     }
 }
 

@@ -218,7 +218,18 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
                 stop: session.stop.clone(),
                 ..EngineOptions::default()
             };
-            let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
+            let mut executor = match config.workers {
+                None => BracketExecutor::Live(
+                    LiveExecutor::new(options).with_feed(session.feed.clone()),
+                ),
+                Some(n) => BracketExecutor::Workers(workers_executor(
+                    &config,
+                    &dir,
+                    n,
+                    session.feed.clone(),
+                    session.stop.cut.clone(),
+                )?),
+            };
             contest::play_bracket(
                 &dir,
                 config.start.clone(),
@@ -247,6 +258,70 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
             }
         }
     })
+}
+
+/// The bracket's scenario written beside its journal, for its worker processes to read, and the
+/// executor that starts them.
+fn workers_executor(
+    config: &BracketConfig,
+    dir: &Path,
+    workers: u32,
+    feed: watch::Sender<Snapshot>,
+    cut: tokio_util::sync::CancellationToken,
+) -> Result<super::workers::WorkersExecutor, CliError> {
+    let setup = match &config.start {
+        Start::New(setup) => (**setup).clone(),
+        Start::Resume => BracketSetup::load(dir)?,
+    };
+    // The file keeps its stem: a scenario without `name` is named after its file.
+    let stem = Path::new(&setup.scenario_file)
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_os_string());
+    let file = dir.join("workers").join(stem).with_extension("toml");
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(file.parent().unwrap_or(dir))?;
+        std::fs::write(&file, &setup.scenario_toml)
+    };
+    write().map_err(|e| CliError::Environment(format!("cannot write {}: {e}", file.display())))?;
+    Ok(super::workers::WorkersExecutor::new(
+        workers,
+        file,
+        crate::scenario::LowerOptions {
+            time_scale: setup.time_scale,
+            max_users: setup.max_users,
+            seed: setup.seed,
+        },
+        config.source_ips.clone(),
+        feed,
+        cut,
+    ))
+}
+
+/// The executor of a bracket: the engine in this process, or worker processes.
+enum BracketExecutor {
+    Live(LiveExecutor),
+    Workers(super::workers::WorkersExecutor),
+}
+
+impl Executor for BracketExecutor {
+    async fn check(&self, target: &crate::engine::Target) -> Result<(), String> {
+        match self {
+            BracketExecutor::Live(e) => e.check(target).await,
+            BracketExecutor::Workers(e) => e.check(target).await,
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        plan: std::sync::Arc<crate::engine::plan::LoadPlan>,
+        destinations: &[crate::runner::Destination],
+        interrupt: tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<crate::runner::Written>, crate::runner::RunnerError> {
+        match self {
+            BracketExecutor::Live(e) => e.execute(plan, destinations, interrupt).await,
+            BracketExecutor::Workers(e) => e.execute(plan, destinations, interrupt).await,
+        }
+    }
 }
 
 /// One line (or a few) about a bracket event.
@@ -452,22 +527,24 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
     }
 }
 
-/// A match's or bracket's live view and Ctrl-C handling, alive across all its runs.
-struct Session {
-    /// Cancelled by Ctrl-C, or by the scoreboard's `q`.
-    interrupt: CancellationToken,
+/// A match's, bracket's or split run's live view and signal handling, alive across all its runs.
+pub(super) struct Session {
+    /// Cancelled by Ctrl-C, SIGTERM, SIGHUP, or by the scoreboard's `q`.
+    pub(super) interrupt: CancellationToken,
     /// Every run's snapshots, forwarded (see [`LiveExecutor::with_feed`]).
-    feed: watch::Sender<Snapshot>,
+    pub(super) feed: watch::Sender<Snapshot>,
     /// The bracket view, when playing a bracket.
     bracket: Option<watch::Sender<BracketView>>,
     view: JoinHandle<()>,
     on_signal: JoinHandle<()>,
     /// Shared with every run: cut by a second signal, told why the session stopped.
-    stop: StopControl,
+    pub(super) stop: StopControl,
 }
 
 impl Session {
-    fn start(
+    /// Starts the view (and the bracket view, with `bracket`) and the signal handling; the first
+    /// stop prints `on_interrupt`.
+    pub(super) fn start(
         title: String,
         view: View,
         bracket: Option<BracketView>,
@@ -507,7 +584,7 @@ impl Session {
 
     /// Ends the feeds (the view sees the end and returns, giving the terminal back) and waits for
     /// the view. Every clone of the feed (executors) must be gone by now.
-    async fn finish(self) {
+    pub(super) async fn finish(self) {
         self.on_signal.abort();
         drop(self.feed);
         drop(self.bracket);

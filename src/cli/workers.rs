@@ -17,15 +17,18 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{View, preflight, runtime, scoreboard};
-use super::config::{MatchConfig, PlanSource, RunConfig};
+use super::commands::{View, preflight, runtime};
+use super::config::{MatchConfig, RunConfig};
+use super::contest::Session;
 use super::exit::{CliError, Exit};
-use super::{progress, signals};
+use crate::contest::Executor;
 use crate::engine::StopControl;
+use crate::engine::plan::LoadPlan;
 use crate::metrics::Snapshot;
 use crate::metrics::snapshot::combine;
 use crate::report::render_text;
-use crate::tui::TuiOptions;
+use crate::runner::{Destination, RunnerError, Written};
+use crate::scenario::LowerOptions;
 
 /// Time the copies get to start (and check their target) before the run's start time.
 const STARTUP: Duration = Duration::from_secs(3);
@@ -40,12 +43,8 @@ pub fn segment_dir(out: &Path, index: u32) -> PathBuf {
 
 /// What every worker runs, besides its own segment, start time and results directory.
 struct Job {
-    /// The scoreboard's title.
-    title: String,
     /// Where the merged result goes; the workers' under `segments/`.
     out_dir: PathBuf,
-    /// How progress is shown.
-    view: View,
     /// When the run starts; a few seconds from now when `None`.
     start_at: Option<SystemTime>,
     /// The subcommand and its flags, as every worker gets them.
@@ -62,20 +61,38 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
         let target = config.target.to_engine();
         preflight(&target).await?;
         let mut args: Vec<OsString> = vec!["run".into(), "--target".into(), target.url.into()];
-        args.extend(plan_args(&config.source, config.plan.seed));
+        args.extend(plan_args(
+            &config.source.scenario,
+            &config.source.options,
+            config.plan.seed,
+        ));
         let job = Job {
-            title: format!(
-                "{} → {} ({workers} workers)",
-                config.plan.scenario, config.target.name
-            ),
             out_dir: config.out_dir.clone(),
-            view: view_of(config.split.progress_json, config.tui),
             start_at: config.split.start_at,
             args,
             source_ips: config.source_ips.clone(),
             loopback: is_loopback(&config.target.url),
         };
-        let present = run_workers(&job, workers).await?;
+        let session = Session::start(
+            format!(
+                "{} → {} ({workers} workers)",
+                config.plan.scenario, config.target.name
+            ),
+            view_of(config.split.progress_json, config.tui),
+            None,
+            &StopControl::default(),
+            STOPPING,
+        );
+        let present = run_workers(
+            &job,
+            workers,
+            &session.feed,
+            &session.interrupt,
+            &session.stop.cut,
+        )
+        .await;
+        session.finish().await;
+        let present = present?;
         let merged = crate::merge::merge_dirs(&config.out_dir, &present, true)?;
         println!("{}", render_text(&merged.summary));
         println!(
@@ -86,6 +103,10 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
         Ok(Exit::from_thresholds(merged.summary.thresholds_passed()))
     })
 }
+
+/// What the first stop prints.
+const STOPPING: &str = "stopping every worker in order: the load stops, what is still awaited \
+                        is judged, then every result is written and merged (again to stop at once)…";
 
 /// Plays `config` as `workers` processes, each a segment of the match, and merges them into one
 /// match directory judged on the whole load.
@@ -108,7 +129,11 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
             return Err(crate::contest::ContestError::Unreachable(down).into());
         }
         let mut args: Vec<OsString> = vec!["match".into()];
-        args.extend(plan_args(&source, config.setup.plan.seed));
+        args.extend(plan_args(
+            &source.scenario,
+            &source.options,
+            config.setup.plan.seed,
+        ));
         args.extend(["--mode".into(), config.setup.mode.name().into()]);
         if let Some(rules) = &config.rules_file {
             args.extend(["--rules".into(), rules.clone().into_os_string()]);
@@ -118,13 +143,7 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
         }
         let names: Vec<&str> = config.setup.teams.iter().map(|t| t.name.as_str()).collect();
         let job = Job {
-            title: format!(
-                "{}: {} ({workers} workers)",
-                config.setup.plan.scenario,
-                names.join(" vs ")
-            ),
             out_dir: config.out_dir.clone(),
-            view: view_of(config.split.progress_json, config.tui),
             start_at: config.split.start_at,
             args,
             source_ips: config.source_ips.clone(),
@@ -134,7 +153,27 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
                 .iter()
                 .all(|t| is_loopback_url(&t.target.url)),
         };
-        let present = run_workers(&job, workers).await?;
+        let session = Session::start(
+            format!(
+                "{}: {} ({workers} workers)",
+                config.setup.plan.scenario,
+                names.join(" vs ")
+            ),
+            view_of(config.split.progress_json, config.tui),
+            None,
+            &StopControl::default(),
+            STOPPING,
+        );
+        let present = run_workers(
+            &job,
+            workers,
+            &session.feed,
+            &session.interrupt,
+            &session.stop.cut,
+        )
+        .await;
+        session.finish().await;
+        let present = present?;
         let played = crate::contest::merge::merge_matches(&config.out_dir, &present, true)
             .map_err(|e| CliError::Input(e.to_string()))?;
         print!(
@@ -149,18 +188,120 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
     })
 }
 
+/// The runs of a bracket (`bracket --workers N`), each played as `workers` processes: a match's
+/// teams as a split match, a sequential match's single team as a split run. Each team's results
+/// are merged into its directory of the match, so the bracket judges and journals them as usual;
+/// the workers' own results stay beside them (`segments/`, `segments-<team>/`).
+pub struct WorkersExecutor {
+    workers: u32,
+    scenario: PathBuf,
+    options: LowerOptions,
+    source_ips: Vec<IpAddr>,
+    feed: watch::Sender<Snapshot>,
+    cut: CancellationToken,
+}
+
+impl WorkersExecutor {
+    /// Plays with `workers` processes, from the bracket's `scenario` file lowered with `options`.
+    pub fn new(
+        workers: u32,
+        scenario: PathBuf,
+        options: LowerOptions,
+        source_ips: Vec<IpAddr>,
+        feed: watch::Sender<Snapshot>,
+        cut: CancellationToken,
+    ) -> WorkersExecutor {
+        WorkersExecutor {
+            workers,
+            scenario,
+            options,
+            source_ips,
+            feed,
+            cut,
+        }
+    }
+}
+
+impl Executor for WorkersExecutor {
+    async fn check(&self, target: &crate::engine::Target) -> Result<(), String> {
+        crate::runner::check_target(target).await
+    }
+
+    async fn execute(
+        &mut self,
+        plan: Arc<LoadPlan>,
+        destinations: &[Destination],
+        interrupt: CancellationToken,
+    ) -> Result<Vec<Written>, RunnerError> {
+        let Some(first) = destinations.first() else {
+            return Ok(Vec::new());
+        };
+        let match_dir = first.dir.parent().unwrap_or(&first.dir).to_path_buf();
+        let (mut args, out_dir): (Vec<OsString>, PathBuf) = if let [one] = destinations {
+            let name = one.team.clone().unwrap_or_else(|| one.target.name.clone());
+            (
+                vec![
+                    "run".into(),
+                    "--target".into(),
+                    one.target.url.clone().into(),
+                ],
+                match_dir.join(format!("segments-{name}")),
+            )
+        } else {
+            let mut args: Vec<OsString> =
+                vec!["match".into(), "--mode".into(), "concurrent".into()];
+            for d in destinations {
+                let name = d.team.clone().unwrap_or_else(|| d.target.name.clone());
+                args.extend(["--team".into(), format!("{name}={}", d.target.url).into()]);
+            }
+            (args, match_dir.clone())
+        };
+        args.extend(plan_args(&self.scenario, &self.options, plan.seed));
+        let job = Job {
+            out_dir: out_dir.clone(),
+            start_at: None,
+            args,
+            source_ips: self.source_ips.clone(),
+            loopback: destinations.iter().all(|d| is_loopback_url(&d.target.url)),
+        };
+        let present = run_workers(&job, self.workers, &self.feed, &interrupt, &self.cut)
+            .await
+            .map_err(|e| RunnerError::Workers(e.to_string()))?;
+        let mut written = Vec::new();
+        for d in destinations {
+            let sub = if destinations.len() == 1 {
+                PathBuf::new()
+            } else {
+                PathBuf::from(d.team.clone().unwrap_or_else(|| d.target.name.clone()))
+            };
+            let runs = present
+                .iter()
+                .map(|p| crate::merge::load_segment(&p.join(&sub)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| RunnerError::Workers(e.to_string()))?;
+            let (runs, missing) = crate::merge::check_segments(runs, true)
+                .map_err(|e| RunnerError::Workers(e.to_string()))?;
+            let (mut summary, hlog) = crate::merge::merge_runs(&runs, &missing);
+            summary.team = d.team.clone();
+            let files = crate::report::write_run(&d.dir, &summary, &hlog)?;
+            written.push(Written { summary, files });
+        }
+        Ok(written)
+    }
+}
+
 /// The flags that lower the plan, as given (the scenario, time scale, user cap) and with the seed
 /// it was lowered with, so a scenario's own seed and a --seed agree in every worker.
-fn plan_args(source: &PlanSource, seed: u64) -> Vec<OsString> {
+fn plan_args(scenario: &Path, options: &LowerOptions, seed: u64) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![
         "--scenario".into(),
-        source.scenario.clone().into_os_string(),
+        scenario.as_os_str().to_owned(),
         "--time-scale".into(),
-        source.options.time_scale.to_string().into(),
+        options.time_scale.to_string().into(),
         "--seed".into(),
         seed.to_string().into(),
     ];
-    if let Some(n) = source.options.max_users {
+    if let Some(n) = options.max_users {
         args.extend(["--max-users".into(), n.to_string().into()]);
     }
     args
@@ -188,9 +329,16 @@ fn is_loopback_url(urls: &str) -> bool {
         .all(|u| reqwest::Url::parse(u.trim()).is_ok_and(|u| is_loopback(&u)))
 }
 
-/// Starts the workers, shows their combined progress, passes stops on, waits for them, and returns
-/// the directories of those that wrote results (the others are reported on stderr).
-async fn run_workers(job: &Job, workers: u32) -> Result<Vec<PathBuf>, CliError> {
+/// Starts the workers, feeds their combined progress to `feed`, passes stops on (`interrupt`:
+/// in order, `cut`: at once), waits for them, and returns the directories of those that wrote
+/// results (the others are reported on stderr).
+async fn run_workers(
+    job: &Job,
+    workers: u32,
+    feed: &watch::Sender<Snapshot>,
+    interrupt: &CancellationToken,
+    cut: &CancellationToken,
+) -> Result<Vec<PathBuf>, CliError> {
     crate::runner::ensure_writable(&job.out_dir).map_err(crate::runner::RunnerError::from)?;
     let start_at = job.start_at.unwrap_or_else(|| SystemTime::now() + STARTUP);
     let exe = std::env::current_exe().map_err(|e| {
@@ -214,31 +362,10 @@ async fn run_workers(job: &Job, workers: u32) -> Result<Vec<PathBuf>, CliError> 
         job.out_dir.join("segments").display()
     );
 
-    let interrupt = CancellationToken::new();
-    let stop = StopControl::default();
-    let on_signal = signals::listen(
-        interrupt.clone(),
-        stop.clone(),
-        "stopping every worker in order: the load stops, what is still awaited is judged, \
-         then every result is written and merged (again to stop at once)…",
-    );
-    let (tx, rx) = watch::channel(Snapshot::default());
-    let view = match job.view {
-        View::Scoreboard => {
-            let mut options = TuiOptions::new(job.title.clone());
-            options.stop = stop.clone();
-            tokio::spawn(scoreboard(rx, interrupt.clone(), options))
-        }
-        View::Progress => tokio::spawn(progress::show(rx)),
-        View::Json => tokio::spawn(progress::json_lines(rx)),
-    };
-
     let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
-    let forward = tokio::spawn(forward_stops(pids, interrupt.clone(), stop.cut.clone()));
-    let statuses = feed_and_wait(children, tx).await;
+    let forward = tokio::spawn(forward_stops(pids, interrupt.clone(), cut.clone()));
+    let statuses = feed_and_wait(children, feed.clone()).await;
     forward.abort();
-    on_signal.abort();
-    let _ = view.await;
 
     let mut present = Vec::new();
     for (index, status) in statuses.iter().enumerate() {
@@ -390,8 +517,10 @@ async fn feed_and_wait(
                 };
                 tx.send_replace(snap);
                 if parts_rx.has_changed().is_err() {
+                    // The feed outlives these workers (a bracket plays more matches): whoever owns
+                    // it ends the view.
                     let mut last = combine(&parts_rx.borrow());
-                    last.done = true;
+                    last.done = false;
                     tx.send_replace(last);
                     return;
                 }
