@@ -276,30 +276,9 @@ fn add_totals(s: &mut RunSummary, x: &RunSummary) {
     u.failed += v.failed;
     s.requests.ok += x.requests.ok;
     s.requests.failed += x.requests.failed;
-    let (m, n) = (&mut s.messages, &x.messages);
-    m.sent += n.sent;
-    m.echoed += n.echoed;
-    m.deliveries_expected += n.deliveries_expected;
-    m.delivered += n.delivered;
-    m.missing += n.missing;
-    m.duplicate += n.duplicate;
-    m.reordered += n.reordered;
-    m.late += n.late;
-    m.unjudged += n.unjudged;
-    m.echoes_unjudged += n.echoes_unjudged;
-    m.foreign += n.foreign;
-    let (r, q) = (&mut s.receipts, &x.receipts);
-    r.marks += q.marks;
-    r.expected += q.expected;
-    r.delivered += q.delivered;
-    r.missing += q.missing;
-    r.duplicate += q.duplicate;
-    r.unjudged += q.unjudged;
-    let (a, b) = (&mut s.reactions, &x.reactions);
-    a.expected += b.expected;
-    a.delivered += b.delivered;
-    a.missing += b.missing;
-    a.unjudged += b.unjudged;
+    s.messages.add(&x.messages);
+    s.receipts.add(&x.receipts);
+    s.reactions.add(&x.reactions);
 }
 
 /// The sum of the encoded histograms given; empty ones and ones that do not decode are skipped.
@@ -354,12 +333,6 @@ fn merge_latency(summaries: &[&RunSummary]) -> Vec<OpLatency> {
         .collect()
 }
 
-fn add_failures(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
-    for (k, v) in from {
-        *into.entry(k.clone()).or_insert(0) += v;
-    }
-}
-
 fn merge_levels(summaries: &[&RunSummary]) -> Vec<LevelRow> {
     let mut by_index: BTreeMap<u32, Vec<&LevelRow>> = BTreeMap::new();
     for x in summaries {
@@ -371,30 +344,8 @@ fn merge_levels(summaries: &[&RunSummary]) -> Vec<LevelRow> {
         .into_values()
         .map(|rows| {
             let mut m = rows[0].clone();
-            let sum = |f: fn(&LevelRow) -> u64| rows.iter().map(|r| f(r)).sum::<u64>();
-            m.end_secs = rows.iter().map(|r| r.end_secs).fold(0.0, f64::max);
-            m.incomplete = rows.iter().any(|r| r.incomplete);
-            m.users_started = sum(|r| r.users_started);
-            m.users_active = sum(|r| r.users_active);
-            m.users_connected = sum(|r| r.users_connected);
-            m.vus_passed = sum(|r| r.vus_passed);
-            m.vus_failed = sum(|r| r.vus_failed);
-            m.vus_failed_in_level = sum(|r| r.vus_failed_in_level);
-            m.requests.ok = sum(|r| r.requests.ok);
-            m.requests.failed = sum(|r| r.requests.failed);
-            m.messages_sent = sum(|r| r.messages_sent);
-            m.deliveries = sum(|r| r.deliveries);
-            m.deliveries_missing = sum(|r| r.deliveries_missing);
-            m.deliveries_late = sum(|r| r.deliveries_late);
-            m.receipts = sum(|r| r.receipts);
-            m.receipts_missing = sum(|r| r.receipts_missing);
-            m.reaction_updates = sum(|r| r.reaction_updates);
-            m.reactions_missing = sum(|r| r.reactions_missing);
-            m.unjudged = sum(|r| r.unjudged);
-            m.pending = sum(|r| r.pending);
-            m.failures = BTreeMap::new();
-            for r in &rows {
-                add_failures(&mut m.failures, &r.failures);
+            for r in &rows[1..] {
+                m.add_counts(r);
             }
             let delivery = merged(rows.iter().map(|r| r.delivery_histogram.as_str()));
             m.delivery_p50_ms = quantile_ms(&delivery, 0.50);
@@ -448,25 +399,13 @@ fn merge_timeline(summaries: &[&RunSummary], hlog: &[HlogEntry]) -> Vec<Timeline
     let mut by_second: BTreeMap<i64, TimelineRow> = BTreeMap::new();
     for x in summaries {
         for t in &x.timeline {
-            let row = by_second
+            by_second
                 .entry(second_of(t.t_secs))
                 .or_insert_with(|| TimelineRow {
                     t_secs: t.t_secs,
                     ..TimelineRow::default()
-                });
-            row.level = row.level.max(t.level);
-            row.target_users = row.target_users.max(t.target_users);
-            row.active_users += t.active_users;
-            row.connected_users += t.connected_users;
-            row.vus_failed += t.vus_failed;
-            row.requests_ok += t.requests_ok;
-            row.requests_failed += t.requests_failed;
-            row.messages_sent += t.messages_sent;
-            row.messages_delivered += t.messages_delivered;
-            add_failures(&mut row.failures, &t.failures);
-            row.scheduler_lag_ms = row.scheduler_lag_ms.max(t.scheduler_lag_ms);
-            // Percent of one core, over every generator process.
-            row.cpu_percent += t.cpu_percent;
+                })
+                .add_counts(t);
         }
     }
     // Latency per second from the merged interval histograms: the interval that ends at a row's

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::capacity::{both, capped_server, stampede};
+use common::capacity::{both, capped_server, run_into};
 use serde_json::Value;
 use stampede::base::summary::RunSummary;
 
@@ -184,18 +184,7 @@ async fn the_indexed_job_played_locally_merges_into_what_one_process_measures() 
     // The same plan in one process.
     let scenario = root.join("scenario/scenario.toml");
     let whole_dir = root.join("whole");
-    let o = stampede(&[
-        "run",
-        "--no-tui",
-        "--target",
-        &server.url(),
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        whole_dir.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    run_into(&server.url(), &scenario, &whole_dir, &[]).await;
     let whole = RunSummary::load(&whole_dir.join("summary.json")).unwrap();
 
     assert_eq!(merged.segments.len(), n as usize);

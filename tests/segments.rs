@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use common::capacity::{both, capped_server, stampede};
+use common::capacity::{both, capped_server, run_into, stampede};
 use stampede::base::hist::decode_hist;
 use stampede::base::summary::RunSummary;
 
@@ -68,22 +68,14 @@ async fn segments(url: &str, scenario: &Path, count: u32, out: &Path) -> Vec<Pat
         let dir = out.join(format!("segment-{i}"));
         let (scenario, start, url) = (scenario.to_owned(), start.clone(), url.to_owned());
         async move {
-            let o = stampede(&[
-                "run",
-                "--no-tui",
-                "--target",
+            let segment = format!("{i}/{count}");
+            run_into(
                 &url,
-                "--scenario",
-                scenario.to_str().unwrap(),
-                "--segment",
-                &format!("{i}/{count}"),
-                "--start-at",
-                &start,
-                "--out",
-                dir.to_str().unwrap(),
-            ])
+                &scenario,
+                &dir,
+                &["--segment", &segment, "--start-at", &start],
+            )
             .await;
-            assert_eq!(o.status.code(), Some(0), "segment {i}: {}", both(&o));
             dir
         }
     });
@@ -104,18 +96,7 @@ async fn two_segments_merge_into_exactly_what_one_process_measures() {
 
     // The whole plan in one process.
     let whole_dir = tmp.path().join("whole");
-    let o = stampede(&[
-        "run",
-        "--no-tui",
-        "--target",
-        &server.url(),
-        "--scenario",
-        file.to_str().unwrap(),
-        "--out",
-        whole_dir.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    run_into(&server.url(), &file, &whole_dir, &[]).await;
     let whole = load(&whole_dir);
 
     // The same plan as two segments, then merged.
@@ -204,20 +185,7 @@ async fn workers_split_a_run_over_processes_and_merge_it() {
     let tmp = tempfile::tempdir().unwrap();
     let file = scenario(tmp.path(), 0.2);
     let out = tmp.path().join("out");
-    let o = stampede(&[
-        "run",
-        "--no-tui",
-        "--target",
-        &server.url(),
-        "--scenario",
-        file.to_str().unwrap(),
-        "--workers",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let o = run_into(&server.url(), &file, &out, &["--workers", "2"]).await;
     assert!(String::from_utf8_lossy(&o.stdout).contains("results of 2 worker(s) merged"));
     let s = load(&out);
     assert_eq!(s.users.started, 30);
@@ -261,24 +229,9 @@ async fn merge_refuses_what_it_must_not_add_up_and_writes_nothing() {
 
     // Another plan (another seed) is not the same run.
     let other = tmp.path().join("other");
-    let o = stampede(&[
-        "run",
-        "--no-tui",
-        "--target",
-        &server.url(),
-        "--scenario",
-        file.to_str().unwrap(),
-        "--seed",
-        "99",
-        "--segment",
-        "1/2",
-        "--start-at",
-        &soon(),
-        "--out",
-        other.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let start = soon();
+    let flags = ["--seed", "99", "--segment", "1/2", "--start-at", &start];
+    run_into(&server.url(), &file, &other, &flags).await;
     refused(
         vec![d(0), other.display().to_string()],
         "are segments of different plans",

@@ -430,6 +430,101 @@ pub struct ThresholdResult {
     pub note: Option<String>,
 }
 
+impl MessageTotals {
+    /// Adds another part's counts (of another segment of the same run).
+    pub fn add(&mut self, n: &MessageTotals) {
+        self.sent += n.sent;
+        self.echoed += n.echoed;
+        self.deliveries_expected += n.deliveries_expected;
+        self.delivered += n.delivered;
+        self.missing += n.missing;
+        self.duplicate += n.duplicate;
+        self.reordered += n.reordered;
+        self.late += n.late;
+        self.unjudged += n.unjudged;
+        self.echoes_unjudged += n.echoes_unjudged;
+        self.foreign += n.foreign;
+    }
+}
+
+impl ReceiptTotals {
+    /// Adds another part's counts.
+    pub fn add(&mut self, q: &ReceiptTotals) {
+        self.marks += q.marks;
+        self.expected += q.expected;
+        self.delivered += q.delivered;
+        self.missing += q.missing;
+        self.duplicate += q.duplicate;
+        self.unjudged += q.unjudged;
+    }
+}
+
+impl ReactionTotals {
+    /// Adds another part's counts.
+    pub fn add(&mut self, b: &ReactionTotals) {
+        self.expected += b.expected;
+        self.delivered += b.delivered;
+        self.missing += b.missing;
+        self.unjudged += b.unjudged;
+    }
+}
+
+/// Adds the counts of one failures map into another.
+pub fn add_failures(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+impl LevelRow {
+    /// Adds the counts and gauges of the same level of another part of the run (another segment,
+    /// another worker); the end is the later one, incomplete when either is. Latency is left to
+    /// the caller: merged from the histograms where they are kept, or an approximation.
+    pub fn add_counts(&mut self, o: &LevelRow) {
+        self.end_secs = self.end_secs.max(o.end_secs);
+        self.incomplete |= o.incomplete;
+        self.users_started += o.users_started;
+        self.users_active += o.users_active;
+        self.users_connected += o.users_connected;
+        self.vus_passed += o.vus_passed;
+        self.vus_failed += o.vus_failed;
+        self.vus_failed_in_level += o.vus_failed_in_level;
+        self.requests.ok += o.requests.ok;
+        self.requests.failed += o.requests.failed;
+        self.messages_sent += o.messages_sent;
+        self.deliveries += o.deliveries;
+        self.deliveries_missing += o.deliveries_missing;
+        self.deliveries_late += o.deliveries_late;
+        self.receipts += o.receipts;
+        self.receipts_missing += o.receipts_missing;
+        self.reaction_updates += o.reaction_updates;
+        self.reactions_missing += o.reactions_missing;
+        self.unjudged += o.unjudged;
+        self.pending += o.pending;
+        add_failures(&mut self.failures, &o.failures);
+    }
+}
+
+impl TimelineRow {
+    /// Adds the counts and gauges of the same second of another part of the run; the level and
+    /// target are the larger, the scheduler lag the worst, CPU the sum (percent of one core over
+    /// every process). Latency is left to the caller.
+    pub fn add_counts(&mut self, o: &TimelineRow) {
+        self.level = self.level.max(o.level);
+        self.target_users = self.target_users.max(o.target_users);
+        self.active_users += o.active_users;
+        self.connected_users += o.connected_users;
+        self.vus_failed += o.vus_failed;
+        self.requests_ok += o.requests_ok;
+        self.requests_failed += o.requests_failed;
+        self.messages_sent += o.messages_sent;
+        self.messages_delivered += o.messages_delivered;
+        add_failures(&mut self.failures, &o.failures);
+        self.scheduler_lag_ms = self.scheduler_lag_ms.max(o.scheduler_lag_ms);
+        self.cpu_percent += o.cpu_percent;
+    }
+}
+
 impl RunSummary {
     /// Latency of `op`, if any sample was recorded.
     pub fn latency_of(&self, op: Op) -> Option<&OpLatency> {

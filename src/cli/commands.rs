@@ -40,13 +40,7 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
             start_at: config.split.start_at,
             ..EngineOptions::default()
         };
-        let view = if config.split.progress_json {
-            View::Json
-        } else if config.tui {
-            View::Scoreboard
-        } else {
-            View::Progress
-        };
+        let view = View::of(config.split.progress_json, config.tui);
         let written =
             execute_with_view(Arc::new(config.plan), &destinations, options, view).await?;
         if config.split.progress_json {
@@ -68,6 +62,19 @@ pub enum View {
     Progress,
     /// Every snapshot as one JSON line on stdout, for a process that combines several runs.
     Json,
+}
+
+impl View {
+    /// The view `--progress-json` and the scoreboard setting ask for (JSON wins).
+    pub fn of(progress_json: bool, tui: bool) -> View {
+        if progress_json {
+            View::Json
+        } else if tui {
+            View::Scoreboard
+        } else {
+            View::Progress
+        }
+    }
 }
 
 /// A multi-threaded runtime for one command.

@@ -145,14 +145,16 @@ pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
         })
 }
 
+/// Parses `--segment`.
+fn segment_flag(text: Option<&str>) -> Result<Option<Segment>, CliError> {
+    text.map(Segment::parse)
+        .transpose()
+        .map_err(|m| CliError::flag("--segment", m))
+}
+
 /// Checks the split flags.
 pub fn split(args: &SplitArgs) -> Result<Split, CliError> {
-    let segment = args
-        .segment
-        .as_deref()
-        .map(Segment::parse)
-        .transpose()
-        .map_err(|m| CliError::flag("--segment", m))?;
+    let segment = segment_flag(args.segment.as_deref())?;
     let start_at = args
         .start_at
         .as_deref()
@@ -493,12 +495,7 @@ impl ValidateConfig {
     /// Loads, validates and lowers the scenario (with defaults unless plan flags are given).
     pub fn resolve(args: ValidateArgs) -> Result<ValidateConfig, CliError> {
         let options = lower_options(&args.plan)?;
-        let segment = args
-            .segment
-            .as_deref()
-            .map(Segment::parse)
-            .transpose()
-            .map_err(|m| CliError::flag("--segment", m))?;
+        let segment = segment_flag(args.segment.as_deref())?;
         let scenario = Scenario::load(&args.scenario)?;
         let mut plan = scenario.lower(&options);
         if let Some(segment) = segment {

@@ -59,16 +59,9 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
             setup.mode.name(),
             config.out_dir.display()
         );
-        let view = if config.split.progress_json {
-            View::Json
-        } else if config.tui {
-            View::Scoreboard
-        } else {
-            View::Progress
-        };
         let session = Session::start(
             title,
-            view,
+            View::of(config.split.progress_json, config.tui),
             None,
             &options.stop,
             "stopping every team's load, judging what is still awaited, then writing the results \
@@ -179,11 +172,7 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
         eprintln!("bracket {title}, results in {}", dir.display());
         let session = Session::start(
             title.clone(),
-            if config.tui {
-                View::Scoreboard
-            } else {
-                View::Progress
-            },
+            View::of(false, config.tui),
             Some(BracketView {
                 title: title.clone(),
                 ..BracketView::default()

@@ -73,15 +73,12 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
             source_ips: config.source_ips.clone(),
             loopback: is_loopback(&config.target.url),
         };
-        let session = Session::start(
+        let session = session(
             format!(
                 "{} → {} ({workers} workers)",
                 config.plan.scenario, config.target.name
             ),
-            view_of(config.split.progress_json, config.tui),
-            None,
-            &StopControl::default(),
-            STOPPING,
+            View::of(config.split.progress_json, config.tui),
         );
         let present = run_workers(
             &job,
@@ -153,16 +150,13 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
                 .iter()
                 .all(|t| is_loopback_url(&t.target.url)),
         };
-        let session = Session::start(
+        let session = session(
             format!(
                 "{}: {} ({workers} workers)",
                 config.setup.plan.scenario,
                 names.join(" vs ")
             ),
-            view_of(config.split.progress_json, config.tui),
-            None,
-            &StopControl::default(),
-            STOPPING,
+            View::of(config.split.progress_json, config.tui),
         );
         let present = run_workers(
             &job,
@@ -307,14 +301,9 @@ fn plan_args(scenario: &Path, options: &LowerOptions, seed: u64) -> Vec<OsString
     args
 }
 
-fn view_of(progress_json: bool, tui: bool) -> View {
-    if progress_json {
-        View::Json
-    } else if tui {
-        View::Scoreboard
-    } else {
-        View::Progress
-    }
+/// The live view and signal handling of a split run or match.
+fn session(title: String, view: View) -> Session {
+    Session::start(title, view, None, &StopControl::default(), STOPPING)
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

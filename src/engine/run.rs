@@ -489,72 +489,54 @@ fn sweep_once(ctx: &RunCtx, hub: &Hub, recorders: &[crate::metrics::Recorder]) -
     let mut awaited = 0;
     for ((i, team), rec) in ctx.teams.iter().enumerate().zip(recorders) {
         let mut pending = Judged::default();
-        let deliveries = team.deliveries.sweep(now, &team.members);
-        record_missing(
-            rec,
-            &deliveries.missing,
-            Op::Delivery,
-            FailureKind::DeliveryMissing,
-            |m| {
-                format!(
-                    "vu {} never received message {} of vu {} within {} ms",
-                    m.recipient,
-                    m.seq,
-                    m.sender,
-                    v.delivery_deadline.as_millis()
-                )
-            },
-        );
-        pending.merge(&deliveries.pending);
-        let reads = team.reads.sweep(now, &team.members);
-        record_missing(
-            rec,
-            &reads.missing,
-            Op::Receipt,
-            FailureKind::ReceiptMissing,
-            |m| {
-                format!(
-                    "vu {} was never told (messagesRead) what vu {} read in its mark {} within {} ms",
-                    m.recipient,
-                    m.sender,
-                    m.seq,
-                    v.receipt_deadline.as_millis()
-                )
-            },
-        );
-        pending.merge(&reads.pending);
-        let reactions = team.reactions.sweep(now, &team.members);
-        record_missing(
-            rec,
-            &reactions.missing,
-            Op::ReactionUpdate,
-            FailureKind::ReactionMissing,
-            |m| {
-                format!(
-                    "vu {} never saw reaction {} of vu {} (messageReactionUpdate) within {} ms",
-                    m.recipient,
-                    m.seq,
-                    m.sender,
-                    v.receipt_deadline.as_millis()
-                )
-            },
-        );
-        pending.merge(&reactions.pending);
+        let sweeps = [
+            (
+                team.deliveries.sweep(now, &team.members),
+                Op::Delivery,
+                FailureKind::DeliveryMissing,
+                v.delivery_deadline,
+            ),
+            (
+                team.reads.sweep(now, &team.members),
+                Op::Receipt,
+                FailureKind::ReceiptMissing,
+                v.receipt_deadline,
+            ),
+            (
+                team.reactions.sweep(now, &team.members),
+                Op::ReactionUpdate,
+                FailureKind::ReactionMissing,
+                v.receipt_deadline,
+            ),
+        ];
+        for (sweep, op, kind, deadline) in sweeps {
+            for m in &sweep.missing {
+                rec.finding_in(m.level, op, kind, || missing_text(kind, m, deadline));
+            }
+            pending.merge(&sweep.pending);
+        }
         awaited += pending.total();
         hub.set_pending(i, pending.by_level);
     }
     awaited
 }
 
-fn record_missing(
-    rec: &crate::metrics::Recorder,
-    missing: &[Missing],
-    op: Op,
-    kind: FailureKind,
-    message: impl Fn(&Missing) -> String,
-) {
-    for m in missing {
-        rec.finding_in(m.level, op, kind, || message(m));
+/// The sample message of a miss found by a sweep.
+fn missing_text(kind: FailureKind, m: &Missing, deadline: Duration) -> String {
+    let ms = deadline.as_millis();
+    match kind {
+        FailureKind::ReceiptMissing => format!(
+            "vu {} was never told (messagesRead) what vu {} read in its mark {} within {ms} ms",
+            m.recipient, m.sender, m.seq
+        ),
+        FailureKind::ReactionMissing => format!(
+            "vu {} never saw reaction {} of vu {} (messageReactionUpdate) within {ms} ms",
+            m.recipient, m.seq, m.sender
+        ),
+        _ => format!(
+            "vu {} never received message {} of vu {} within {ms} ms",
+            m.recipient, m.seq, m.sender
+        ),
     }
 }
 

@@ -188,16 +188,8 @@ fn add_team(a: &mut TeamSnapshot, b: &TeamSnapshot) {
     a.late += b.late;
     a.pending += b.pending;
     a.unjudged += b.unjudged;
-    a.receipts.marks += b.receipts.marks;
-    a.receipts.expected += b.receipts.expected;
-    a.receipts.delivered += b.receipts.delivered;
-    a.receipts.missing += b.receipts.missing;
-    a.receipts.duplicate += b.receipts.duplicate;
-    a.receipts.unjudged += b.receipts.unjudged;
-    a.reactions.expected += b.reactions.expected;
-    a.reactions.delivered += b.reactions.delivered;
-    a.reactions.missing += b.reactions.missing;
-    a.reactions.unjudged += b.reactions.unjudged;
+    a.receipts.add(&b.receipts);
+    a.reactions.add(&b.reactions);
     a.messages_per_sec += b.messages_per_sec;
     a.deliveries_per_sec += b.deliveries_per_sec;
     for &(kind, n) in &b.failures {
@@ -222,22 +214,11 @@ fn add_team(a: &mut TeamSnapshot, b: &TeamSnapshot) {
         let second = row.t_secs.round();
         match a.history.iter_mut().find(|r| r.t_secs.round() == second) {
             Some(r) => {
-                r.active_users += row.active_users;
-                r.connected_users += row.connected_users;
-                r.vus_failed += row.vus_failed;
-                r.requests_ok += row.requests_ok;
-                r.requests_failed += row.requests_failed;
-                r.messages_sent += row.messages_sent;
-                r.messages_delivered += row.messages_delivered;
-                for (k, v) in &row.failures {
-                    *r.failures.entry(k.clone()).or_insert(0) += v;
-                }
+                r.add_counts(row);
                 r.delivery_p50_ms = r.delivery_p50_ms.max(row.delivery_p50_ms);
                 r.delivery_p95_ms = r.delivery_p95_ms.max(row.delivery_p95_ms);
                 r.delivery_p99_ms = r.delivery_p99_ms.max(row.delivery_p99_ms);
                 r.request_p99_ms = r.request_p99_ms.max(row.request_p99_ms);
-                r.scheduler_lag_ms = r.scheduler_lag_ms.max(row.scheduler_lag_ms);
-                r.cpu_percent += row.cpu_percent;
             }
             None => a.history.push(row.clone()),
         }
@@ -248,34 +229,12 @@ fn add_team(a: &mut TeamSnapshot, b: &TeamSnapshot) {
     for level in &b.levels {
         match a.levels.iter_mut().find(|l| l.index == level.index) {
             Some(l) => {
-                l.incomplete |= level.incomplete;
-                l.end_secs = l.end_secs.max(level.end_secs);
-                l.users_started += level.users_started;
-                l.users_active += level.users_active;
-                l.users_connected += level.users_connected;
-                l.vus_passed += level.vus_passed;
-                l.vus_failed += level.vus_failed;
-                l.vus_failed_in_level += level.vus_failed_in_level;
-                l.requests.ok += level.requests.ok;
-                l.requests.failed += level.requests.failed;
-                l.messages_sent += level.messages_sent;
-                l.deliveries += level.deliveries;
-                l.deliveries_missing += level.deliveries_missing;
-                l.deliveries_late += level.deliveries_late;
-                l.receipts += level.receipts;
-                l.receipts_missing += level.receipts_missing;
-                l.reaction_updates += level.reaction_updates;
-                l.reactions_missing += level.reactions_missing;
-                l.unjudged += level.unjudged;
-                l.pending += level.pending;
+                l.add_counts(level);
                 l.delivery_p50_ms = l.delivery_p50_ms.max(level.delivery_p50_ms);
                 l.delivery_p95_ms = l.delivery_p95_ms.max(level.delivery_p95_ms);
                 l.delivery_p99_ms = l.delivery_p99_ms.max(level.delivery_p99_ms);
                 l.receipt_p99_ms = l.receipt_p99_ms.max(level.receipt_p99_ms);
                 l.request_p99_ms = l.request_p99_ms.max(level.request_p99_ms);
-                for (k, v) in &level.failures {
-                    *l.failures.entry(k.clone()).or_insert(0) += v;
-                }
             }
             None => a.levels.push(level.clone()),
         }
