@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`duration`]: `"30s"`, `"500ms"`, `"1m30s"` parsing and formatting.
 //! - [`model`]: the file as written (serde, `deny_unknown_fields`).
-//! - [`validate`]: file → [`Scenario`], collecting every problem with its field path.
+//! - [`validate`]: file → [`Scenario`], collecting every problem with its field path; one file per
+//!   part of a scenario (phases and their arithmetic, flows, step order, settings, thresholds).
 //! - [`lower`]: [`Scenario`] + [`LowerOptions`] → one `LoadPlan` (time scale, user cap, seeded flow
 //!   choice).
 //! - [`error`]: [`ScenarioError`] and its one-line-per-problem rendering.
