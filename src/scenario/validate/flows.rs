@@ -70,7 +70,10 @@ pub(super) fn flows(files: &[FlowFile], p: &mut Problems) -> Vec<Flow> {
         if file.steps.is_empty() {
             p.push(
                 format!("{path}.steps"),
-                "must list at least one step; allowed steps: register, health, list_rooms, enter_room, connect, get_room, join_room, fetch_history, send_messages, react, mark_read, upload_file, profile_image, ai_mention, think, hold, leave_room",
+                format!(
+                    "must list at least one step; allowed steps: {}",
+                    crate::scenario::model::STEP_NAMES.join(", ")
+                ),
             );
         }
         let steps = file
