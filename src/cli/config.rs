@@ -367,9 +367,7 @@ impl BracketConfig {
                 .unwrap_or_else(|| format!("{} · {}", plan.scenario, format.title())),
             scenario_file,
             scenario_toml,
-            time_scale: options.time_scale,
-            max_users: options.max_users,
-            seed: options.seed,
+            options,
             mode: mode(args.mode),
             format,
             seeding: match args.seeding {

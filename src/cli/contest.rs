@@ -275,11 +275,7 @@ fn workers_executor(
     Ok(super::workers::WorkersExecutor::new(
         workers,
         file,
-        crate::scenario::LowerOptions {
-            time_scale: setup.time_scale,
-            max_users: setup.max_users,
-            seed: setup.seed,
-        },
+        setup.options,
         config.source_ips.clone(),
         feed,
         cut,

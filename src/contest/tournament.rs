@@ -76,12 +76,9 @@ pub struct BracketSetup {
     pub scenario_file: String,
     /// The scenario file's text.
     pub scenario_toml: String,
-    /// `--time-scale`.
-    pub time_scale: f64,
-    /// `--max-users`, if given.
-    pub max_users: Option<u32>,
-    /// `--seed`, if given (else the scenario's).
-    pub seed: Option<u64>,
+    /// `--time-scale`, `--max-users` and `--seed` as given (saved as three fields of their own).
+    #[serde(flatten)]
+    pub options: LowerOptions,
     /// How each match runs its teams.
     pub mode: Mode,
     /// Bracket format.
@@ -126,11 +123,7 @@ impl BracketSetup {
     /// The plan every match plays.
     pub fn plan(&self) -> Result<LoadPlan, crate::scenario::ScenarioError> {
         let scenario = Scenario::from_toml(&self.scenario_toml, &self.scenario_file)?;
-        Ok(scenario.lower(&LowerOptions {
-            time_scale: self.time_scale,
-            max_users: self.max_users,
-            seed: self.seed,
-        }))
+        Ok(scenario.lower(&self.options))
     }
 
     /// The teams to play with.
@@ -765,9 +758,7 @@ mod tests {
             title: "Test cup".into(),
             scenario_file: "scenarios/smoke.toml".into(),
             scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
-            time_scale: 1.0,
-            max_users: None,
-            seed: None,
+            options: LowerOptions::default(),
             mode: Mode::Concurrent,
             format,
             seeding,

@@ -27,7 +27,7 @@ pub const DEFAULT_SEED: u64 = 1;
 
 /// Run options that change the plan. The command line fills these (flag > env > default); the
 /// scenario file supplies the seed when the command line does not.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LowerOptions {
     /// Factor applied to the load shape, think times and message intervals; in `(0, 100]`,
     /// 1.0 = real time, 0.1 = ten times faster.
