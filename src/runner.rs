@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::base::summary::{RunSummary, SCHEMA_VERSION, SegmentInfo, ToolInfo, VerifySettings};
+use crate::base::summary::{RunSummary, SegmentInfo, VerifySettings};
 use crate::engine::plan::LoadPlan;
 use crate::engine::{self, EngineError, EngineOptions, RunOutcome, Target};
 use crate::metrics::{Snapshot, TeamResult};
@@ -199,69 +199,47 @@ pub fn assemble(
     outcome: &RunOutcome,
     team: Option<&str>,
 ) -> RunSummary {
-    let mut users = result.users.clone();
-    users.planned = plan.own_arrivals().count() as u64;
-    let mut generator = result.generator.clone();
-    let segment = plan.segment.map(|s| {
-        let late_ms = outcome.started_late.as_secs_f64() * 1000.0;
+    let mut s = result.summary.clone();
+    s.users.planned = plan.own_arrivals().count() as u64;
+    s.segment = plan.segment.map(|seg| {
         if outcome.started_late > LATE_START {
-            generator.warnings.push(format!(
-                "segment {s} started {:.1} s after its start time: its first users arrived late",
+            s.generator.warnings.push(format!(
+                "segment {seg} started {:.1} s after its start time: its first users arrived late",
                 outcome.started_late.as_secs_f64()
             ));
         }
         SegmentInfo {
-            index: s.index,
-            count: s.count,
+            index: seg.index,
+            count: seg.count,
             start_at: rfc3339(outcome.started_at),
-            started_late_ms: round3(late_ms),
-            users_planned: users.planned,
+            started_late_ms: round3(outcome.started_late.as_secs_f64() * 1000.0),
+            users_planned: s.users.planned,
             partial: outcome.interrupted || outcome.cut,
             stop_reason: None,
             generator: None,
         }
     });
-    RunSummary {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo {
-            name: "stampede".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        scenario: plan.scenario.clone(),
-        target: result.info.target.clone(),
-        team: team.map(str::to_owned),
-        seed: plan.seed,
-        time_scale: plan.time_scale,
-        started_at: rfc3339(outcome.started_at),
-        duration_secs: round3(outcome.elapsed.as_secs_f64()),
-        planned_duration_secs: round3(plan.duration.as_secs_f64()),
-        partial: outcome.interrupted || outcome.cut,
-        stop_reason: stop_reason(outcome, result),
-        users,
-        requests: result.requests.clone(),
-        messages: result.messages.clone(),
-        receipts: result.receipts.clone(),
-        reactions: result.reactions.clone(),
-        verify: VerifySettings {
-            delivery_deadline_ms: millis(plan.verify.delivery_deadline),
-            receipt_deadline_ms: millis(plan.verify.receipt_deadline),
-            late_after_ms: millis(plan.verify.late_after),
-        },
-        latency: result.latency.clone(),
-        levels: result.levels.clone(),
-        timeline: result.timeline.clone(),
-        failures: result.failures.clone(),
-        generator,
-        thresholds: Vec::new(),
-        measurement_notes: MEASUREMENT_NOTES.iter().map(|s| s.to_string()).collect(),
-        plan_hash: plan.fingerprint(),
-        segment,
-        segments: Vec::new(),
-    }
+    s.scenario = plan.scenario.clone();
+    s.team = team.map(str::to_owned);
+    s.seed = plan.seed;
+    s.time_scale = plan.time_scale;
+    s.started_at = rfc3339(outcome.started_at);
+    s.duration_secs = round3(outcome.elapsed.as_secs_f64());
+    s.planned_duration_secs = round3(plan.duration.as_secs_f64());
+    s.partial = outcome.interrupted || outcome.cut;
+    s.stop_reason = stop_reason(outcome, &s);
+    s.verify = VerifySettings {
+        delivery_deadline_ms: millis(plan.verify.delivery_deadline),
+        receipt_deadline_ms: millis(plan.verify.receipt_deadline),
+        late_after_ms: millis(plan.verify.late_after),
+    };
+    s.measurement_notes = MEASUREMENT_NOTES.iter().map(|n| n.to_string()).collect();
+    s.plan_hash = plan.fingerprint();
+    s
 }
 
 /// Why a run ended early, in words: who interrupted it, and whether its drain was cut.
-fn stop_reason(outcome: &RunOutcome, result: &TeamResult) -> Option<String> {
+fn stop_reason(outcome: &RunOutcome, result: &RunSummary) -> Option<String> {
     if !outcome.interrupted && !outcome.cut {
         return None;
     }

@@ -6,15 +6,17 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::base::summary::RunSummary;
 use stampede::engine::plan::Step;
 use stampede::engine::{self, EngineOptions, Target};
-use stampede::metrics::{FailureKind, Op, Snapshot, TeamResult};
+use stampede::metrics::{FailureKind, Op, Snapshot};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use common::{NodeServer, full_flow, ramp_plan};
 
-async fn run(url: &str, plan: stampede::engine::plan::LoadPlan) -> TeamResult {
+/// Runs `plan` against `url` to its end and returns what was measured (in the summary model).
+async fn run(url: &str, plan: stampede::engine::plan::LoadPlan) -> RunSummary {
     let (tx, _rx) = watch::channel(Snapshot::default());
     let target = Target {
         name: "node".into(),
@@ -30,10 +32,10 @@ async fn run(url: &str, plan: stampede::engine::plan::LoadPlan) -> TeamResult {
     .await
     .expect("run starts");
     assert!(!outcome.interrupted);
-    outcome.teams.into_iter().next().unwrap()
+    outcome.teams.into_iter().next().unwrap().summary
 }
 
-fn failures(r: &TeamResult) -> Vec<String> {
+fn failures(r: &RunSummary) -> Vec<String> {
     r.failures
         .iter()
         .map(|f| {

@@ -526,6 +526,45 @@ impl TimelineRow {
 }
 
 impl RunSummary {
+    /// A summary of a run against `target` with nothing in it yet, written by this build: the
+    /// measurements are filled in by whoever measured them (the aggregator), what the run was
+    /// (scenario, seed, times, thresholds) by whoever ran it (the runner).
+    pub fn empty(target: &str) -> RunSummary {
+        RunSummary {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "stampede".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            scenario: String::new(),
+            target: target.to_owned(),
+            team: None,
+            seed: 0,
+            time_scale: 1.0,
+            started_at: String::new(),
+            duration_secs: 0.0,
+            planned_duration_secs: 0.0,
+            partial: false,
+            stop_reason: None,
+            users: UserTotals::default(),
+            requests: RequestTotals::default(),
+            messages: MessageTotals::default(),
+            receipts: ReceiptTotals::default(),
+            reactions: ReactionTotals::default(),
+            verify: VerifySettings::default(),
+            latency: Vec::new(),
+            levels: Vec::new(),
+            timeline: Vec::new(),
+            failures: Vec::new(),
+            generator: GeneratorHealth::default(),
+            thresholds: Vec::new(),
+            measurement_notes: Vec::new(),
+            plan_hash: String::new(),
+            segment: None,
+            segments: Vec::new(),
+        }
+    }
+
     /// Latency of `op`, if any sample was recorded.
     pub fn latency_of(&self, op: Op) -> Option<&OpLatency> {
         self.latency.iter().find(|l| l.op == op)

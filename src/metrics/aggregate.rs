@@ -19,7 +19,7 @@ use crate::base::kinds::{FailureKind, Op};
 use crate::base::spec::LevelSpan;
 use crate::base::summary::{
     FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, ReactionTotals, ReceiptTotals,
-    RequestTotals, TimelineRow, UserTotals,
+    RequestTotals, RunSummary, TimelineRow, UserTotals,
 };
 
 fn percentiles(h: &Hist) -> Percentiles {
@@ -578,40 +578,42 @@ impl Aggregator {
                     samples: samples.clone(),
                 })
                 .collect();
+            let mut summary = RunSummary::empty(&team.info.target);
+            summary.users = UserTotals {
+                planned: 0,
+                started: g.started,
+                peak_connected: g.peak_connected,
+                passed: g.started.saturating_sub(g.failed),
+                failed: g.failed,
+            };
+            summary.requests = RequestTotals {
+                ok: team.all.ok,
+                failed: team.all.failed,
+            };
+            summary.messages = MessageTotals {
+                sent: team.all.sent,
+                echoed: team.echoed,
+                deliveries_expected: team.all.delivered + team.all.missing,
+                delivered: team.all.delivered,
+                missing: team.all.missing,
+                duplicate: team.duplicate,
+                reordered: team.reordered,
+                late: team.all.late,
+                unjudged: team.all.unjudged[Op::Delivery.index()],
+                echoes_unjudged: team.all.unjudged[Op::SendAck.index()]
+                    + team.all.unjudged[Op::FileMessage.index()],
+                foreign: team.all.foreign,
+            };
+            summary.receipts = receipt_totals(&team.all);
+            summary.reactions = reaction_totals(&team.all);
+            summary.latency = latency;
+            summary.levels = levels;
+            summary.timeline = team.timeline.clone();
+            summary.failures = failures;
+            summary.generator = generator.clone();
             out.push(TeamResult {
                 info: team.info.clone(),
-                users: UserTotals {
-                    planned: 0,
-                    started: g.started,
-                    peak_connected: g.peak_connected,
-                    passed: g.started.saturating_sub(g.failed),
-                    failed: g.failed,
-                },
-                requests: RequestTotals {
-                    ok: team.all.ok,
-                    failed: team.all.failed,
-                },
-                messages: MessageTotals {
-                    sent: team.all.sent,
-                    echoed: team.echoed,
-                    deliveries_expected: team.all.delivered + team.all.missing,
-                    delivered: team.all.delivered,
-                    missing: team.all.missing,
-                    duplicate: team.duplicate,
-                    reordered: team.reordered,
-                    late: team.all.late,
-                    unjudged: team.all.unjudged[Op::Delivery.index()],
-                    echoes_unjudged: team.all.unjudged[Op::SendAck.index()]
-                        + team.all.unjudged[Op::FileMessage.index()],
-                    foreign: team.all.foreign,
-                },
-                receipts: receipt_totals(&team.all),
-                reactions: reaction_totals(&team.all),
-                latency,
-                levels,
-                timeline: team.timeline.clone(),
-                failures,
-                generator: generator.clone(),
+                summary,
                 hlog: team.hlog.clone(),
             });
         }
@@ -649,31 +651,15 @@ fn reaction_totals(c: &Counters) -> ReactionTotals {
     }
 }
 
-/// Everything measured for one team, ready to become a [`RunSummary`](crate::base::summary::RunSummary).
+/// Everything measured for one team: its measurements in the summary model (what the run was —
+/// scenario, seed, times, thresholds — is the runner's to fill in), and the interval histograms
+/// for the HdrHistogram log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamResult {
     /// The team.
     pub info: TeamInfo,
-    /// VU totals (`planned` is filled in by the engine, which knows the plan).
-    pub users: UserTotals,
-    /// Request totals.
-    pub requests: RequestTotals,
-    /// Message totals.
-    pub messages: MessageTotals,
-    /// Read receipt totals.
-    pub receipts: ReceiptTotals,
-    /// Reaction update totals.
-    pub reactions: ReactionTotals,
-    /// Latency per operation.
-    pub latency: Vec<OpLatency>,
-    /// Per-level rows.
-    pub levels: Vec<LevelRow>,
-    /// Per-second rows.
-    pub timeline: Vec<TimelineRow>,
-    /// Failure rows.
-    pub failures: Vec<FailureRow>,
-    /// Generator health.
-    pub generator: GeneratorHealth,
+    /// Its measurements (`users.planned` is the runner's to fill in: it knows the plan).
+    pub summary: RunSummary,
     /// Interval histograms for the HdrHistogram log.
     pub hlog: Vec<HlogEntry>,
 }
@@ -735,7 +721,7 @@ mod tests {
 
         let verdict = HealthTracker::new().verdict();
         let res = agg.finish(Duration::from_secs(15), IntervalHealth::default(), &verdict);
-        let t = &res[0];
+        let t = &res[0].summary;
         assert_eq!(t.levels.len(), 2);
         let l0 = &t.levels[0];
         assert_eq!(
@@ -770,6 +756,6 @@ mod tests {
         assert!((login.p50_ms - 2.0).abs() < 0.01);
         let decoded = decode_hist(&login.histogram).unwrap();
         assert_eq!(decoded.len(), 1);
-        assert!(t.hlog.iter().any(|e| e.op == Op::Delivery));
+        assert!(res[0].hlog.iter().any(|e| e.op == Op::Delivery));
     }
 }
