@@ -390,3 +390,67 @@ async fn a_bracket_played_by_workers_follows_capacity() {
     let _ = small.shutdown().await;
     let _ = big.shutdown().await;
 }
+
+/// SIGTERM to a run split over workers stops every worker in order; their results are still
+/// merged, marked partial with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_every_worker_and_the_merge_is_partial() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = capped_server(1000).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("long.toml");
+    std::fs::write(
+        &file,
+        "name = \"long\"\nseed = 4\n[[phase]]\nkind = \"constant\"\nusers = 20\nduration = \"60s\"\n\
+         [rooms]\nassignment = \"groups\"\nusers_per_room = 5\n[[flow]]\nsteps = [\"register\", \
+         \"enter_room\", \"connect\", \"join_room\", { send_messages = { interval = \"200ms\" } }]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args([
+            "run",
+            "--no-tui",
+            "--workers",
+            "2",
+            "--target",
+            &server.url(),
+        ])
+        .arg("--scenario")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        if line.contains("workers started") {
+            break;
+        }
+    }
+    // The workers wait for the common start time (3 s), then run a little.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let started = std::time::Instant::now();
+    let o = child.wait_with_output().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped in order, not at its end"
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", both(&o));
+    let s = load(&out);
+    assert_eq!(s.segments.len(), 2);
+    assert!(s.partial);
+    let reason = s.stop_reason.unwrap_or_default();
+    assert!(reason.contains("SIGTERM"), "{reason}");
+    assert!(s.messages.sent > 0);
+    assert_eq!(s.messages.unjudged, 0, "an orderly stop judges everything");
+    let _ = server.shutdown().await;
+}
