@@ -39,12 +39,15 @@ fn help_lists_the_subcommands() {
     let out = stampede(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    for sub in ["run", "demo", "validate", "match", "bracket", "rescore"] {
+    for sub in ["run", "validate", "match", "bracket", "rescore"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing from:\n{text}"
         );
     }
+    // `demo` is offered only by builds that embed the reference server (the `demo` feature).
+    let lists_demo = text.lines().any(|l| l.trim_start().starts_with("demo"));
+    assert_eq!(lists_demo, cfg!(feature = "demo"), "{text}");
     assert!(text.contains("Exit codes"), "{text}");
     assert!(text.contains("a match was void (replay it)"), "{text}");
     let bracket_help = stdout(&stampede(&["bracket", "--help"], &[]));
@@ -65,6 +68,24 @@ fn help_lists_the_subcommands() {
     assert!(run_help.contains("--source-ips"), "{run_help}");
     assert!(run_help.contains("28,000"), "{run_help}");
     assert!(run_help.contains("STAMPEDE_TARGET"), "{run_help}");
+}
+
+/// A build without the reference server refuses `stampede demo` as bad input, saying why and what to
+/// do instead, before anything is started or written.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn demo_without_the_demo_feature_says_how_to_get_it() {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/lean-demo");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = stampede(
+        &["demo", "--no-tui", "--out", out_dir.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("built without the `demo` feature"), "{err}");
+    assert!(err.contains("cargo build --release"), "{err}");
+    assert!(!out_dir.exists());
 }
 
 #[test]

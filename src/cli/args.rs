@@ -33,6 +33,7 @@ pub enum Command {
     /// Run a scenario against one target and write its results.
     Run(RunArgs),
     /// Run the built-in demo scenario against the embedded reference server.
+    #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo(DemoArgs),
     /// Check a scenario file and print the plan it lowers to.
     Validate(ValidateArgs),

@@ -296,6 +296,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_match_whose_summaries_were_gzipped_rescores_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut exec = Scripted::with(&[("a", 20), ("b", 40)]);
+        let setup = MatchSetup {
+            plan: plan(),
+            teams: vec![
+                TeamEntry::new("a", "http://a:1"),
+                TeamEntry::new("b", "http://b:1"),
+            ],
+            mode: Mode::Concurrent,
+            rules: ScoringRules::default(),
+        };
+        play_match(&setup, tmp.path(), &mut exec, &CancellationToken::new())
+            .await
+            .unwrap();
+        let judge = || match rescore(tmp.path(), Some(everything_ties())).unwrap() {
+            Rescored::Match { after, .. } => (after.verdict, after.teams),
+            Rescored::Bracket { .. } => panic!("a match directory"),
+        };
+        let plain = judge();
+
+        // Archived as benches/results keeps them: `match.json` still names `a/summary.json`.
+        for team in ["a", "b"] {
+            let json = tmp.path().join(team).join("summary.json");
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            std::io::Write::write_all(&mut gz, &std::fs::read(&json).unwrap()).unwrap();
+            std::fs::write(json.with_extension("json.gz"), gz.finish().unwrap()).unwrap();
+            std::fs::remove_file(json).unwrap();
+        }
+        assert_eq!(judge(), plain);
+    }
+
+    #[tokio::test]
     async fn a_bracket_rescored_reports_changes_and_where_it_diverges() {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&[("a", 20), ("b", 40), ("c", 60), ("d", 80)]);

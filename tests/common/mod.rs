@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+// Reference servers started in-process; the tests that use them need the `demo` feature.
+#[cfg(feature = "demo")]
 pub mod capacity;
 
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,5 @@
 // A small chat server on the real npm `socket.io` v4 package, speaking the competition protocol
-// (shared/PROTOCOL.md) closely enough for a load generator: REST auth and rooms, socket rooms,
+// (docs/protocol.md) closely enough for a load generator: REST auth and rooms, socket rooms,
 // messages, history, reads, reactions and a streamed AI reply.
 //
 // It exists to prove stampede works against a server it did not write, and it can misbehave on
