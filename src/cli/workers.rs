@@ -73,23 +73,16 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
             source_ips: config.source_ips.clone(),
             loopback: is_loopback(&config.target.url),
         };
-        let session = session(
+        let present = in_session(
+            &job,
+            workers,
             format!(
                 "{} → {} ({workers} workers)",
                 config.plan.scenario, config.target.name
             ),
             View::of(config.split.progress_json, config.tui),
-        );
-        let present = run_workers(
-            &job,
-            workers,
-            &session.feed,
-            &session.interrupt,
-            &session.stop.cut,
         )
-        .await;
-        session.finish().await;
-        let present = present?;
+        .await?;
         let merged = crate::merge::merge_dirs(&config.out_dir, &present, true)?;
         println!("{}", render_text(&merged.summary));
         println!(
@@ -150,24 +143,17 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
                 .iter()
                 .all(|t| is_loopback_url(&t.target.url)),
         };
-        let session = session(
+        let present = in_session(
+            &job,
+            workers,
             format!(
                 "{}: {} ({workers} workers)",
                 config.setup.plan.scenario,
                 names.join(" vs ")
             ),
             View::of(config.split.progress_json, config.tui),
-        );
-        let present = run_workers(
-            &job,
-            workers,
-            &session.feed,
-            &session.interrupt,
-            &session.stop.cut,
         )
-        .await;
-        session.finish().await;
-        let present = present?;
+        .await?;
         let played = crate::contest::merge::merge_matches(&config.out_dir, &present, true)
             .map_err(|e| CliError::Input(e.to_string()))?;
         print!(
@@ -301,9 +287,25 @@ fn plan_args(scenario: &Path, options: &LowerOptions, seed: u64) -> Vec<OsString
     args
 }
 
-/// The live view and signal handling of a split run or match.
-fn session(title: String, view: View) -> Session {
-    Session::start(title, view, None, &StopControl::default(), STOPPING)
+/// Runs the workers of `job` with a live view titled `title` and signal handling of their own
+/// (a split run or match; a bracket's workers share the bracket's).
+async fn in_session(
+    job: &Job,
+    workers: u32,
+    title: String,
+    view: View,
+) -> Result<Vec<PathBuf>, CliError> {
+    let session = Session::start(title, view, None, &StopControl::default(), STOPPING);
+    let present = run_workers(
+        job,
+        workers,
+        &session.feed,
+        &session.interrupt,
+        &session.stop.cut,
+    )
+    .await;
+    session.finish().await;
+    present
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
