@@ -4,13 +4,15 @@
 # the 20,000 open files a process may hold here, every worker on a source address of its own.
 #
 # The user is the competition's (sign-up, login, room list, a room of 10, socket, history, three
-# messages a second apart) who then keeps chatting slowly: one message a minute. The ramp adds STEP
+# messages a second apart) who then keeps chatting slowly: one message a minute (FLOW=chat); or, to
+# see what the machine holds when chat costs nothing, one who signs up, joins its room of 10 and
+# holds its socket (FLOW=idle). The ramp adds STEP
 # users every STEP_EVERY up to USERS, then holds HOLD. Writes the merged result and the workers'
 # (OUT/segments/I), each process's peak memory and CPU time, Redis's INFO, and then merges the
 # segments once more under /usr/bin/time to measure the merge on its own.
 #
 #   benches/scale/run.sh [OUT_DIR]
-#   USERS=100000 WORKERS=6 INSTANCES=6 STEP=5000 STEP_EVERY=30s HOLD=60s (defaults)
+#   USERS=100000 WORKERS=6 INSTANCES=6 STEP=5000 STEP_EVERY=30s HOLD=60s FLOW=chat (defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,6 +24,14 @@ step="${STEP:-5000}"
 step_every="${STEP_EVERY:-30s}"
 hold="${HOLD:-60s}"
 redis_port="${REDIS_PORT:-6390}"
+case "${FLOW:-chat}" in
+  chat) steps='{ register = { login = true } }, "health", { list_rooms = { page_size = 10 } },
+  "enter_room", "connect", "get_room", "join_room", { fetch_history = { pages = 1 } },
+  { send_messages = { count = 3, interval = "1s" } },
+  { send_messages = { interval = "60s" } },' ;;
+  idle) steps='{ register = { login = true } }, "enter_room", "connect", "join_room", "hold",' ;;
+  *) echo "run.sh: FLOW must be chat or idle, got ${FLOW}" >&2; exit 2 ;;
+esac
 
 cargo build --release -p stampede -p reference-server
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -58,12 +68,9 @@ users_per_room = 10
 step = "30s"
 delivery = "10s"
 [[flow]]
-name = "competition-then-slow-chat"
+name = "${FLOW:-chat}"
 steps = [
-  { register = { login = true } }, "health", { list_rooms = { page_size = 10 } },
-  "enter_room", "connect", "get_room", "join_room", { fetch_history = { pages = 1 } },
-  { send_messages = { count = 3, interval = "1s" } },
-  { send_messages = { interval = "60s" } },
+  $steps
 ]
 TOML
 cp "$work/scale.toml" "$out/scenario.toml"
