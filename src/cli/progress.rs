@@ -143,7 +143,7 @@ async fn plain(rx: &mut watch::Receiver<Snapshot>) {
     }
 }
 
-/// Writes every snapshot (at most one per [`REFRESH`], and always the last) to stdout as one JSON
+/// Writes every snapshot (at most one per refresh interval, and always the last) to stdout as one JSON
 /// line, until the run's last snapshot: the live progress of a worker process, read by the process
 /// that started it.
 pub async fn json_lines(mut rx: watch::Receiver<Snapshot>) {

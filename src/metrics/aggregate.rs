@@ -2,7 +2,7 @@
 //!
 //! It drains the recorders' event buffers on every tick, closes a timeline interval every second,
 //! closes a user level whenever the ramp controller says so, publishes a [`Snapshot`], and at the end
-//! turns everything into one [`RunSummary`](crate::base::summary::RunSummary) per team. Nothing here is shared: the aggregator is
+//! turns everything into one [`RunSummary`] per team. Nothing here is shared: the aggregator is
 //! owned by a single task, so it needs no locks of its own.
 
 use std::collections::BTreeMap;
