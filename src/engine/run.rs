@@ -299,10 +299,18 @@ pub async fn run(
 }
 
 /// Waits until nothing is awaited any more (every expectation met or past its deadline, every echo
-/// back), or the longest deadline (plus a margin) has passed, or `cut` fires. Returns true when cut.
+/// back or past its step budget), or the longest of those deadlines (plus a margin) has passed, or
+/// `cut` fires. Returns true when cut.
 async fn drain(ctx: &Arc<RunCtx>, hub: &Arc<Hub>, cut: &CancellationToken) -> bool {
     let recorders = recorders(ctx, hub);
-    let until = tokio::time::Instant::now() + ctx.plan.verify.longest_deadline() + DRAIN_MARGIN;
+    // An echo is judged by its sender's step budget, which may be longer than any push deadline:
+    // waiting less would close sockets on echoes that could still come back in time.
+    let longest = ctx
+        .plan
+        .verify
+        .longest_deadline()
+        .max(ctx.plan.step_timeout);
+    let until = tokio::time::Instant::now() + longest + DRAIN_MARGIN;
     loop {
         // Sweeping here (as well as in the sweeper) makes the count exact at this instant.
         let awaited = sweep_once(ctx, hub, &recorders)
