@@ -8,8 +8,10 @@
 # at CPU_QUOTA percent of it by its own cgroup-v1 CPU controller (a quota per 20 ms period; the
 # kernel wants at least 1 ms of it, so CPU_QUOTA >= 5) — while the generator has CPU 0 to itself.
 # So the servers reach their limit far below the generator's, and neither team's overload can take
-# CPU from the other when they play at the same time. Needs root and /sys/fs/cgroup/cpu (cgroup v1);
-# without them the script stops and says so.
+# CPU from the other when they play at the same time. Every benchmark process (both servers and the
+# generator) is in a cgroup of the highest CPU weight, so anything else running on the machine gets
+# only what they leave and cannot push a server below its quota. Needs root and /sys/fs/cgroup/cpu
+# (cgroup v1); without them the script stops and says so.
 #
 # Password hashing is set cheap (4 MiB × 1 pass, ~1.6 ms) on both, as ARCHITECTURE-server.md advises
 # for load tests: the benchmark is about chat under load, not about argon2. KDF=default keeps the
@@ -51,7 +53,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for team in on off; do rmdir "$cgroups/stampede-overload-$team" 2>/dev/null || true; done
+  for group in on off generator; do rmdir "$cgroups/stampede-overload-$group" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -68,6 +70,7 @@ fi
 serve() { # name port on|off
   local group="$cgroups/stampede-overload-$1"
   mkdir -p "$work/$1" "$group"
+  echo 262144 >"$group/cpu.shares"
   echo 20000 >"$group/cpu.cfs_period_us"
   echo $((quota * 200)) >"$group/cpu.cfs_quota_us"
   # The shell joins the cgroup, then becomes the server: every thread it starts is capped too.
@@ -86,7 +89,11 @@ done
 
 mkdir -p "$(dirname "$out")"
 status=0
-taskset -c 0 "$work/stampede" match --mode "$mode" --scenario "$scenario" --no-tui \
+generator="$cgroups/stampede-overload-generator"
+mkdir -p "$generator"
+echo 262144 >"$generator/cpu.shares"
+sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$generator" \
+  taskset -c 0 "$work/stampede" match --mode "$mode" --scenario "$scenario" --no-tui \
   --team on=http://127.0.0.1:5201 --team off=http://127.0.0.1:5202 --out "$out" "$@" || status=$?
 
 for team in on:5201 off:5202; do
