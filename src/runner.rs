@@ -70,7 +70,7 @@ pub async fn execute(
     let mut written = Vec::new();
     for (dest, result) in destinations.iter().zip(&outcome.teams) {
         let mut summary = assemble(result, &plan, &outcome, dest.team.as_deref());
-        summary.thresholds = evaluate(&plan.thresholds, &summary);
+        summary.thresholds = evaluate(&plan.conduct.thresholds, &summary);
         let files = write_run(&dest.dir, &summary, &result.hlog)?;
         written.push(Written { summary, files });
     }
@@ -229,9 +229,9 @@ pub fn assemble(
     s.partial = outcome.interrupted || outcome.cut;
     s.stop_reason = stop_reason(outcome, &s);
     s.verify = VerifySettings {
-        delivery_deadline_ms: millis(plan.verify.delivery_deadline),
-        receipt_deadline_ms: millis(plan.verify.receipt_deadline),
-        late_after_ms: millis(plan.verify.late_after),
+        delivery_deadline_ms: millis(plan.conduct.verify.delivery_deadline),
+        receipt_deadline_ms: millis(plan.conduct.verify.receipt_deadline),
+        late_after_ms: millis(plan.conduct.verify.late_after),
     };
     s.measurement_notes = MEASUREMENT_NOTES.iter().map(|n| n.to_string()).collect();
     s.plan_hash = plan.fingerprint();

@@ -216,7 +216,7 @@ async fn a_run_shorter_than_the_delivery_deadline_judges_every_message() {
         Duration::from_millis(1500),
         flow,
     );
-    assert!(plan.duration < plan.verify.delivery_deadline);
+    assert!(plan.duration < plan.conduct.verify.delivery_deadline);
     let r = run(&server.url, plan).await;
     let faults = server.faults().await;
     assert!(faults.dropped > 0, "{faults:?}");

@@ -183,7 +183,7 @@ fn segment_share(plan: &LoadPlan, segment: Segment) -> String {
         per_level.push(started.to_string());
     }
     per_level.dedup();
-    let rooms = match plan.rooms.assignment {
+    let rooms = match plan.conduct.rooms.assignment {
         RoomAssignment::Groups { size } => {
             format!(
                 "group rooms of {size} whole (group n runs in segment n mod {})",
@@ -192,7 +192,7 @@ fn segment_share(plan: &LoadPlan, segment: Segment) -> String {
         }
         RoomAssignment::Shared { .. } => "shared rooms span segments".to_owned(),
     };
-    let hot = if plan.rooms.hot_room_share > 0.0 {
+    let hot = if plan.conduct.rooms.hot_room_share > 0.0 {
         "; the hot room spans segments"
     } else {
         ""
@@ -308,18 +308,18 @@ pub fn plan_summary(scenario: &Scenario, plan: &LoadPlan) -> String {
         );
     }
 
-    let mut rooms = match plan.rooms.assignment {
+    let mut rooms = match plan.conduct.rooms.assignment {
         RoomAssignment::Groups { size } => format!("groups of {size}"),
         RoomAssignment::Shared { rooms } => format!("{rooms} shared room(s)"),
     };
-    if plan.rooms.hot_room_share > 0.0 {
+    if plan.conduct.rooms.hot_room_share > 0.0 {
         let _ = write!(
             rooms,
             ", {} % to one hot room",
-            plan.rooms.hot_room_share * 100.0
+            plan.conduct.rooms.hot_room_share * 100.0
         );
     }
-    if plan.rooms.password.is_some() {
+    if plan.conduct.rooms.password.is_some() {
         rooms.push_str(", with password");
     }
     line("rooms", rooms);
@@ -328,21 +328,21 @@ pub fn plan_summary(scenario: &Scenario, plan: &LoadPlan) -> String {
         format!(
             "step {}, delivery {}, receipts {} (not time-scaled); late after {}; delivery \
              findings {}",
-            format_duration(plan.step_timeout),
-            format_duration(plan.verify.delivery_deadline),
-            format_duration(plan.verify.receipt_deadline),
-            format_duration(plan.verify.late_after),
-            if plan.verify.fails_vu {
+            format_duration(plan.conduct.step_timeout),
+            format_duration(plan.conduct.verify.delivery_deadline),
+            format_duration(plan.conduct.verify.receipt_deadline),
+            format_duration(plan.conduct.verify.late_after),
+            if plan.conduct.verify.fails_vu {
                 "fail the VU"
             } else {
                 "count against the run only"
             }
         ),
     );
-    if plan.thresholds.is_empty() {
+    if plan.conduct.thresholds.is_empty() {
         line("thresholds", "none".to_owned());
     }
-    for (i, threshold) in plan.thresholds.iter().enumerate() {
+    for (i, threshold) in plan.conduct.thresholds.iter().enumerate() {
         let label = if i == 0 { "thresholds" } else { "" };
         line(label, crate::report::thresholds::describe(threshold));
     }

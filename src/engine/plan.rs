@@ -28,19 +28,29 @@ pub struct LoadPlan {
     pub duration: Duration,
     /// The VU flows; `Arrival::flow` indexes this list.
     pub flows: Vec<Flow>,
+    /// Rooms, messages, step budget, verification and thresholds, as the scenario gave them.
+    pub conduct: Conduct,
+    /// When this is one segment of a plan split over several processes: which one. It then starts
+    /// only the VUs it holds ([`LoadPlan::own_arrivals`]); `arrivals` stays the whole plan's.
+    pub segment: Option<super::segment::Segment>,
+}
+
+/// What a scenario hands its plan unchanged: how users are put into rooms, what they write, how
+/// long a step may take, how what they receive is judged and what decides the exit code. None of
+/// it is time-scaled, so [`Scenario`](crate::scenario::Scenario) and [`LoadPlan`] share this one
+/// definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conduct {
     /// How VUs are put into rooms.
     pub rooms: RoomPolicy,
     /// What chat messages look like.
     pub messages: MessageSpec,
     /// Budget of a single step unless the step sets its own (the competition used 30 s).
     pub step_timeout: Duration,
-    /// Deadlines and rules of delivery, receipt and reaction verification (never time-scaled).
+    /// Deadlines and rules of delivery, receipt and reaction verification.
     pub verify: Verify,
     /// Rules deciding the exit code.
     pub thresholds: Vec<Threshold>,
-    /// When this is one segment of a plan split over several processes: which one. It then starts
-    /// only the VUs it holds ([`LoadPlan::own_arrivals`]); `arrivals` stays the whole plan's.
-    pub segment: Option<super::segment::Segment>,
 }
 
 /// One VU start.

@@ -184,9 +184,9 @@ pub async fn run(
                 })?,
                 rooms: RoomDirectory::default(),
                 members: Members::new(vus),
-                deliveries: DeliveryTracker::new(micros(plan.verify.delivery_deadline)),
-                reads: ReadTracker::new(micros(plan.verify.receipt_deadline)),
-                reactions: ReactionTracker::new(micros(plan.verify.receipt_deadline)),
+                deliveries: DeliveryTracker::new(micros(plan.conduct.verify.delivery_deadline)),
+                reads: ReadTracker::new(micros(plan.conduct.verify.receipt_deadline)),
+                reactions: ReactionTracker::new(micros(plan.conduct.verify.receipt_deadline)),
                 echoes_awaited: Default::default(),
             })
         })
@@ -235,7 +235,7 @@ pub async fn run(
         infos,
         plan.levels.clone(),
         plan.duration,
-        plan.verify.late_after,
+        plan.conduct.verify.late_after,
     );
     let (level_tx, level_rx) = mpsc::unbounded_channel();
     let agg_stop = CancellationToken::new();
@@ -307,9 +307,10 @@ async fn drain(ctx: &Arc<RunCtx>, hub: &Arc<Hub>, cut: &CancellationToken) -> bo
     // waiting less would close sockets on echoes that could still come back in time.
     let longest = ctx
         .plan
+        .conduct
         .verify
         .longest_deadline()
-        .max(ctx.plan.step_timeout);
+        .max(ctx.plan.conduct.step_timeout);
     let until = tokio::time::Instant::now() + longest + DRAIN_MARGIN;
     loop {
         // Sweeping here (as well as in the sweeper) makes the count exact at this instant.
@@ -493,7 +494,7 @@ fn recorders(ctx: &RunCtx, hub: &Arc<Hub>) -> Vec<crate::metrics::Recorder> {
 /// expectations are still awaited over all teams.
 fn sweep_once(ctx: &RunCtx, hub: &Hub, recorders: &[crate::metrics::Recorder]) -> u64 {
     let now = hub.start().elapsed().as_micros() as u64;
-    let v = &ctx.plan.verify;
+    let v = &ctx.plan.conduct.verify;
     let mut awaited = 0;
     for ((i, team), rec) in ctx.teams.iter().enumerate().zip(recorders) {
         let mut pending = Judged::default();

@@ -74,7 +74,7 @@ impl Segment {
 
     /// The segment VU `vu` of `plan` belongs to, out of `count`.
     pub fn of(plan: &LoadPlan, vu: u32, count: u32) -> u32 {
-        match assign(&plan.rooms, plan.seed, vu) {
+        match assign(&plan.conduct.rooms, plan.seed, vu) {
             RoomKey::Group(n) => n % count,
             RoomKey::Shared(_) | RoomKey::Hot => vu % count,
         }
@@ -95,7 +95,7 @@ impl Segment {
                 .arrivals
                 .iter()
                 .map(|a| a.vu)
-                .filter(|&vu| assign(&plan.rooms, plan.seed, vu) == key)
+                .filter(|&vu| assign(&plan.conduct.rooms, plan.seed, vu) == key)
                 .min()
                 .is_some_and(|first| self.holds(plan, first)),
         }
@@ -142,7 +142,7 @@ mod tests {
 
     use super::*;
     use crate::engine::plan::{
-        Arrival, LevelSpan, MessageSpec, RoomAssignment, RoomPolicy, Verify,
+        Arrival, Conduct, LevelSpan, MessageSpec, RoomAssignment, RoomPolicy, Verify,
     };
 
     fn plan(assignment: RoomAssignment, hot: f64, users: u32) -> LoadPlan {
@@ -166,23 +166,25 @@ mod tests {
             }],
             duration: Duration::from_secs(10),
             flows: vec![],
-            rooms: RoomPolicy {
-                assignment,
-                hot_room_share: hot,
-                password: None,
+            conduct: Conduct {
+                rooms: RoomPolicy {
+                    assignment,
+                    hot_room_share: hot,
+                    password: None,
+                },
+                messages: MessageSpec {
+                    text: "x".into(),
+                    size: 0,
+                },
+                step_timeout: Duration::from_secs(30),
+                verify: Verify {
+                    delivery_deadline: Duration::from_secs(10),
+                    receipt_deadline: Duration::from_secs(20),
+                    late_after: Duration::from_secs(1),
+                    fails_vu: false,
+                },
+                thresholds: vec![],
             },
-            messages: MessageSpec {
-                text: "x".into(),
-                size: 0,
-            },
-            step_timeout: Duration::from_secs(30),
-            verify: Verify {
-                delivery_deadline: Duration::from_secs(10),
-                receipt_deadline: Duration::from_secs(20),
-                late_after: Duration::from_secs(1),
-                fails_vu: false,
-            },
-            thresholds: vec![],
             segment: None,
         }
     }
@@ -224,7 +226,9 @@ mod tests {
             // Every room's members are all in this segment: 10 of each group, or none.
             let mut rooms = std::collections::HashMap::new();
             for a in p.own_arrivals() {
-                *rooms.entry(assign(&p.rooms, p.seed, a.vu)).or_insert(0) += 1;
+                *rooms
+                    .entry(assign(&p.conduct.rooms, p.seed, a.vu))
+                    .or_insert(0) += 1;
             }
             assert!(rooms.values().all(|&n| n == 10), "{rooms:?}");
             // Balanced: 100 rooms over 3 segments.
@@ -252,7 +256,7 @@ mod tests {
         for p in &parts {
             let hot = p
                 .own_arrivals()
-                .filter(|a| assign(&p.rooms, p.seed, a.vu) == RoomKey::Hot)
+                .filter(|a| assign(&p.conduct.rooms, p.seed, a.vu) == RoomKey::Hot)
                 .count();
             assert!(hot > 10, "every segment holds some of the hot room: {hot}");
         }
@@ -264,7 +268,7 @@ mod tests {
         let mut b = a.clone();
         b.seed = 10;
         let mut c = a.clone();
-        c.verify.delivery_deadline = Duration::from_secs(11);
+        c.conduct.verify.delivery_deadline = Duration::from_secs(11);
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());
         assert_eq!(a.fingerprint(), a.clone().fingerprint());

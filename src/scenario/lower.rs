@@ -123,11 +123,7 @@ impl Scenario {
             levels: spans,
             duration,
             flows,
-            rooms: self.rooms.clone(),
-            messages: self.messages.clone(),
-            step_timeout: self.step_timeout,
-            verify: self.verify,
-            thresholds: self.thresholds.clone(),
+            conduct: self.conduct.clone(),
             segment: None,
         }
     }
@@ -357,8 +353,8 @@ mod tests {
         // 3,000 users are reached at 14m30s and held for 2 minutes.
         assert_eq!(plan.levels[29].start, secs(870.0));
         assert_eq!(plan.duration, secs(990.0));
-        assert_eq!(plan.step_timeout, secs(30.0));
-        assert_eq!(plan.verify.delivery_deadline, secs(10.0));
+        assert_eq!(plan.conduct.step_timeout, secs(30.0));
+        assert_eq!(plan.conduct.verify.delivery_deadline, secs(10.0));
         assert_eq!(plan.flows.len(), 1);
         assert_eq!(plan.flows[0].steps.len(), 15);
         assert_eq!(plan.flows[0].steps.last(), Some(&Step::Hold));
@@ -425,8 +421,12 @@ mod tests {
                 max: secs(0.3)
             }
         );
-        assert_eq!(plan.step_timeout, secs(30.0), "not scaled");
-        assert_eq!(plan.verify.delivery_deadline, secs(10.0), "not scaled");
+        assert_eq!(plan.conduct.step_timeout, secs(30.0), "not scaled");
+        assert_eq!(
+            plan.conduct.verify.delivery_deadline,
+            secs(10.0),
+            "not scaled"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use error::{Problem, ScenarioError};
 pub use lower::LowerOptions;
 
-use crate::engine::plan::{Flow, MessageSpec, RoomPolicy, Threshold, Verify};
+use crate::engine::plan::{Conduct, Flow};
 use duration::format_duration;
 
 /// A validated scenario: every value checked, every default filled in, durations as written (not
@@ -43,16 +43,8 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     /// VU flows with unscaled think times and message intervals.
     pub flows: Vec<Flow>,
-    /// How VUs are put into rooms.
-    pub rooms: RoomPolicy,
-    /// What chat messages look like.
-    pub messages: MessageSpec,
-    /// Budget of one step.
-    pub step_timeout: Duration,
-    /// Delivery, receipt and reaction verification.
-    pub verify: Verify,
-    /// Pass/fail rules.
-    pub thresholds: Vec<Threshold>,
+    /// Rooms, messages, step budget, verification and thresholds: handed to the plan unchanged.
+    pub conduct: Conduct,
 }
 
 /// One load phase.

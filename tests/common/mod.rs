@@ -12,7 +12,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use stampede::engine::plan::{
-    Arrival, Flow, LevelSpan, LoadPlan, MessageSpec, RoomAssignment, RoomPolicy, Step, Verify,
+    Arrival, Conduct, Flow, LevelSpan, LoadPlan, MessageSpec, RoomAssignment, RoomPolicy, Step,
+    Verify,
 };
 
 /// The repository root.
@@ -178,23 +179,25 @@ pub fn ramp_plan(
             weight: 1,
             steps,
         }],
-        rooms: RoomPolicy {
-            assignment: RoomAssignment::Groups { size: 5 },
-            hot_room_share: 0.0,
-            password: None,
+        conduct: Conduct {
+            rooms: RoomPolicy {
+                assignment: RoomAssignment::Groups { size: 5 },
+                hot_room_share: 0.0,
+                password: None,
+            },
+            messages: MessageSpec {
+                text: "hello".into(),
+                size: 0,
+            },
+            step_timeout: Duration::from_secs(10),
+            verify: Verify {
+                delivery_deadline: Duration::from_secs(2),
+                receipt_deadline: Duration::from_secs(4),
+                late_after: Duration::from_secs(1),
+                fails_vu: false,
+            },
+            thresholds: vec![],
         },
-        messages: MessageSpec {
-            text: "hello".into(),
-            size: 0,
-        },
-        step_timeout: Duration::from_secs(10),
-        verify: Verify {
-            delivery_deadline: Duration::from_secs(2),
-            receipt_deadline: Duration::from_secs(4),
-            late_after: Duration::from_secs(1),
-            fails_vu: false,
-        },
-        thresholds: vec![],
         segment: None,
     }
 }

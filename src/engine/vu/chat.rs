@@ -168,7 +168,7 @@ impl Vu {
     }
 
     pub(super) fn message_text(&self) -> String {
-        let spec = &self.ctx.plan.messages;
+        let spec = &self.ctx.plan.conduct.messages;
         let mut text = spec.text.clone();
         let size = spec.size as usize;
         if text.len() < size {
@@ -340,7 +340,7 @@ impl Vu {
         let joined = self.joined(Op::AiComplete)?;
         let started = Instant::now();
         let t0 = self.micros_at(started);
-        let text = format!("@{ai} {}", self.ctx.plan.messages.text);
+        let text = format!("@{ai} {}", self.ctx.plan.conduct.messages.text);
         let seq = self
             .send_chat(&joined, &text, None, Op::SendAck, started)
             .await?;

@@ -230,8 +230,8 @@ pub async fn run_vu(ctx: Arc<RunCtx>, team: u16, id: u32, flow: u16, rec: Record
             } => *mark_read || read_every.is_some(),
             _ => false,
         }),
-        step_timeout: plan.step_timeout,
-        fails_vu_on_delivery: plan.verify.fails_vu,
+        step_timeout: plan.conduct.step_timeout,
+        fails_vu_on_delivery: plan.conduct.verify.fails_vu,
         draining: false,
         ctx,
     };
@@ -381,7 +381,7 @@ impl Vu {
 mod tests {
     use super::socket::Reply;
     use super::*;
-    use crate::engine::plan::{MessageSpec, RoomAssignment, RoomPolicy};
+    use crate::engine::plan::{Conduct, MessageSpec, RoomAssignment, RoomPolicy};
 
     fn ctx() -> Arc<RunCtx> {
         let plan = LoadPlan {
@@ -392,23 +392,25 @@ mod tests {
             levels: vec![],
             duration: Duration::ZERO,
             flows: vec![],
-            rooms: RoomPolicy {
-                assignment: RoomAssignment::Groups { size: 2 },
-                hot_room_share: 0.0,
-                password: None,
+            conduct: Conduct {
+                rooms: RoomPolicy {
+                    assignment: RoomAssignment::Groups { size: 2 },
+                    hot_room_share: 0.0,
+                    password: None,
+                },
+                messages: MessageSpec {
+                    text: String::new(),
+                    size: 0,
+                },
+                step_timeout: Duration::ZERO,
+                verify: crate::engine::plan::Verify {
+                    delivery_deadline: Duration::ZERO,
+                    receipt_deadline: Duration::ZERO,
+                    late_after: Duration::ZERO,
+                    fails_vu: false,
+                },
+                thresholds: vec![],
             },
-            messages: MessageSpec {
-                text: String::new(),
-                size: 0,
-            },
-            step_timeout: Duration::ZERO,
-            verify: crate::engine::plan::Verify {
-                delivery_deadline: Duration::ZERO,
-                receipt_deadline: Duration::ZERO,
-                late_after: Duration::ZERO,
-                fails_vu: false,
-            },
-            thresholds: vec![],
             segment: None,
         };
         Arc::new(RunCtx {

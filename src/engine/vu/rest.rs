@@ -112,7 +112,7 @@ impl Vu {
 
     pub(super) async fn enter_room(&mut self) -> StepResult {
         let authed = self.authed(Op::EnterRoom)?;
-        let policy = &self.ctx.plan.rooms;
+        let policy = &self.ctx.plan.conduct.rooms;
         let key: RoomKey = assign(policy, self.ctx.plan.seed, self.id);
         let password = policy.password.clone();
         let slot = self.team().rooms.slot(key);

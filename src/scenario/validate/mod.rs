@@ -29,6 +29,7 @@ use super::Scenario;
 use super::duration::DurationValue;
 use super::error::{Problem, ScenarioError, line_column, tidy_serde_message};
 use super::model::ScenarioFile;
+use crate::engine::plan::Conduct;
 
 pub(crate) use arithmetic::{arrival_rate_count, arrival_rate_offset, ramp_targets};
 
@@ -142,11 +143,13 @@ pub fn validate(file: ScenarioFile, default_name: &str) -> Result<Scenario, Vec<
         seed: file.seed,
         phases,
         flows,
-        rooms,
-        messages,
-        step_timeout,
-        verify,
-        thresholds,
+        conduct: Conduct {
+            rooms,
+            messages,
+            step_timeout,
+            verify,
+            thresholds,
+        },
     })
 }
 
