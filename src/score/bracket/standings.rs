@@ -69,17 +69,19 @@ impl Bracket {
             for t in [w, l] {
                 rows[t].total_users += u64::from(r.users_of(&self.teams[t]).unwrap_or(0));
             }
+            // Points are a round-robin measure: elimination formats rank by how far a team went.
+            let points = u32::from(self.format == Format::RoundRobin);
             if r.outcome == Outcome::Draw {
                 for (t, o) in [(w, l), (l, w)] {
                     rows[t].draws += 1;
-                    rows[t].points += 1;
-                    *taken.entry((t, o)).or_default() += 1;
+                    rows[t].points += points;
+                    *taken.entry((t, o)).or_default() += points;
                 }
             } else {
                 rows[w].wins += 1;
-                rows[w].points += 2;
+                rows[w].points += 2 * points;
                 rows[l].losses += 1;
-                *taken.entry((w, l)).or_default() += 2;
+                *taken.entry((w, l)).or_default() += 2 * points;
             }
             knocks[l] += 1;
             if self.format != Format::RoundRobin && knocks[l] == lives {
@@ -108,11 +110,6 @@ impl Bracket {
         out_at: &[Option<u32>],
         states: &[State],
     ) -> Option<String> {
-        // Points are a round-robin measure; the tally gave them to everyone, and here they mean
-        // nothing.
-        for r in rows.iter_mut() {
-            r.points = 0;
-        }
         let champion = match self.elimination_champion(states) {
             Slot::Team(t) => Some(t),
             _ => None,
@@ -138,15 +135,15 @@ impl Bracket {
             // A bracket of one team has no match: seed 1 is the champion without playing.
             [] => Slot::Team(0),
             // The reset was not needed: the grand final's winner, the winners-bracket champion.
-            [.., before, State::NotNeeded] => winner_slot(Some(before)),
-            [.., last] => winner_slot(Some(last)),
+            [.., before, State::NotNeeded] => winner_slot(before),
+            [.., last] => winner_slot(last),
         }
     }
 }
 
-fn winner_slot(state: Option<&State>) -> Slot {
+fn winner_slot(state: &State) -> Slot {
     match state {
-        Some(State::Decided { winner, .. }) => *winner,
+        State::Decided { winner, .. } => *winner,
         _ => Slot::Pending,
     }
 }
