@@ -21,9 +21,12 @@
 # MAX_USERS=N plays the scenario's ramp up to N users instead of its own `max_users` (same steps):
 # the way to take the ramp past what the stronger team serves. (`--max-users` only lowers it.)
 #
+# ON_CONFIG=FILE gives the "on" server an overload config file (`--overload-config`, e.g. other
+# `[hot]` settings); unset, it runs the defaults.
+#
 #   benches/overload/run.sh [OUT_DIR] [extra `stampede match` flags, e.g. --max-users 1000]
 #   CPU_QUOTA=25 MODE=concurrent SCENARIO=benches/overload/ramp-hot.toml KDF=cheap (defaults)
-#   MAX_USERS (unset: the scenario's own)
+#   MAX_USERS (unset: the scenario's own), ON_CONFIG (unset: the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -67,8 +70,17 @@ if [ -n "${MAX_USERS:-}" ]; then
   scenario="$work/scenario.toml"
 fi
 
+on_config=()
+if [ -n "${ON_CONFIG:-}" ]; then
+  [ -r "$ON_CONFIG" ] || { echo "run.sh: ON_CONFIG=$ON_CONFIG is not a readable file" >&2; exit 2; }
+  cp "$ON_CONFIG" "$work/on-config.toml"
+  on_config=(--overload-config "$work/on-config.toml")
+fi
+
 serve() { # name port on|off
   local group="$cgroups/stampede-overload-$1"
+  local extra=()
+  [ "$1" = on ] && extra=("${on_config[@]}")
   mkdir -p "$work/$1" "$group"
   echo 262144 >"$group/cpu.shares"
   echo 20000 >"$group/cpu.cfs_period_us"
@@ -76,7 +88,7 @@ serve() { # name port on|off
   # The shell joins the cgroup, then becomes the server: every thread it starts is capped too.
   sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$group" \
     taskset -c 1 "$work/reference-server" --listen "127.0.0.1:$2" --overload "$3" \
-    "${kdf[@]}" \
+    "${kdf[@]}" "${extra[@]}" \
     --files-dir "$work/$1/files" --jwt-secret "stampede-overload-benchmark" \
     >"$work/$1/server.log" 2>&1 &
   pids+=("$!")
@@ -103,5 +115,6 @@ for team in on:5201 off:5202; do
   cat "$cgroups/stampede-overload-${team%%:*}/cpu.stat" >"$out/cpu-${team%%:*}.txt" || true
 done
 cp "$scenario" "$out/scenario.toml"
+[ -n "${ON_CONFIG:-}" ] && cp "$work/on-config.toml" "$out/on-config.toml"
 echo "results in $out"
 exit "$status"
