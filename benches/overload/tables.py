@@ -44,9 +44,9 @@ def main(directory: str) -> None:
                 )
                 held = f"no: {broken}"
             print(f"| {int(r['target_users']):,} | {r['vus_failed_in_level']} | {int(r['requests_ok']):,} "
-                  f"| {r['requests_failed']} | {r['deliveries_missing']} | {float(r['delivery_p99_ms']):.1f} "
+                  f"| {r['requests_failed']} | {r['deliveries_missing']} | {cell(r['delivery_p99_ms'])} "
                   f"| {r.get('receipts_missing') or '–'} | {cell(r.get('receipt_p99_ms'))} "
-                  f"| {float(r['request_p99_ms']):.1f} | {held} |")
+                  f"| {cell(r['request_p99_ms'])} | {held} |")
 
 
 def cell(value: str | None) -> str:
