@@ -8,6 +8,7 @@
 //!
 //! [`config`]: super::config
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -292,6 +293,12 @@ pub struct OutputArgs {
     /// Also the behaviour when stdout is not a terminal.
     #[arg(long, env = "STAMPEDE_NO_TUI")]
     pub no_tui: bool,
+    /// Serve live metrics in the Prometheus text format at http://ADDR/metrics during the run
+    ///
+    /// ADDR is IP:PORT, e.g. 127.0.0.1:9464 (port 0: any free port, printed at the start). A match
+    /// or bracket serves every team's figures, a run split over --workers the combined view.
+    #[arg(long, env = "STAMPEDE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How one run is split over several processes or machines.
