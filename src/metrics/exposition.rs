@@ -12,8 +12,11 @@ use super::snapshot::{Percentiles, Snapshot};
 /// The `Content-Type` of [`Exposition::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Reads one percentile, in milliseconds, out of [`Percentiles`].
+type Field = fn(&Percentiles) -> f64;
+
 /// The quantiles every latency summary exposes, with the snapshot field each comes from.
-const QUANTILES: [(&str, fn(&Percentiles) -> f64); 3] = [
+const QUANTILES: [(&str, Field); 3] = [
     ("0.5", |p| p.p50_ms),
     ("0.95", |p| p.p95_ms),
     ("0.99", |p| p.p99_ms),
