@@ -42,8 +42,13 @@ def main(directory: str) -> None:
                 )
                 held = f"no: {broken}"
             print(f"| {int(r['target_users']):,} | {r['vus_failed_in_level']} | {int(r['requests_ok']):,} "
-                  f"| {r['requests_failed']} | {r['deliveries_missing']} | {float(r['delivery_p99_ms']):.1f} "
-                  f"| {float(r['request_p99_ms']):.1f} | {held} |")
+                  f"| {r['requests_failed']} | {r['deliveries_missing']} | {ms(r['delivery_p99_ms'])} "
+                  f"| {ms(r['request_p99_ms'])} | {held} |")
+
+
+def ms(cell: str) -> str:
+    """A latency cell: empty when the level had no sample."""
+    return f"{float(cell):.1f}" if cell else "–"
 
 
 def written(root: Path, team: str) -> str:
