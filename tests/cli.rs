@@ -403,3 +403,46 @@ fn bracket_resume_and_rescore_need_a_directory_they_wrote() {
         stderr(&out)
     );
 }
+
+#[test]
+fn negative_counts_are_refused_as_values_not_as_unknown_flags() {
+    let base = [
+        "run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--scenario",
+        "scenarios/smoke.toml",
+    ];
+    for (flag, value, hint) in [
+        ("--max-users", "-5", "-5 is not in 0..="),
+        ("--workers", "-2", "-2 is not in 0..="),
+        ("--seed", "-1", "invalid digit"),
+    ] {
+        let out = stampede(&[&base[..], &[flag, value]].concat(), &[]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("error: invalid value '{value}' for '{flag} <")),
+            "{flag}: {err}"
+        );
+        assert!(err.contains(hint), "{flag}: {err}");
+    }
+    let out = stampede(
+        &[
+            "bracket",
+            "--teams",
+            "t.toml",
+            "--scenario",
+            "s.toml",
+            "--void-retries",
+            "-1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: invalid value '-1' for '--void-retries <N>'"),
+        "{}",
+        stderr(&out)
+    );
+}

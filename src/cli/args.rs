@@ -182,10 +182,20 @@ pub struct BracketArgs {
     pub resume: Option<PathBuf>,
     /// Times a void match (the generator was unhealthy) is played again in a row before the
     /// bracket stops (it can then be resumed).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        allow_negative_numbers = true
+    )]
     pub void_retries: u32,
     /// Play every match's runs as N processes of this machine, their results merged
-    #[arg(long, env = "STAMPEDE_WORKERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_WORKERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub workers: Option<u32>,
     /// How the plan is shaped (not with --resume).
     #[command(flatten)]
@@ -269,10 +279,20 @@ pub struct PlanArgs {
     )]
     pub time_scale: Option<f64>,
     /// Cap every phase at N users: a ramp stops at N and then holds.
-    #[arg(long, env = "STAMPEDE_MAX_USERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_MAX_USERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_users: Option<u32>,
     /// Seed of every random choice (overrides the scenario's `seed`).
-    #[arg(long, env = "STAMPEDE_SEED", value_name = "S")]
+    #[arg(
+        long,
+        env = "STAMPEDE_SEED",
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
     pub seed: Option<u64>,
 }
 
@@ -326,7 +346,12 @@ pub struct SplitArgs {
     ///
     /// Each process runs one segment (results in OUT/segments/I), sockets spread over
     /// 127.0.0.x source addresses when the target is on loopback.
-    #[arg(long, env = "STAMPEDE_WORKERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_WORKERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub workers: Option<u32>,
     /// Write the live progress to stdout as JSON lines (one snapshot each) instead of a view
     #[arg(long, env = "STAMPEDE_PROGRESS_JSON")]
