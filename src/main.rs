@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         }
         Command::Rescore(args) => RescoreConfig::resolve(args).and_then(contest::rescore),
         Command::Merge(args) => MergeConfig::resolve(args).and_then(commands::merge),
+        Command::Completions(args) => commands::completions(args.shell),
     };
     match outcome {
         Ok(exit) => exit.into(),

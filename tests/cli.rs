@@ -514,3 +514,30 @@ fn a_bad_value_from_a_variable_names_the_variable() {
         stderr(&out)
     );
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_stampede()"),
+        ("zsh", "#compdef stampede"),
+        ("fish", "complete -c stampede"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[stampede]"),
+    ] {
+        let out = stampede(&["completions", shell], &[]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains(marker), "{shell}:\n{script}");
+        // fish names long flags without their dashes (`-l max-users`).
+        for word in ["bracket", "rescore", "max-users", "metrics-listen"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    let out = stampede(&["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("[possible values: bash,"),
+        "{}",
+        stderr(&out)
+    );
+}

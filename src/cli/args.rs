@@ -46,6 +46,11 @@ pub enum Command {
     Rescore(RescoreArgs),
     /// Merge the results of a run's segments (--segment I/N) into one result.
     Merge(MergeArgs),
+    /// Print the shell completion script of every subcommand and flag
+    ///
+    /// e.g. `stampede completions bash > ~/.local/share/bash-completion/completions/stampede`, or
+    /// `stampede completions zsh > "${fpath[1]}/_stampede"`.
+    Completions(CompletionsArgs),
 }
 
 /// `stampede run`.
@@ -220,6 +225,14 @@ pub struct MergeArgs {
     /// The segments' results directories (each written by a run with --segment I/N).
     #[arg(value_name = "SEGMENT_DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+/// `stampede completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `stampede rescore`.

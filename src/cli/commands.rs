@@ -241,6 +241,24 @@ pub fn merge(config: MergeConfig) -> Result<Exit, CliError> {
     Ok(Exit::from_thresholds(merged.summary.thresholds_passed()))
 }
 
+/// `stampede completions SHELL`: the completion script of every subcommand and flag, on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<Exit, CliError> {
+    use clap::CommandFactory;
+    use std::io::Write as _;
+    let mut command = super::args::Cli::command();
+    // Into memory first: the generator panics on a failed write, e.g. to a closed pipe.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "stampede", &mut script);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        // The reader stopped early (`| head`): nothing is wrong with the script.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Environment(
+            format!("cannot write the completion script: {e}"),
+        )),
+        _ => Ok(Exit::Ok),
+    }
+}
+
 /// `stampede validate`: the file is valid (resolution already loaded and lowered it); print what it
 /// will do.
 pub fn validate(config: ValidateConfig) -> Result<Exit, CliError> {
