@@ -8,6 +8,7 @@
 //!
 //! [`config`]: super::config
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +46,11 @@ pub enum Command {
     Rescore(RescoreArgs),
     /// Merge the results of a run's segments (--segment I/N) into one result.
     Merge(MergeArgs),
+    /// Print the shell completion script of every subcommand and flag
+    ///
+    /// e.g. `stampede completions bash > ~/.local/share/bash-completion/completions/stampede`, or
+    /// `stampede completions zsh > "${fpath[1]}/_stampede"`.
+    Completions(CompletionsArgs),
 }
 
 /// `stampede run`.
@@ -181,10 +187,20 @@ pub struct BracketArgs {
     pub resume: Option<PathBuf>,
     /// Times a void match (the generator was unhealthy) is played again in a row before the
     /// bracket stops (it can then be resumed).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        allow_negative_numbers = true
+    )]
     pub void_retries: u32,
     /// Play every match's runs as N processes of this machine, their results merged
-    #[arg(long, env = "STAMPEDE_WORKERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_WORKERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub workers: Option<u32>,
     /// How the plan is shaped (not with --resume).
     #[command(flatten)]
@@ -209,6 +225,14 @@ pub struct MergeArgs {
     /// The segments' results directories (each written by a run with --segment I/N).
     #[arg(value_name = "SEGMENT_DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+/// `stampede completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `stampede rescore`.
@@ -268,10 +292,20 @@ pub struct PlanArgs {
     )]
     pub time_scale: Option<f64>,
     /// Cap every phase at N users: a ramp stops at N and then holds.
-    #[arg(long, env = "STAMPEDE_MAX_USERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_MAX_USERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_users: Option<u32>,
     /// Seed of every random choice (overrides the scenario's `seed`).
-    #[arg(long, env = "STAMPEDE_SEED", value_name = "S")]
+    #[arg(
+        long,
+        env = "STAMPEDE_SEED",
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
     pub seed: Option<u64>,
 }
 
@@ -292,6 +326,12 @@ pub struct OutputArgs {
     /// Also the behaviour when stdout is not a terminal.
     #[arg(long, env = "STAMPEDE_NO_TUI")]
     pub no_tui: bool,
+    /// Serve live metrics in the Prometheus text format at http://ADDR/metrics during the run
+    ///
+    /// ADDR is IP:PORT, e.g. 127.0.0.1:9464 (port 0: any free port, printed at the start). A match
+    /// or bracket serves every team's figures, a run split over --workers the combined view.
+    #[arg(long, env = "STAMPEDE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How one run is split over several processes or machines.
@@ -319,7 +359,12 @@ pub struct SplitArgs {
     ///
     /// Each process runs one segment (results in OUT/segments/I), sockets spread over
     /// 127.0.0.x source addresses when the target is on loopback.
-    #[arg(long, env = "STAMPEDE_WORKERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_WORKERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub workers: Option<u32>,
     /// Write the live progress to stdout as JSON lines (one snapshot each) instead of a view
     #[arg(long, env = "STAMPEDE_PROGRESS_JSON")]

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{MergeConfig, RunConfig, ValidateConfig};
 use super::exit::{CliError, Exit};
+use super::metrics_listen::MetricsListener;
 use super::progress;
 use super::signals;
 use crate::engine::plan::{LoadPlan, RoomAssignment, Step};
@@ -27,6 +28,7 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
     if let Some(workers) = config.split.workers {
         return super::workers::run(config, workers);
     }
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async {
         let target = config.target.to_engine();
         preflight(&target).await?;
@@ -42,7 +44,7 @@ pub fn run(config: RunConfig) -> Result<Exit, CliError> {
         };
         let view = View::of(config.split.progress_json, config.tui);
         let written =
-            execute_with_view(Arc::new(config.plan), &destinations, options, view).await?;
+            execute_with_view(Arc::new(config.plan), &destinations, options, view, metrics).await?;
         if config.split.progress_json {
             // Stdout carries the snapshots; the summary is in the results directory.
             return Ok(Exit::from_thresholds(
@@ -106,12 +108,14 @@ pub(super) async fn preflight(target: &Target) -> Result<(), CliError> {
 /// the view is the terminal scoreboard, whose `q` (confirmed) and Ctrl-C cancel the same `interrupt`
 /// token (raw mode turns Ctrl-C into a key, so the signal handler does not see it then). Either way
 /// the run ends normally and writes its results, and the view has finished (the terminal is back to
-/// normal) before this returns and the summary prints.
+/// normal) before this returns and the summary prints. With `metrics`, the snapshots are also
+/// served there while the run lasts.
 pub async fn execute_with_view(
     plan: Arc<LoadPlan>,
     destinations: &[Destination],
     options: EngineOptions,
     view: View,
+    metrics: Option<MetricsListener>,
 ) -> Result<Vec<Written>, CliError> {
     let interrupt = CancellationToken::new();
     let on_signal = signals::listen(
@@ -121,6 +125,7 @@ pub async fn execute_with_view(
          (again to stop at once)…",
     );
     let (tx, rx) = watch::channel(Snapshot::default());
+    let endpoint = metrics.map(|m| m.serve(rx.clone()));
     let view = match view {
         View::Scoreboard => {
             let mut tui_options = TuiOptions::new(view_title(&plan, destinations));
@@ -132,6 +137,9 @@ pub async fn execute_with_view(
     };
     let result = runner::execute(plan, destinations, options, interrupt, tx).await;
     on_signal.abort();
+    if let Some(endpoint) = endpoint {
+        endpoint.abort();
+    }
     let _ = view.await;
     Ok(result?)
 }
@@ -231,6 +239,24 @@ pub fn merge(config: MergeConfig) -> Result<Exit, CliError> {
         config.out.display()
     );
     Ok(Exit::from_thresholds(merged.summary.thresholds_passed()))
+}
+
+/// `stampede completions SHELL`: the completion script of every subcommand and flag, on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<Exit, CliError> {
+    use clap::CommandFactory;
+    use std::io::Write as _;
+    let mut command = super::args::Cli::command();
+    // Into memory first: the generator panics on a failed write, e.g. to a closed pipe.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "stampede", &mut script);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        // The reader stopped early (`| head`): nothing is wrong with the script.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Environment(
+            format!("cannot write the completion script: {e}"),
+        )),
+        _ => Ok(Exit::Ok),
+    }
 }
 
 /// `stampede validate`: the file is valid (resolution already loaded and lowered it); print what it

@@ -4,7 +4,7 @@
 //! and never a clap struct.
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -63,6 +63,8 @@ pub struct RunConfig {
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
     /// How the run is split over processes.
@@ -187,6 +189,8 @@ pub struct DemoConfig {
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Everything `stampede validate` needs.
@@ -209,6 +213,8 @@ pub struct MatchConfig {
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
     /// How the match is split over processes.
@@ -233,6 +239,8 @@ pub struct BracketConfig {
     pub void_retries: u32,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
     /// Play every run as this many local processes.
@@ -279,6 +287,7 @@ impl MatchConfig {
             },
             out_dir,
             tui: tui(&args.output, invocation) && !split.progress_json,
+            metrics_listen: args.output.metrics_listen,
             source_ips,
             split,
             source: Some(PlanSource {
@@ -323,6 +332,7 @@ impl BracketConfig {
                 dir: dir.clone(),
                 void_retries: args.void_retries,
                 tui: tui(&args.output, invocation),
+                metrics_listen: args.output.metrics_listen,
                 source_ips: source_ips(&args.network, &targets)?,
                 workers: workers(args.workers)?,
             });
@@ -382,6 +392,7 @@ impl BracketConfig {
             dir,
             void_retries: args.void_retries,
             tui: tui(&args.output, invocation),
+            metrics_listen: args.output.metrics_listen,
             source_ips,
             workers: workers(args.workers)?,
         })
@@ -463,6 +474,7 @@ impl RunConfig {
             plan,
             out_dir,
             tui: tui(&args.output, invocation) && !split.progress_json,
+            metrics_listen: args.output.metrics_listen,
             source_ips,
             split,
             source: PlanSource {
@@ -485,6 +497,7 @@ impl DemoConfig {
             single: args.single,
             out_dir,
             tui: tui(&args.output, invocation),
+            metrics_listen: args.output.metrics_listen,
         })
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::commands::{View, runtime, scoreboard};
 use super::config::{BracketConfig, MatchConfig, RescoreConfig};
 use super::exit::{CliError, Exit};
+use super::metrics_listen::MetricsListener;
 use super::progress;
 use super::signals;
 use crate::contest::files::{MatchFile, SETUP_JSON};
@@ -30,6 +31,7 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
     if let Some(workers) = config.split.workers {
         return super::workers::play_match(config, workers);
     }
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async {
         let setup = &config.setup;
         let names: Vec<&str> = setup.teams.iter().map(|t| t.name.as_str()).collect();
@@ -66,6 +68,7 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
             &options.stop,
             "stopping every team's load, judging what is still awaited, then writing the results \
              (again to stop at once)…",
+            metrics,
         );
         let result = {
             let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
@@ -163,6 +166,7 @@ pub fn match_text(file: &MatchFile, dir: &Path) -> String {
 /// ends (without the scoreboard), then the bracket drawn with its standings. Exit 0 when finished,
 /// 1 when it stopped early (interrupted, or a match void too often): resume it.
 pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async {
         let dir = config.dir.clone();
         let title = match &config.start {
@@ -180,6 +184,7 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
             &StopControl::default(),
             "stopping the match in play, judging what is still awaited; finished matches are \
              kept and the bracket can be resumed (again to stop at once)…",
+            metrics,
         );
         let quiet = config.tui;
         // Everything holding a sender of the session (the view updates, the executor) lives in
@@ -522,6 +527,8 @@ pub(super) struct Session {
     bracket: Option<watch::Sender<BracketView>>,
     view: JoinHandle<()>,
     on_signal: JoinHandle<()>,
+    /// The `--metrics-listen` endpoint, serving the same snapshots as the view.
+    endpoint: Option<JoinHandle<()>>,
     /// Shared with every run: cut by a second signal, told why the session stopped.
     pub(super) stop: StopControl,
 }
@@ -535,11 +542,13 @@ impl Session {
         bracket: Option<BracketView>,
         stop: &StopControl,
         on_interrupt: &'static str,
+        metrics: Option<MetricsListener>,
     ) -> Session {
         let interrupt = CancellationToken::new();
         let stop = stop.clone();
         let on_signal = signals::listen(interrupt.clone(), stop.clone(), on_interrupt);
         let (feed, snapshots) = watch::channel(Snapshot::default());
+        let endpoint = metrics.map(|m| m.serve(snapshots.clone()));
         let (bracket, bracket_rx) = match bracket {
             Some(v) => {
                 let (tx, rx) = watch::channel(v);
@@ -563,6 +572,7 @@ impl Session {
             bracket,
             view,
             on_signal,
+            endpoint,
             stop,
         }
     }
@@ -571,6 +581,9 @@ impl Session {
     /// the view. Every clone of the feed (executors) must be gone by now.
     pub(super) async fn finish(self) {
         self.on_signal.abort();
+        if let Some(endpoint) = self.endpoint {
+            endpoint.abort();
+        }
         drop(self.feed);
         drop(self.bracket);
         let _ = self.view.await;

@@ -112,6 +112,18 @@ impl CliError {
         }
     }
 
+    /// The message `main` prints after `error: `: a flag's error names the `STAMPEDE_*` variable
+    /// its value came from, when it came from one (see [`env_origin`](super::origin::env_origin)).
+    pub fn message(&self, argv: &[std::ffi::OsString]) -> String {
+        match self {
+            CliError::Flag { flag, message } => match super::origin::env_origin(flag, argv) {
+                Some(var) => format!("{flag} (from {var}): {message}"),
+                None => self.to_string(),
+            },
+            _ => self.to_string(),
+        }
+    }
+
     /// Shorthand for [`CliError::Flag`].
     pub fn flag(flag: &'static str, message: impl Into<String>) -> CliError {
         CliError::Flag {

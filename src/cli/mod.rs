@@ -15,7 +15,9 @@
 //! - [`teams`]: `--team NAME=URL` flags and teams files.
 //! - [`workers`]: `--workers N`: one run split over N local processes, their results merged.
 //! - [`exit`]: [`Exit`](exit::Exit) codes and [`CliError`](exit::CliError).
+//! - [`origin`]: whether a flag's value came from its `STAMPEDE_*` variable, for error messages.
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
+//! - [`metrics_listen`]: `--metrics-listen`, the live snapshots as Prometheus text over HTTP.
 //! - [`signals`]: Ctrl-C, SIGTERM and SIGHUP: an orderly stop, then a stop at once.
 
 pub mod args;
@@ -25,6 +27,8 @@ pub mod contest;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod exit;
+pub mod metrics_listen;
+pub mod origin;
 pub mod progress;
 pub mod signals;
 pub mod target;

@@ -21,6 +21,7 @@ use super::commands::{View, preflight, runtime};
 use super::config::{MatchConfig, RunConfig};
 use super::contest::Session;
 use super::exit::{CliError, Exit};
+use super::metrics_listen::MetricsListener;
 use crate::contest::Executor;
 use crate::engine::StopControl;
 use crate::engine::plan::LoadPlan;
@@ -57,6 +58,7 @@ struct Job {
 
 /// Runs `config` as `workers` processes and merges their results into `config.out_dir`.
 pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async move {
         let target = config.target.to_engine();
         preflight(&target).await?;
@@ -81,6 +83,7 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
                 config.plan.scenario, config.target.name
             ),
             View::of(config.split.progress_json, config.tui),
+            metrics,
         )
         .await?;
         let merged = crate::merge::merge_dirs(&config.out_dir, &present, true)?;
@@ -104,6 +107,7 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
     let source = config.source.clone().ok_or_else(|| {
         CliError::Environment("this match has no scenario file to start workers with".into())
     })?;
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async move {
         let mut down = Vec::new();
         for t in &config.setup.teams {
@@ -152,6 +156,7 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
                 names.join(" vs ")
             ),
             View::of(config.split.progress_json, config.tui),
+            metrics,
         )
         .await?;
         let played = crate::contest::merge::merge_matches(&config.out_dir, &present, true)
@@ -294,8 +299,16 @@ async fn in_session(
     workers: u32,
     title: String,
     view: View,
+    metrics: Option<MetricsListener>,
 ) -> Result<Vec<PathBuf>, CliError> {
-    let session = Session::start(title, view, None, &StopControl::default(), STOPPING);
+    let session = Session::start(
+        title,
+        view,
+        None,
+        &StopControl::default(),
+        STOPPING,
+        metrics,
+    );
     let present = run_workers(
         job,
         workers,

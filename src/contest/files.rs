@@ -359,7 +359,12 @@ pub fn levels_csv(teams: &[(String, Option<&RunSummary>, Option<&TeamScore>)]) -
                         l.requests.ok.to_string(),
                         l.requests.failed.to_string(),
                         l.deliveries_missing.to_string(),
-                        l.delivery_p99_ms.to_string(),
+                        // Empty, not 0, when nothing was delivered to measure.
+                        if l.deliveries > 0 {
+                            l.delivery_p99_ms.to_string()
+                        } else {
+                            String::new()
+                        },
                         judged.map(|j| j.ok.to_string()).unwrap_or_default(),
                     ]);
                 }

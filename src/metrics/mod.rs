@@ -4,8 +4,10 @@
 //!
 //! Flow of data: VU → [`Recorder`] (event push, gauges) → [`Hub`] buffers → [`Aggregator`] (drains on
 //! every tick, closes seconds and levels) → [`Snapshot`] for views and [`TeamResult`] at the end.
+//! [`exposition`] renders a snapshot as Prometheus text for `--metrics-listen`.
 
 pub mod aggregate;
+pub mod exposition;
 pub mod health;
 pub mod recorder;
 pub mod snapshot;
