@@ -56,6 +56,19 @@ pub enum Rescored {
 /// and writes the `rescored*` files. A directory with a journal is a bracket; one with
 /// `match.json` a match.
 pub fn rescore(dir: &Path, rules: Option<NewRules>) -> Result<Rescored, ContestError> {
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(ContestError::Invalid {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{what}; give the directory a `stampede match` or `stampede bracket` wrote"
+            ),
+        });
+    }
     if dir.join(JOURNAL).exists() {
         rescore_bracket(dir, rules)
     } else if dir.join(MATCH_JSON).exists() {
@@ -406,6 +419,19 @@ mod tests {
         .unwrap();
         assert_eq!(file, *after);
         assert!(tmp.path().join(BRACKET_JSON).exists());
+    }
+
+    #[test]
+    fn a_directory_that_does_not_exist_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = rescore(&tmp.path().join("nope"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope: does not exist"), "{err}");
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = rescore(&file, None).unwrap_err().to_string();
+        assert!(err.contains("file: is not a directory"), "{err}");
     }
 
     #[test]
