@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Prints a match directory's verdict and each team's levels table as Markdown (for RESULTS.md),
 or, with --runs, one row per match directory for repeated runs of the same benchmark: each team's
-sustained users, the difference, deliveries and read receipts missing, receipt latency, and what
-each team's server wrote (from its final /metrics).
+sustained users, the difference, each team's sustained users with receipts counted (when the match
+was rescored with benches/overload/receipts-rules.toml), deliveries and read receipts missing,
+receipt latency, and what each team's server wrote (from its final /metrics).
 
     python3 benches/overload/tables.py DIR
     python3 benches/overload/tables.py --runs DIR...
@@ -74,6 +75,19 @@ def receipts(root: Path, team: str) -> str:
     return f"{missing:,} | {told} | {latency}"
 
 
+def counted(root: Path) -> str:
+    """Each team's sustained users when the match was rescored with receipts counted
+    (`stampede rescore DIR --rules benches/overload/receipts-rules.toml`), or a dash."""
+    path = root / "rescored.json"
+    if not path.exists():
+        return "–"
+    rescored = json.loads(path.read_text())
+    if not rescored.get("rules", {}).get("count_receipts"):
+        return "–"
+    teams = {t["name"]: t["sustained_users"] for t in rescored["teams"]}
+    return f"{teams['on']:,} / {teams['off']:,}"
+
+
 def written(root: Path, team: str) -> str:
     """Packets and bytes the team's server wrote, from the /metrics run.sh saved at the end."""
     metrics = root / f"metrics-{team}.txt"
@@ -90,10 +104,11 @@ def written(root: Path, team: str) -> str:
 
 
 def runs(directories: list[str]) -> None:
-    print("| run | on sustained | off sustained | on − off | VUs failed on / off "
+    print("| run | on sustained | off sustained | on − off | receipts counted: on / off "
+          "| VUs failed on / off "
           "| requests ok on / off | on: deliveries missing | on: receipts missing | on: receipt p99 "
           "| off: deliveries missing | off: receipts missing | off: receipt p99 | on wrote | off wrote |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for directory in directories:
         root = Path(directory)
         match = json.loads((root / "match.json").read_text())
@@ -102,7 +117,7 @@ def runs(directories: list[str]) -> None:
             sys.exit(f"{directory}: expected teams on and off, found {sorted(teams)}")
         on, off = teams["on"], teams["off"]
         print(f"| {root.name} | {on['sustained_users']:,} | {off['sustained_users']:,} "
-              f"| {on['sustained_users'] - off['sustained_users']:+,} "
+              f"| {on['sustained_users'] - off['sustained_users']:+,} | {counted(root)} "
               f"| {on['headline']['users_failed']:,} / {off['headline']['users_failed']:,} "
               f"| {on['headline']['requests_ok'] / 1e6:.1f} M / {off['headline']['requests_ok'] / 1e6:.1f} M "
               f"| {receipts(root, 'on')} | {receipts(root, 'off')} "
