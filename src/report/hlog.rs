@@ -58,6 +58,32 @@ pub fn parse_started_at(started_at: &str) -> Option<SystemTime> {
     Some(t.into())
 }
 
+/// Reads back what [`write_hlog`] wrote: one entry per tagged interval whose tag is an operation
+/// this build knows (others are skipped), timestamps in seconds since the log's base time.
+pub fn read_hlog(bytes: &[u8]) -> Result<Vec<HlogEntry>, String> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(bytes) {
+        let LogEntry::Interval(h) = entry.map_err(|e| format!("{e:?}"))? else {
+            continue;
+        };
+        let Some(op) = h
+            .tag()
+            .and_then(|t| crate::metrics::Op::from_name(t.as_str()))
+        else {
+            continue;
+        };
+        out.push(HlogEntry {
+            start_secs: h.start_timestamp().as_secs_f64(),
+            length_secs: h.duration().as_secs_f64(),
+            op,
+            max_ms: h.max(),
+            encoded: h.encoded_histogram().to_string(),
+        });
+    }
+    Ok(out)
+}
+
 /// Writes `entries` as an interval log whose timestamps count from `started_at`. Entries are written
 /// in order of start, and within an interval in report order of operation.
 pub fn write_hlog<W: io::Write>(
@@ -174,6 +200,28 @@ mod tests {
         // Within one interval, operations keep their report order.
         assert_eq!(intervals[0].0.as_deref(), Some(Op::Login.name()));
         assert_eq!(intervals[1].0.as_deref(), Some(Op::Delivery.name()));
+    }
+
+    #[test]
+    fn reads_back_what_it_wrote() {
+        let entries = fixture::hlog();
+        let mut buf = Vec::new();
+        write_hlog(&mut buf, started(), &entries).unwrap();
+        let back = read_hlog(&buf).unwrap();
+        assert_eq!(back.len(), entries.len());
+        for e in &entries {
+            let b = back
+                .iter()
+                .find(|b| b.op == e.op && b.start_secs == e.start_secs)
+                .unwrap();
+            assert_eq!(b.length_secs, e.length_secs);
+            let (x, y) = (
+                decode_hist(&b.encoded).unwrap(),
+                decode_hist(&e.encoded).unwrap(),
+            );
+            assert_eq!((x.len(), x.max()), (y.len(), y.max()));
+        }
+        assert!(read_hlog(b"Tag=x,not,a,log").is_err());
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //! - [`csv`]: `levels.csv`, `timeline.csv`, `failures.csv`, with their stable column names.
 //! - [`hlog`]: `latency.hlog`, an HdrHistogram interval log tagged by operation.
 //! - [`text`]: the human summary printed at the end of a run (also `summary.txt`).
+//! - [`html`]: `report.html`, the run as a self-contained page with charts.
 //! - [`write`](mod@write): [`write_run`] puts all of the above in a results directory, each file atomically.
 //! - [`error`]: [`ReportError`], which always names the file.
 
 pub mod csv;
 pub mod error;
 pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod summary;
 pub mod text;
