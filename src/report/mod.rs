@@ -24,7 +24,7 @@ pub mod thresholds;
 pub mod write;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod schema_tests;
 
