@@ -16,8 +16,10 @@
 //! - [`series`]: summary rows and interval histograms as chart series, downsampled.
 //! - [`page`]: the shared frame (head, style sheet, policy), sections, figures, tables.
 //! - [`run`]: the run page.
+//! - [`compare`](mod@compare): the page of `stampede compare --html`.
 
 pub mod chart;
+pub mod compare;
 pub mod format;
 pub mod markup;
 pub mod page;
