@@ -16,7 +16,7 @@ use super::files::{
     BracketFile, JOURNAL, MATCH_JSON, MATCHES_DIR, MatchFile, QUALIFYING_DIR, SETUP_JSON,
 };
 use super::tournament::{BracketSetup, bracket_file, journal_attempts};
-use super::view::bracket_view;
+use crate::tui::bracket_view;
 use crate::report::hlog::read_hlog;
 use crate::report::html::chart::{BarChart, Limit, Series, TimeChart, Unit};
 use crate::report::html::format::{int, ms, num, pct};
@@ -24,7 +24,7 @@ use crate::report::html::markup::{Html, rel_href};
 use crate::report::html::page::{Cell, badge, page, section, table};
 use crate::report::html::series::{Agg, level_markers, timeline};
 use crate::report::html::{REPORT_HTML, run_page};
-use crate::report::summary::{LevelRow, RunSummary};
+use crate::base::summary::{LevelRow, RunSummary};
 use crate::report::write::{LATENCY_HLOG, SUMMARY_JSON};
 use crate::report::{ReportError, write_file_atomic};
 use crate::score::bracket::Stage;
@@ -332,7 +332,7 @@ fn match_charts(h: &mut Html, file: &MatchFile, teams: &[(&str, Option<&RunSumma
         .map(|l| level_markers(l))
         .unwrap_or_default();
     h.open("div", &[("class", "charts")]);
-    type Pick = fn(&crate::report::summary::TimelineRow) -> Option<f64>;
+    type Pick = fn(&crate::base::summary::TimelineRow) -> Option<f64>;
     let charts: [(&str, Unit, Agg, Pick); 5] = [
         ("Connected users", Unit::Count, Agg::Last, |r| {
             Some(r.connected_users as f64)
@@ -1056,7 +1056,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::contest::play::{MatchSetup, Mode, play_match};
+    use crate::contest::files::Mode;
+    use crate::contest::play::{MatchSetup, play_match};
     use crate::contest::teams::{SavedTeam, TeamEntry};
     use crate::contest::testkit::Scripted;
     use crate::contest::tournament::{SeedBy, Start, play_bracket};
@@ -1170,9 +1171,7 @@ mod tests {
             title: "Cup <b>".into(),
             scenario_file: "smoke.toml".into(),
             scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
-            time_scale: 1.0,
-            max_users: None,
-            seed: None,
+            options: crate::scenario::lower::LowerOptions::default(),
             mode: Mode::Concurrent,
             format: Format::Single,
             seeding: SeedBy::File,

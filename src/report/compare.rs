@@ -31,9 +31,9 @@ use std::fmt::Write as _;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::metrics::Op;
-use crate::metrics::aggregate::{HlogEntry, decode_hist};
-use crate::report::summary::RunSummary;
+use crate::base::kinds::Op;
+use crate::base::hist::{HlogEntry, decode_hist};
+use crate::base::summary::RunSummary;
 
 /// Seconds per bootstrap block.
 pub const BLOCK_SECS: usize = 5;
@@ -298,11 +298,11 @@ pub fn compare(a: &Side, b: &Side) -> Comparison {
         .map(|i| {
             let (la, lb) = (sa.levels.get(i), sb.levels.get(i));
             let any = la.or(lb).expect("one of them has it");
-            let window_of = |side: &Side, l: Option<&crate::report::summary::LevelRow>| match l {
+            let window_of = |side: &Side, l: Option<&crate::base::summary::LevelRow>| match l {
                 Some(l) => window(&side.intervals, Op::Delivery, l.start_secs, l.end_secs),
                 None => Vec::new(),
             };
-            let p99 = |l: Option<&crate::report::summary::LevelRow>| {
+            let p99 = |l: Option<&crate::base::summary::LevelRow>| {
                 l.and_then(|l| (l.deliveries > 0).then_some(l.delivery_p99_ms))
             };
             LevelDiff {
@@ -669,7 +669,7 @@ fn interval(d: &P99Diff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::aggregate::{Hist, encode_hist};
+    use crate::base::hist::{Hist, encode_hist};
     use crate::report::fixture;
 
     /// `seconds` one-second histograms of `op`, each of 200 samples around `ms` with a per-second

@@ -14,10 +14,11 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{
-    IntervalLogWriterBuilder, IntervalLogWriterError, Tag,
+    IntervalLogIterator, IntervalLogWriterBuilder, IntervalLogWriterError, LogEntry, Tag,
 };
 
-use crate::metrics::aggregate::{HlogEntry, decode_hist};
+use crate::base::hist::{HlogEntry, decode_hist};
+use crate::base::kinds::Op;
 
 /// Values are µs; dividing the max column by this makes it ms, like the rest of the reports.
 const MAX_VALUE_DIVISOR: f64 = 1000.0;
@@ -49,6 +50,9 @@ pub enum HlogError {
     /// Re-encoding a histogram failed.
     #[error("cannot encode a histogram: {0}")]
     Serialize(String),
+    /// A log being read back does not parse (the message says where).
+    #[error("not an interval log written by stampede: {0}")]
+    Parse(String),
 }
 
 /// The instant an RFC 3339 `started_at` names, if it parses.
@@ -56,32 +60,6 @@ pub fn parse_started_at(started_at: &str) -> Option<SystemTime> {
     let t = time::OffsetDateTime::parse(started_at, &time::format_description::well_known::Rfc3339)
         .ok()?;
     Some(t.into())
-}
-
-/// Reads back what [`write_hlog`] wrote: one entry per tagged interval whose tag is an operation
-/// this build knows (others are skipped), timestamps in seconds since the log's base time.
-pub fn read_hlog(bytes: &[u8]) -> Result<Vec<HlogEntry>, String> {
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-    let mut out = Vec::new();
-    for entry in IntervalLogIterator::new(bytes) {
-        let LogEntry::Interval(h) = entry.map_err(|e| format!("{e:?}"))? else {
-            continue;
-        };
-        let Some(op) = h
-            .tag()
-            .and_then(|t| crate::metrics::Op::from_name(t.as_str()))
-        else {
-            continue;
-        };
-        out.push(HlogEntry {
-            start_secs: h.start_timestamp().as_secs_f64(),
-            length_secs: h.duration().as_secs_f64(),
-            op,
-            max_ms: h.max(),
-            encoded: h.encoded_histogram().to_string(),
-        });
-    }
-    Ok(out)
 }
 
 /// Writes `entries` as an interval log whose timestamps count from `started_at`. Entries are written
@@ -131,10 +109,34 @@ pub fn write_hlog<W: io::Write>(
     Ok(())
 }
 
+/// Reads back what [`write_hlog`] wrote: one entry per tagged interval, its start and length in
+/// seconds since the run started. Untagged intervals and tags that name no operation of this
+/// build are refused: they are not this tool's.
+pub fn read_hlog(bytes: &[u8]) -> Result<Vec<HlogEntry>, HlogError> {
+    let mut entries = Vec::new();
+    for entry in IntervalLogIterator::new(bytes) {
+        let entry = entry.map_err(|e| HlogError::Parse(format!("{e:?}")))?;
+        let LogEntry::Interval(h) = entry else {
+            continue;
+        };
+        let tag = h.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
+        let op = Op::from_name(&tag)
+            .ok_or_else(|| HlogError::Parse(format!("interval tagged {tag:?}")))?;
+        entries.push(HlogEntry {
+            start_secs: h.start_timestamp().as_secs_f64(),
+            length_secs: h.duration().as_secs_f64(),
+            op,
+            max_ms: h.max(),
+            encoded: h.encoded_histogram().to_owned(),
+        });
+    }
+    Ok(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Op;
+    use crate::base::kinds::Op;
     use crate::report::fixture;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
@@ -203,25 +205,26 @@ mod tests {
     }
 
     #[test]
-    fn reads_back_what_it_wrote() {
+    fn what_is_written_reads_back() {
         let entries = fixture::hlog();
         let mut buf = Vec::new();
         write_hlog(&mut buf, started(), &entries).unwrap();
-        let back = read_hlog(&buf).unwrap();
-        assert_eq!(back.len(), entries.len());
-        for e in &entries {
-            let b = back
-                .iter()
-                .find(|b| b.op == e.op && b.start_secs == e.start_secs)
-                .unwrap();
-            assert_eq!(b.length_secs, e.length_secs);
-            let (x, y) = (
-                decode_hist(&b.encoded).unwrap(),
-                decode_hist(&e.encoded).unwrap(),
+        let mut back = read_hlog(&buf).unwrap();
+        let mut expected = entries.clone();
+        expected.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs).then(a.op.cmp(&b.op)));
+        back.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs).then(a.op.cmp(&b.op)));
+        assert_eq!(back.len(), expected.len());
+        for (b, e) in back.iter().zip(&expected) {
+            assert_eq!(
+                (b.op, b.start_secs, b.length_secs),
+                (e.op, e.start_secs, e.length_secs)
             );
-            assert_eq!((x.len(), x.max()), (y.len(), y.max()));
+            assert_eq!(
+                decode_hist(&b.encoded).unwrap(),
+                decode_hist(&e.encoded).unwrap()
+            );
         }
-        assert!(read_hlog(b"Tag=x,not,a,log").is_err());
+        assert!(read_hlog(b"Tag=gremlins,0.0,1.0,1.0,HISTFAAAAA==\n").is_err());
     }
 
     #[test]

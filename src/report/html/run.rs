@@ -14,9 +14,9 @@ use super::markup::{Html, rel_href};
 use super::page::{Cell, badge, figure, page, section, table};
 use super::series::{Agg, kind_names, level_markers, op_percentiles, timeline};
 use crate::engine::plan::Threshold;
-use crate::metrics::Op;
-use crate::metrics::aggregate::HlogEntry;
-use crate::report::summary::{LevelRow, RunSummary};
+use crate::base::kinds::Op;
+use crate::base::hist::HlogEntry;
+use crate::base::summary::{LevelRow, RunSummary};
 use crate::report::thresholds::describe;
 
 /// The delivery p99 SLO of the default scoring rules (`score::rules::DEFAULT_DELIVERY_P99_SLO_MS`,
@@ -215,7 +215,7 @@ fn charts(h: &mut Html, s: &RunSummary, intervals: &[HlogEntry]) {
     if per_op.iter().all(|(op, _)| *op != Op::Delivery) {
         // No interval log: the timeline still has delivery.
         let mut c = TimeChart::new("delivery latency", Unit::Ms, x_max);
-        let has = |r: &crate::report::summary::TimelineRow| r.messages_delivered > 0;
+        let has = |r: &crate::base::summary::TimelineRow| r.messages_delivered > 0;
         c.series = vec![
             Series::new(
                 "p50",
@@ -644,10 +644,10 @@ fn how(h: &mut Html, s: &RunSummary) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::FailureKind;
+    use crate::base::kinds::FailureKind;
     use crate::report::fixture;
     use crate::report::html::testkit::{HOSTILE, NEVER};
-    use crate::report::summary::FailureRow;
+    use crate::base::summary::FailureRow;
 
     #[test]
     fn every_section_is_there_with_its_figures() {

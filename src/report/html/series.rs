@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::chart::{MAX_POINTS, Marker, buckets};
-use crate::metrics::aggregate::{Hist, HlogEntry, decode_hist};
-use crate::metrics::{FailureKind, Op};
-use crate::report::summary::{LevelRow, TimelineRow};
+use crate::base::hist::{Hist, HlogEntry, decode_hist};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::summary::{LevelRow, TimelineRow};
 
 /// How the seconds of one bucket make one point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
