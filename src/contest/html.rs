@@ -950,7 +950,7 @@ pub fn rebuild(dir: &Path) -> Result<Vec<PathBuf>, ContestError> {
         rebuild_bracket(dir, &mut written)?;
     } else if dir.join(MATCH_JSON).exists() {
         rebuild_match(dir, &mut written)?;
-    } else if dir.join(SUMMARY_JSON).exists() {
+    } else if dir.join(SUMMARY_JSON).exists() || dir.join(format!("{SUMMARY_JSON}.gz")).exists() {
         written.push(rebuild_run(dir)?);
     } else {
         return Err(ContestError::Invalid {
