@@ -16,7 +16,7 @@ use super::files::{
     BracketFile, JOURNAL, MATCH_JSON, MATCHES_DIR, MatchFile, QUALIFYING_DIR, SETUP_JSON,
 };
 use super::tournament::{BracketSetup, bracket_file, journal_attempts};
-use crate::tui::bracket_view;
+use crate::base::summary::{LevelRow, RunSummary};
 use crate::report::hlog::read_hlog;
 use crate::report::html::chart::{BarChart, Limit, Series, TimeChart, Unit};
 use crate::report::html::format::{int, ms, num, pct};
@@ -24,12 +24,12 @@ use crate::report::html::markup::{Html, rel_href};
 use crate::report::html::page::{Cell, badge, page, section, table};
 use crate::report::html::series::{Agg, level_markers, timeline};
 use crate::report::html::{REPORT_HTML, run_page};
-use crate::base::summary::{LevelRow, RunSummary};
 use crate::report::write::{LATENCY_HLOG, SUMMARY_JSON};
 use crate::report::{ReportError, write_file_atomic};
 use crate::score::bracket::Stage;
 use crate::score::journal::Journal;
 use crate::score::{Bracket, Decision, MatchId, MatchStatus, Outcome, TeamScore};
+use crate::tui::bracket_view;
 use crate::tui::{MatchState, MatchView};
 
 /// Where a match page sits relative to a bracket's page, for its link back: `matches/<id>/` is two

@@ -31,8 +31,8 @@ use std::fmt::Write as _;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::base::kinds::Op;
 use crate::base::hist::{HlogEntry, decode_hist};
+use crate::base::kinds::Op;
 use crate::base::summary::RunSummary;
 
 /// Seconds per bootstrap block.

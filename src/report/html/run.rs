@@ -13,10 +13,10 @@ use super::format::{bytes, clock, int, ms, num, pct};
 use super::markup::{Html, rel_href};
 use super::page::{Cell, badge, figure, page, section, table};
 use super::series::{Agg, kind_names, level_markers, op_percentiles, timeline};
-use crate::engine::plan::Threshold;
-use crate::base::kinds::Op;
 use crate::base::hist::HlogEntry;
+use crate::base::kinds::Op;
 use crate::base::summary::{LevelRow, RunSummary};
+use crate::engine::plan::Threshold;
 use crate::report::thresholds::describe;
 
 /// The delivery p99 SLO of the default scoring rules (`score::rules::DEFAULT_DELIVERY_P99_SLO_MS`,
@@ -645,9 +645,9 @@ fn how(h: &mut Html, s: &RunSummary) {
 mod tests {
     use super::*;
     use crate::base::kinds::FailureKind;
+    use crate::base::summary::FailureRow;
     use crate::report::fixture;
     use crate::report::html::testkit::{HOSTILE, NEVER};
-    use crate::base::summary::FailureRow;
 
     #[test]
     fn every_section_is_there_with_its_figures() {
