@@ -82,7 +82,7 @@ pub fn report(config: ReportConfig) -> Result<Exit, CliError> {
 /// What one directory holds for a comparison.
 enum Holding {
     /// A run (or merged run).
-    Run(Side),
+    Run(Box<Side>),
     /// A match: one side per team that has results, with the match's scenario.
     Match(String, Vec<(String, Side)>),
 }
@@ -94,6 +94,7 @@ pub fn compare_dirs(config: CompareConfig) -> Result<Exit, CliError> {
     let b = load(&config.b)?;
     let pairs: Vec<(Option<String>, Comparison)> = match (a, b) {
         (Holding::Run(a), Holding::Run(b)) => {
+            let (a, b) = (*a, *b);
             same_scenario(&a.summary.scenario, &b.summary.scenario)?;
             vec![(None, compare(&a, &b))]
         }
@@ -205,11 +206,11 @@ fn load(dir: &Path) -> Result<Holding, CliError> {
     }
     let summary = dir.join(SUMMARY_JSON);
     if summary.exists() || dir.join(format!("{SUMMARY_JSON}.gz")).exists() {
-        return Ok(Holding::Run(run_side(
+        return Ok(Holding::Run(Box::new(run_side(
             dir,
             &summary,
             dir.display().to_string(),
-        )?));
+        )?)));
     }
     Err(CliError::Input(format!(
         "{} holds neither {SUMMARY_JSON} (a run) nor {MATCH_JSON} (a match); give a directory \

@@ -625,12 +625,11 @@ pub fn bracket_page(file: &BracketFile, bracket: &Bracket, playing: Option<&Matc
     section(
         &mut b,
         "standings",
-        &if file.finished {
+        if file.finished {
             "Standings"
         } else {
             "Standings (provisional)"
-        }
-        .to_string(),
+        },
     );
     let round_robin = file.format == crate::score::Format::RoundRobin;
     let mut columns = vec!["place", "team", "seed", "won", "drawn", "lost"];

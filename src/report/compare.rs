@@ -35,6 +35,9 @@ use crate::base::hist::{HlogEntry, decode_hist};
 use crate::base::kinds::Op;
 use crate::base::summary::RunSummary;
 
+/// Requests ok and failed.
+pub type OkFailed = (u64, u64);
+
 /// Seconds per bootstrap block.
 pub const BLOCK_SECS: usize = 5;
 /// Resamples per side.
@@ -137,7 +140,7 @@ pub struct LevelDiff {
     /// VUs failed during it.
     pub vus_failed: (Option<u64>, Option<u64>),
     /// Requests ok and failed, A and B.
-    pub requests: (Option<(u64, u64)>, Option<(u64, u64)>),
+    pub requests: (Option<OkFailed>, Option<OkFailed>),
     /// Deliveries missing.
     pub missing: (Option<u64>, Option<u64>),
     /// Delivery p99 and its noise (over the level's seconds).
@@ -602,8 +605,8 @@ pub fn render_text(c: &Comparison) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<15} {:>9} {:>9} {:>10} {:>10} {:>7} {:>15}  {}",
-        "operation", "n A", "n B", "p99 A", "p99 B", "B/A", "95 % interval", "verdict"
+        "{:<15} {:>9} {:>9} {:>10} {:>10} {:>7} {:>15}  verdict",
+        "operation", "n A", "n B", "p99 A", "p99 B", "B/A", "95 % interval"
     );
     for o in &c.ops {
         let _ = writeln!(
@@ -625,7 +628,7 @@ pub fn render_text(c: &Comparison) -> String {
     );
     let _ = writeln!(
         out,
-        "{:>5} {:>7} {:>13} {:>11} {:>13} {:>11} {:>19} {:>15}  {}",
+        "{:>5} {:>7} {:>13} {:>11} {:>13} {:>11} {:>19} {:>15}  verdict",
         "level",
         "users",
         "connected",
@@ -634,7 +637,6 @@ pub fn render_text(c: &Comparison) -> String {
         "missing",
         "delivery p99",
         "95 % interval",
-        "verdict"
     );
     let pair = |x: Option<u64>, y: Option<u64>| {
         format!(

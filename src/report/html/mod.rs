@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //! - [`markup`]: [`Html`](markup::Html), markup that only takes text through escaping.
-//! - [`format`]: figures as the pages print them.
+//! - [`format`](mod@format): figures as the pages print them.
 //! - [`chart`]: time-series and bar charts as inline SVG.
 //! - [`series`]: summary rows and interval histograms as chart series, downsampled.
 //! - [`page`]: the shared frame (head, style sheet, policy), sections, figures, tables.

@@ -4,7 +4,7 @@
 //! per-operation tables, every failure with its samples, the thresholds, the generator's health and
 //! how the run was made.
 //!
-//! Rows and columns are driven by the data: failure kinds by [`FailureKind::ALL`] (and any other
+//! Rows and columns are driven by the data: failure kinds by [`FailureKind::ALL`](crate::base::kinds::FailureKind::ALL) (and any other
 //! name a newer summary holds), operations by [`Op::ALL`], levels by the summary's rows, so a new kind
 //! or count shows up without touching this file.
 

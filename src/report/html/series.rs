@@ -76,12 +76,12 @@ pub fn level_markers(levels: &[LevelRow]) -> Vec<Marker> {
         .collect()
 }
 
+/// Points of a line over time: seconds since the start, and a value where there is one.
+pub type Series = Vec<(f64, Option<f64>)>;
+
 /// p50, p95 and p99 over time of each operation in `intervals`, in [`Op::ALL`] order, buckets of
 /// whole seconds so that there are at most [`MAX_POINTS`] over `duration_secs`.
-pub fn op_percentiles(
-    intervals: &[HlogEntry],
-    duration_secs: f64,
-) -> Vec<(Op, [Vec<(f64, Option<f64>)>; 3])> {
+pub fn op_percentiles(intervals: &[HlogEntry], duration_secs: f64) -> Vec<(Op, [Series; 3])> {
     let seconds = duration_secs.max(1.0).ceil() as usize;
     let size = seconds.div_ceil(MAX_POINTS).max(1) as f64;
     let mut merged: BTreeMap<(Op, u64), Hist> = BTreeMap::new();
