@@ -229,8 +229,29 @@ async fn bracket_match_and_run_pages_load_in_a_browser_and_compare_reads_them() 
         check_page(&html, &load(&html), 0);
     }
 
-    // A run and a match, a missing directory, a directory without results: exit 2, said clearly.
+    // A match compared with itself: team by team.
     let match_dir = match_page.parent().unwrap().to_str().unwrap().to_owned();
+    let out = stampede(&["compare", &match_dir, &match_dir]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("== team alpha") && text.contains("== team bravo"),
+        "{text}"
+    );
+
+    // The same run under another scenario's name.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let mut summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&run_dir).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    summary["scenario"] = "another".into();
+    std::fs::write(other.join("summary.json"), summary.to_string()).unwrap();
+    let other = other.display().to_string();
+
+    // A run and a match, a missing directory, a directory without results, another scenario: exit
+    // 2, said clearly.
     for (a, b, says) in [
         (&run_dir, &match_dir, "not the same kind of result"),
         (&run_dir, &"/nonexistent/x".to_owned(), "is not a directory"),
@@ -239,6 +260,7 @@ async fn bracket_match_and_run_pages_load_in_a_browser_and_compare_reads_them() 
             &tmp.path().display().to_string(),
             "holds neither summary.json",
         ),
+        (&run_dir, &other, "only runs of the same scenario compare"),
     ] {
         let out = stampede(&["compare", a, b]).await;
         assert_eq!(out.status.code(), Some(2), "{}", both(&out));
