@@ -1,6 +1,6 @@
 //! `report.html` in a real browser. A two-team bracket of in-process reference servers (one match:
 //! a bracket, a match and two run pages) and a run against the Node server answering with markup
-//! (`--hostile`) are loaded by headless Chromium, which dumps the DOM it built: no console errors,
+//! (`--hostile`), its saved team name then made markup too, are loaded by headless Chromium, which dumps the DOM it built: no console errors,
 //! charts drawn, the figures that matter on the page, and nothing the server sent turned into
 //! elements. `stampede report` and `stampede compare` then read the same directories.
 //!
@@ -295,8 +295,22 @@ async fn markup_a_server_answers_with_shows_as_text_and_runs_nothing() {
     .await;
     // Every request after login fails, so thresholds break: exit 1, with every file written.
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", both(&out));
+    // Saved results are untrusted too: a team name with markup, the page written again from them.
+    let path = dir.join("summary.json");
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    summary["team"] = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>".into();
+    std::fs::write(&path, summary.to_string()).unwrap();
+    let out = stampede(&["report", dir.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("&lt;script&gt;document.title=&#39;pwned&#39;")
+            || html.contains("&lt;script&gt;document.title='pwned'"),
+        "the team name shows as text"
+    );
     assert!(
         html.contains("&lt;img src=x onerror="),
         "the sample is on the page, escaped"
