@@ -2,7 +2,8 @@
 //! a bracket, a match and two run pages) and a run against the Node server answering with markup
 //! (`--hostile`), its saved team name then made markup too, are loaded by headless Chromium, which
 //! dumps the DOM it built: no console errors, charts drawn, the figures that matter on the page, and
-//! nothing the server sent turned into //! elements. `stampede report` and `stampede compare` then read the same directories.
+//! nothing the server sent turned into elements. `stampede report` and `stampede compare` then read
+//! the same directories.
 //!
 //! Without a `chromium` binary the browser checks are skipped with a message, unless
 //! `STAMPEDE_REQUIRE_CHROMIUM` is set (`scripts/test` sets it, so CI never skips them).
