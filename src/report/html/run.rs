@@ -685,6 +685,45 @@ mod tests {
     }
 
     #[test]
+    fn a_three_hour_run_stays_well_under_two_megabytes() {
+        // A full competition ramp is under an hour; three hours of seconds, with six operations
+        // timed every second, is the size bound's worst case.
+        const SECONDS: usize = 3 * 3600;
+        let mut s = fixture::summary();
+        let rows = s.timeline.clone();
+        s.timeline = (0..SECONDS)
+            .map(|i| {
+                let mut row = rows[i % rows.len()].clone();
+                row.t_secs = (i + 1) as f64;
+                row
+            })
+            .collect();
+        s.duration_secs = SECONDS as f64;
+        let one = fixture::hlog();
+        let ops = [
+            Op::Login,
+            Op::Delivery,
+            Op::SendAck,
+            Op::JoinRoom,
+            Op::History,
+            Op::Register,
+        ];
+        let hlog: Vec<HlogEntry> = (0..SECONDS)
+            .flat_map(|i| {
+                let e = &one[i % one.len()];
+                ops.map(|op| HlogEntry {
+                    start_secs: i as f64,
+                    op,
+                    ..e.clone()
+                })
+            })
+            .collect();
+        let html = run_page(&s, &hlog);
+        assert!(html.len() < 1_000_000, "{} bytes", html.len());
+        assert!(html.contains("<section id=\"latency\">"));
+    }
+
+    #[test]
     fn a_hostile_servers_words_are_text() {
         let mut s = fixture::summary();
         s.team = Some(HOSTILE[0].into());
