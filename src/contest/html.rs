@@ -1216,6 +1216,65 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn double_elimination_and_round_robin_pages_draw_and_link_every_match() {
+        for format in [Format::Double, Format::RoundRobin] {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut exec = Scripted::with(&[("a", 20), ("b", 40), ("c", 60)]);
+            let setup = crate::contest::BracketSetup {
+                schema_version: crate::contest::files::CONTEST_SCHEMA_VERSION,
+                title: "Cup".into(),
+                scenario_file: "smoke.toml".into(),
+                scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
+                options: crate::scenario::lower::LowerOptions::default(),
+                mode: Mode::Concurrent,
+                format,
+                seeding: SeedBy::File,
+                teams: ["a", "b", "c"]
+                    .iter()
+                    .map(|n| SavedTeam {
+                        name: n.to_string(),
+                        target: format!("http://{n}:1"),
+                        seed: None,
+                    })
+                    .collect(),
+                rules: ScoringRules::default(),
+            };
+            play_bracket(
+                tmp.path(),
+                Start::New(Box::new(setup)),
+                2,
+                &mut exec,
+                &CancellationToken::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+            let html = std::fs::read_to_string(tmp.path().join(REPORT_HTML)).unwrap();
+            let name = format.name();
+            assert!(html.contains("<svg"), "{name}: the bracket is drawn");
+            assert!(
+                html.contains("data-champion=\"c\""),
+                "{name}: c holds the most"
+            );
+            let mut played = 0;
+            for e in std::fs::read_dir(tmp.path().join("matches")).unwrap() {
+                let id = e.unwrap().file_name().to_string_lossy().into_owned();
+                assert!(
+                    html.contains(&format!("data-match=\"{id}\"")),
+                    "{name}: {id} drawn"
+                );
+                assert!(
+                    html.contains(&format!("href=\"matches/{id}/report.html\"")),
+                    "{name}: {id} linked"
+                );
+                played += 1;
+            }
+            // Round robin: everyone meets everyone once; double elimination needs more than two.
+            assert!(played >= 3, "{name}: {played} matches");
+        }
+    }
+
     #[test]
     fn rebuilding_a_directory_that_is_not_one_says_what_it_is() {
         let tmp = tempfile::tempdir().unwrap();
