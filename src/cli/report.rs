@@ -13,6 +13,7 @@ use crate::report::compare::{Comparison, Side, compare, render_text};
 use crate::report::hlog::read_hlog;
 use crate::report::html::compare::{Compared, compare_page};
 use crate::report::write::{LATENCY_HLOG, SUMMARY_JSON, write_file_atomic};
+use crate::score::{ScoringRules, score};
 
 /// `stampede report`, resolved.
 #[derive(Debug, Clone)]
@@ -226,11 +227,14 @@ fn run_side(dir: &Path, summary: &Path, label: String) -> Result<Side, CliError>
         .ok()
         .and_then(|bytes| read_hlog(&bytes).ok())
         .unwrap_or_default();
+    // A run is scored under the default competition rules; a match overrides this with the score
+    // its own rules gave.
+    let sustained_users = Some(score(&summary, &ScoringRules::default()).sustained_users);
     Ok(Side {
         label,
         summary,
         intervals,
-        sustained_users: None,
+        sustained_users,
     })
 }
 
