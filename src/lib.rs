@@ -45,3 +45,4 @@ pub mod runner;
 pub mod scenario;
 pub mod score;
 pub mod tui;
+pub mod view;

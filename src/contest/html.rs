@@ -29,8 +29,8 @@ use crate::report::{ReportError, write_file_atomic};
 use crate::score::bracket::Stage;
 use crate::score::journal::Journal;
 use crate::score::{Bracket, Decision, MatchId, MatchStatus, Outcome, TeamScore};
-use crate::tui::bracket_view;
-use crate::tui::{MatchState, MatchView};
+use crate::view::bracket::bracket_view;
+use crate::view::bracket::{MatchState, MatchView};
 
 /// Where a match page sits relative to a bracket's page, for its link back: `matches/<id>/` is two
 /// levels below, `qualifying/` one.

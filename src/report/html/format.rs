@@ -2,18 +2,8 @@
 //! significant figures (what HdrHistogram keeps), percentages and run clocks. "No samples" is a
 //! dash, never `0`, so missing data never reads as "instant" or "none failed".
 
-/// `1,234,567`.
-pub fn int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// `1,234,567`: the verdicts' thousands separators, so figures read the same on every page.
+pub use crate::score::words::int;
 
 /// A latency with its unit: `0.85 ms`, `12.3 ms`, `456 ms`, `1.23 s`; `–` for none.
 pub fn ms(v: Option<f64>) -> String {
