@@ -30,6 +30,7 @@
 //!   runner, verdicts and bracket journal on disk, resume, offline rescoring, their pages.
 //! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
 //!   the progress display.
+//! - [`view`]: view-models every screen draws alike (the bracket's rounds and standings).
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
