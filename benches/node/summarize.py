@@ -56,15 +56,18 @@ def main(out: Path) -> None:
         if not peak or full is None:
             print(f"{name:<10} never held a user; no chat window")
             continue
-        t0, t1 = start + full["t_secs"], start + timeline[-1]["t_secs"]
-        window = [r for r in timeline if full["t_secs"] <= r["t_secs"] <= timeline[-1]["t_secs"]]
+        # The window ends with the load (the planned duration), before the drain closes sockets.
+        last = max((r for r in timeline if r["t_secs"] <= s["planned_duration_secs"]),
+                   key=lambda r: r["t_secs"])
+        t0, t1 = start + full["t_secs"], start + last["t_secs"]
+        window = [r for r in timeline if full["t_secs"] <= r["t_secs"] <= last["t_secs"]]
         delivered = sum(r["messages_delivered"] for r in window)
         a, b = at(rows[name], t0), at(rows[name], t1)
         base = rows[name][0]
         chat_cpu = (b[2] - a[2]) / 100
         signup_cpu = (a[2] - base[2]) / 100
         rss = b[1] / 1024
-        held = timeline[-1]["connected_users"] or peak
+        held = last["connected_users"] or peak
         per_user = (b[1] - base[1]) / held
         figures[name] = (chat_cpu / max(delivered, 1) * 1e6, per_user, signup_cpu)
         print(f"{name:<10} {planned:>7} {full['connected_users']:>9} {chat_cpu:>10.1f} {delivered:>10,} "
@@ -72,7 +75,7 @@ def main(out: Path) -> None:
               f"{p99(s):>10} "
               f"{s['messages']['missing']:>7}")
         print(f"{'':<10} chat window {t1 - t0:.0f} s from {full['t_secs']:.0f} s; peak connected "
-              f"{peak:,} of {planned:,} planned; memory per user over the {held:,} connected at the end")
+              f"{peak:,} of {planned:,} planned; memory per user over the {held:,} connected when the load ended")
     if len(figures) == 2:
         r, n = figures["reference"], figures["node"]
         print(f"reference/node: CPU per delivered message {r[0] / n[0]:.2f}, memory per user "
