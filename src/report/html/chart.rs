@@ -263,31 +263,7 @@ impl TimeChart {
                 h.close("path");
             }
         }
-        for limit in &self.limits {
-            let y = frame.y(limit.y);
-            h.open(
-                "line",
-                &[
-                    ("class", "limit"),
-                    ("x1", &f1(LEFT)),
-                    ("x2", &f1(W - RIGHT)),
-                    ("y1", &f1(y)),
-                    ("y2", &f1(y)),
-                ],
-            );
-            h.el("title", &[], &limit.label);
-            h.close("line");
-            h.el(
-                "text",
-                &[
-                    ("class", "limit-label"),
-                    ("x", &f1(W - RIGHT - 4.0)),
-                    ("y", &f1(y - 4.0)),
-                    ("text-anchor", "end"),
-                ],
-                &limit.label,
-            );
-        }
+        limit_lines(&mut h, &frame, &self.limits);
         h.close("svg");
         legend(
             &mut h,
@@ -423,31 +399,7 @@ impl BarChart {
                 );
             }
         }
-        for l in &self.limits {
-            let y = frame.y(l.y);
-            h.open(
-                "line",
-                &[
-                    ("class", "limit"),
-                    ("x1", &f1(LEFT)),
-                    ("x2", &f1(W - RIGHT)),
-                    ("y1", &f1(y)),
-                    ("y2", &f1(y)),
-                ],
-            );
-            h.el("title", &[], &l.label);
-            h.close("line");
-            h.el(
-                "text",
-                &[
-                    ("class", "limit-label"),
-                    ("x", &f1(W - RIGHT - 4.0)),
-                    ("y", &f1(y - 4.0)),
-                    ("text-anchor", "end"),
-                ],
-                &l.label,
-            );
-        }
+        limit_lines(&mut h, &frame, &self.limits);
         h.close("svg");
         legend(
             &mut h,
@@ -458,6 +410,35 @@ impl BarChart {
         );
         h.close("figure");
         h
+    }
+}
+
+/// Each limit as a dashed line across the plot, with its label at the right end.
+fn limit_lines(h: &mut Html, frame: &Frame, limits: &[Limit]) {
+    for limit in limits {
+        let y = frame.y(limit.y);
+        h.open(
+            "line",
+            &[
+                ("class", "limit"),
+                ("x1", &f1(LEFT)),
+                ("x2", &f1(W - RIGHT)),
+                ("y1", &f1(y)),
+                ("y2", &f1(y)),
+            ],
+        );
+        h.el("title", &[], &limit.label);
+        h.close("line");
+        h.el(
+            "text",
+            &[
+                ("class", "limit-label"),
+                ("x", &f1(W - RIGHT - 4.0)),
+                ("y", &f1(y - 4.0)),
+                ("text-anchor", "end"),
+            ],
+            &limit.label,
+        );
     }
 }
 
