@@ -20,6 +20,7 @@
 //!   live configuration, `/metrics` and `/admin/overload`.
 //! - [`views`]: store records → wire DTOs.
 //! - [`error`], [`peer`]: REST errors; who is on the other end of a request.
+//! - [`frame`]: the encoded event frame every layer that moves events shares.
 
 pub mod ai;
 pub mod api;
@@ -28,6 +29,7 @@ pub mod blob;
 pub mod config;
 pub mod error;
 pub mod fanout;
+pub mod frame;
 pub mod gateway;
 pub mod overload;
 pub mod peer;
@@ -44,16 +46,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::rate_limit::RateLimiter;
 use crate::auth::Auth;
+pub use crate::auth::KdfParams;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
 use crate::blob::s3::S3BlobStore;
-pub use crate::config::{KdfParams, ServerConfig, StoreConfig};
+pub use crate::config::{ServerConfig, StoreConfig};
 use crate::fanout::Bus;
 use crate::gateway::{Gateway, GatewaySettings};
 use crate::overload::Overload;
 use crate::store::ChatStore;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisOptions, RedisStore, Timeouts};
+use crate::store::redis::RedisStore;
 
 /// Everything a handler or socket task needs; cheap to clone.
 #[derive(Clone)]
@@ -216,18 +219,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 url: url.clone(),
                 reason: e.to_string(),
             };
-            let options = RedisOptions {
-                prefix: config.redis.prefix.clone(),
-                timeouts: Timeouts {
-                    connect: config.redis.timeout,
-                    response: config.redis.timeout,
-                },
-                replica_acks: config
-                    .redis
-                    .replica_acks
-                    .unwrap_or(u32::from(target.is_cluster())),
-                ..RedisOptions::default()
-            };
+            let options = config.redis.options(&target);
             let (pushes, inbox) = tokio::sync::mpsc::unbounded_channel();
             let store = RedisStore::connect(target, options, pushes)
                 .await

@@ -31,7 +31,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::ServerConfig;
 use crate::fanout::Bus;
 use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
 pub use conn::{Conn, DisconnectReason, Frame};
@@ -52,18 +51,6 @@ pub struct GatewaySettings {
     pub outbound_queue: usize,
     /// Pause between AI reply chunks.
     pub ai_chunk_delay: Duration,
-}
-
-impl From<&ServerConfig> for GatewaySettings {
-    fn from(config: &ServerConfig) -> Self {
-        GatewaySettings {
-            ping_interval: config.ping_interval,
-            ping_timeout: config.ping_timeout,
-            max_payload: config.max_payload,
-            outbound_queue: config.outbound_queue,
-            ai_chunk_delay: config.ai_chunk_delay,
-        }
-    }
 }
 
 #[derive(Default)]

@@ -36,7 +36,7 @@ pub use conn::{RedisConn, RedisTarget, Timeouts};
 /// Sessions live as long as the tokens that name them (`auth::TOKEN_TTL_SECS`).
 const SESSION_TTL_SECS: u64 = 24 * 60 * 60;
 
-/// Settings of the Redis backend.
+/// Settings of the Redis backend, resolved (see [`RedisSettings::options`]).
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
     /// Prefix of every key and channel, so several deployments (or tests) can share one Redis.
@@ -60,6 +60,44 @@ impl Default for RedisOptions {
             },
             replica_acks: 0,
             log_cap: 1000,
+        }
+    }
+}
+
+/// Settings of the Redis store as configured (`--redis-*`); part of [`ServerConfig`](crate::ServerConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// Prefix of every key and channel (several deployments can share one Redis).
+    pub prefix: String,
+    /// Replicas that must hold a room event before it is published (Redis `WAIT`), so a failover
+    /// never takes back a message a client saw. `None`: 1 on a cluster, 0 on a standalone server.
+    pub replica_acks: Option<u32>,
+    /// Connect and reply timeout: requests fail this fast while Redis is away.
+    pub timeout: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            prefix: "chat".into(),
+            replica_acks: None,
+            timeout: Duration::from_millis(1000),
+        }
+    }
+}
+
+impl RedisSettings {
+    /// The backend's options for a store at `target`: the same timeout for connecting and for
+    /// replies, and the replica acknowledgements a cluster needs unless told otherwise.
+    pub fn options(&self, target: &RedisTarget) -> RedisOptions {
+        RedisOptions {
+            prefix: self.prefix.clone(),
+            timeouts: Timeouts {
+                connect: self.timeout,
+                response: self.timeout,
+            },
+            replica_acks: self.replica_acks.unwrap_or(u32::from(target.is_cluster())),
+            ..RedisOptions::default()
         }
     }
 }
