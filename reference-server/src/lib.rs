@@ -164,7 +164,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let socket = get(gateway::engine::get).post(gateway::engine::post);
     api::router(&state)
-        .merge(overload::admin::router())
+        .merge(api::admin::router())
         .route(protocol::SOCKET_PATH, socket.clone())
         .route("/socket.io", socket)
         .layer(tower_http::cors::CorsLayer::very_permissive())

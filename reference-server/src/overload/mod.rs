@@ -9,19 +9,20 @@
 //! - [`hot`]: token bucket per room → hot rooms; probabilistic thinning of recoverable pushes with a
 //!   guaranteed minimum and convergence (LINE OpenChat).
 //! - [`coord`]: agreement between instances on hot rooms and config (local, or Redis).
-//! - [`watch`]: the watched config file; [`admin`]: the authenticated admin endpoint and `/metrics`;
-//!   [`metrics`]: the Prometheus text.
+//! - [`kind`]: the kinds of work, refusal reasons and refusals every layer above speaks of.
+//! - [`watch`]: the watched config file; [`metrics`]: the Prometheus text (served by the REST API,
+//!   with `/admin/overload`).
 //!
 //! This file holds [`Overload`], which ties them together: admission (shed by level, then the
 //! bulkhead), the degradations of the current level, hot-room pushes, config changes, and the
 //! background tasks (level sampler, flush of owed pushes as they fall due, notices from other
 //! instances). Reads on the hot path are lock-free (`arc-swap` for the config, atomics for the level).
 
-pub mod admin;
 pub mod bulkhead;
 pub mod config;
 pub mod coord;
 pub mod hot;
+pub mod kind;
 pub mod levels;
 pub mod metrics;
 pub mod watch;
@@ -32,10 +33,6 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use protocol::events::{MessagesRead, name};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -48,81 +45,8 @@ pub use config::{ConfigError, OverloadConfig, Trigger};
 pub use coord::{Coordination, LocalCoordination, Notice, RedisCoordination};
 pub use hot::{Audience, Push, PushClass};
 use hot::{HotSet, Owed, RoomBuckets, Thinner};
+pub use kind::{Reason, Rejection, RequestKind};
 use levels::LevelTracker;
-
-/// The kinds of work the server tells apart, each with its own bulkhead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestKind {
-    /// Register, login, logout, token checks, profile reads and updates.
-    Auth,
-    /// `GET /api/rooms`.
-    RoomList,
-    /// Creating, reading, joining and leaving rooms (REST and socket).
-    RoomOps,
-    /// Loading message history.
-    History,
-    /// Sending messages, reactions and read receipts.
-    MessageSend,
-    /// Uploads, downloads, views and deletes of files and profile images.
-    Files,
-    /// AI reply streams.
-    Ai,
-}
-
-impl RequestKind {
-    /// Every kind, in a fixed order.
-    pub const ALL: [RequestKind; 7] = [
-        RequestKind::Auth,
-        RequestKind::RoomList,
-        RequestKind::RoomOps,
-        RequestKind::History,
-        RequestKind::MessageSend,
-        RequestKind::Files,
-        RequestKind::Ai,
-    ];
-
-    /// Stable camelCase name (used in `/health` and logs).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::Auth => "auth",
-            RequestKind::RoomList => "roomList",
-            RequestKind::RoomOps => "roomOps",
-            RequestKind::History => "history",
-            RequestKind::MessageSend => "messageSend",
-            RequestKind::Files => "files",
-            RequestKind::Ai => "ai",
-        }
-    }
-
-    /// Stable snake_case name (the config file's tables and the metrics' `kind` label).
-    pub fn config_name(self) -> &'static str {
-        match self {
-            RequestKind::Auth => "auth",
-            RequestKind::RoomList => "room_list",
-            RequestKind::RoomOps => "room_ops",
-            RequestKind::History => "history",
-            RequestKind::MessageSend => "message_send",
-            RequestKind::Files => "files",
-            RequestKind::Ai => "ai",
-        }
-    }
-
-    /// The kind of a client → server socket event; `None` for events the server does not serve.
-    pub fn of_event(event: &str) -> Option<RequestKind> {
-        Some(match event {
-            name::JOIN_ROOM | name::LEAVE_ROOM => RequestKind::RoomOps,
-            name::FETCH_PREVIOUS_MESSAGES => RequestKind::History,
-            name::CHAT_MESSAGE | name::MARK_MESSAGES_AS_READ | name::MESSAGE_REACTION => {
-                RequestKind::MessageSend
-            }
-            _ => return None,
-        })
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// How the server is told about overload control at startup; part of
 /// [`ServerConfig`](crate::ServerConfig).
@@ -177,122 +101,6 @@ pub struct Live {
     /// When it was applied here.
     pub applied_at: UnixMillis,
 }
-
-/// Why a unit of work was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The kind's bulkhead and its queue were full.
-    BulkheadFull,
-    /// Waited in the bulkhead's queue for `max_wait` without a slot.
-    QueueTimeout,
-    /// The kind is shed at the current level.
-    Shed,
-    /// A background client's login at a level that refuses them.
-    Background,
-    /// The request ran past the server-side timeout.
-    Timeout,
-}
-
-impl Reason {
-    /// Every reason, in a fixed order.
-    pub const ALL: [Reason; 5] = [
-        Reason::BulkheadFull,
-        Reason::QueueTimeout,
-        Reason::Shed,
-        Reason::Background,
-        Reason::Timeout,
-    ];
-
-    /// Stable snake_case name (metrics label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::BulkheadFull => "bulkhead_full",
-            Reason::QueueTimeout => "queue_timeout",
-            Reason::Shed => "shed",
-            Reason::Background => "background",
-            Reason::Timeout => "timeout",
-        }
-    }
-}
-
-/// A refused unit of work and what to tell the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The kind refused.
-    pub kind: RequestKind,
-    /// Why.
-    pub reason: Reason,
-    /// The load level when it was refused.
-    pub level: u8,
-    /// When to retry; `None` means "do not retry".
-    pub retry_after: Option<Duration>,
-}
-
-impl Rejection {
-    /// The explanation sent to the client.
-    pub fn message(&self) -> String {
-        let what = match self.reason {
-            Reason::BulkheadFull => format!(
-                "too many {} requests in progress",
-                self.kind.config_name().replace('_', " ")
-            ),
-            Reason::QueueTimeout => format!(
-                "{} requests waited too long for a free slot",
-                self.kind.config_name().replace('_', " ")
-            ),
-            Reason::Shed => format!(
-                "{} requests are paused at load level {}",
-                self.kind.config_name().replace('_', " "),
-                self.level
-            ),
-            Reason::Background => {
-                format!("background logins are refused at load level {}", self.level)
-            }
-            Reason::Timeout => "the request took longer than the server allows right now".into(),
-        };
-        match self.retry_after {
-            Some(after) => format!(
-                "Server overloaded: {what}; retry in {} s",
-                after.as_secs().max(1)
-            ),
-            None => format!("Server overloaded: {what}; do not retry"),
-        }
-    }
-
-    /// The REST response: 503, `Retry-After` or `x-retry: no`, and a JSON body a client can read.
-    pub fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "success": false,
-            "message": self.message(),
-            "error": {"code": "OVERLOADED", "message": self.message()},
-            "retry": self.retry_after.is_some(),
-            "retryAfterMs": self.retry_after.map(|d| d.as_millis() as u64),
-            "level": self.level,
-        });
-        let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        match self.retry_after {
-            Some(after) => {
-                headers.insert(
-                    axum::http::header::RETRY_AFTER,
-                    HeaderValue::from(after.as_secs().max(1)),
-                );
-            }
-            None => {
-                headers.insert(X_RETRY, HeaderValue::from_static("no"));
-            }
-        }
-        headers.insert(X_LOAD_LEVEL, HeaderValue::from(u16::from(self.level)));
-        response
-    }
-}
-
-/// Response header: `no` when clients should not retry failed requests.
-pub const X_RETRY: HeaderName = HeaderName::from_static("x-retry");
-/// Response header: the load level.
-pub const X_LOAD_LEVEL: HeaderName = HeaderName::from_static("x-load-level");
-/// Request header a client sets to `background` when it runs in the background.
-pub const X_CLIENT_STATE: HeaderName = HeaderName::from_static("x-client-state");
 
 /// Counters exported by `/metrics`.
 #[derive(Debug, Default)]
@@ -431,7 +239,8 @@ impl Overload {
         self.live.load_full()
     }
 
-    fn enabled(&self) -> bool {
+    /// True when overload control acts (not switched off by config or `--overload off`).
+    pub fn enabled(&self) -> bool {
         self.live.load().config.enabled
     }
 
@@ -1143,57 +952,6 @@ async fn listen(overload: Arc<Overload>, stop: CancellationToken) {
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
-}
-
-/// What a REST route is, for [`track`].
-#[derive(Debug, Clone, Copy)]
-pub struct Route {
-    /// Its kind.
-    pub kind: RequestKind,
-    /// True for register and login: the routes a background client may be refused.
-    pub login: bool,
-}
-
-/// Route middleware: tags the request with its kind (as a request extension), refuses background
-/// logins when the level says so, admits it through [`Overload::enter`], bounds it by the level's
-/// timeout, and labels the response with the level (and `x-retry: no` when clients should not
-/// retry).
-pub async fn track(
-    State((overload, route)): State<(Arc<Overload>, Route)>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    request.extensions_mut().insert(route.kind);
-    let background = request
-        .headers()
-        .get(X_CLIENT_STATE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"background"));
-    if route.login
-        && background
-        && let Some(refusal) = overload.refuse_background()
-    {
-        return refusal.into_response();
-    }
-    let in_flight = match overload.enter(route.kind).await {
-        Ok(in_flight) => in_flight,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let mut response = match overload.request_timeout() {
-        None => next.run(request).await,
-        Some(budget) => match tokio::time::timeout(budget, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => overload.timed_out(route.kind).into_response(),
-        },
-    };
-    drop(in_flight);
-    if overload.enabled() {
-        let headers = response.headers_mut();
-        headers.insert(X_LOAD_LEVEL, HeaderValue::from(u16::from(overload.level())));
-        if overload.no_retry() {
-            headers.insert(X_RETRY, HeaderValue::from_static("no"));
-        }
-    }
-    response
 }
 
 #[cfg(test)]
