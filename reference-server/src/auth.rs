@@ -2,7 +2,7 @@
 //! REST call and every socket CONNECT goes through ([`Auth::authenticate`]).
 //!
 //! Not here: who may do what to a room or file (the handlers decide), and kicking the old socket on a
-//! new login (the gateway does, when the login handler asks it to).
+//! new login (the gateway does, when the login handler asks it to; [`SessionEnd`] says why).
 
 use std::time::Duration;
 
@@ -45,6 +45,21 @@ impl KdfParams {
         memory_kib: 8,
         iterations: 1,
     };
+}
+
+/// Why a user's session, and with it the user's socket, is ended from outside that socket (a
+/// REST login or logout, here or on another instance).
+#[derive(Debug, Clone)]
+pub enum SessionEnd {
+    /// The user logged in again elsewhere.
+    DuplicateLogin {
+        /// User agent of the new login.
+        device_info: String,
+        /// Address of the new login.
+        ip_address: String,
+    },
+    /// The user logged out.
+    Logout,
 }
 
 /// Why credentials were refused. The messages are the original service's, so clients that match on

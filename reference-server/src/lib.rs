@@ -13,8 +13,8 @@
 //!   implementation.
 //! - [`auth`]: password hashing, tokens, the one authentication check.
 //! - [`api`]: REST handlers.
-//! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out, chat events.
-//! - [`fanout`]: room events across instances over Redis pub/sub, in order, exactly once.
+//! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out (here and, over
+//!   Redis, across instances), chat events.
 //! - [`ai`]: the deterministic AI bot.
 //! - [`overload`]: overload control — request classification, load levels, bulkheads, hot rooms,
 //!   live configuration, `/metrics` and `/admin/overload`.
@@ -28,7 +28,6 @@ pub mod auth;
 pub mod blob;
 pub mod config;
 pub mod error;
-pub mod fanout;
 pub mod frame;
 pub mod gateway;
 pub mod overload;
@@ -51,7 +50,7 @@ use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
 use crate::blob::s3::S3BlobStore;
 pub use crate::config::{ServerConfig, StoreConfig};
-use crate::fanout::Bus;
+use crate::gateway::bus::{Bus, Local};
 use crate::gateway::{Gateway, GatewaySettings};
 use crate::overload::Overload;
 use crate::store::ChatStore;
@@ -228,7 +227,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             let store = Arc::new(store);
             let state = AppState::new(config, Arc::clone(&store) as _, blobs)?;
             let stop = state.gateway.shutdown_token().clone();
-            let bus = Bus::start(store, inbox, &state.gateway, stop)
+            let local: std::sync::Weak<dyn Local> = Arc::downgrade(&state.gateway) as _;
+            let bus = Bus::start(store, inbox, local, stop)
                 .await
                 .map_err(|e| failed(&e))?;
             state.gateway.attach_bus(bus);

@@ -4,6 +4,7 @@
 //! hooks are ours to decide (ARCHITECTURE-server.md has the measurements).
 //!
 //! # Layout
+//! - [`bus`]: room events across instances over Redis pub/sub, in order, exactly once.
 //! - [`conn`]: the shared handle of one session — bounded outbound queue, close signal.
 //! - [`engine`]: the HTTP side of `/socket.io/`: handshakes, polling GET/POST, websocket upgrades and
 //!   the upgrade probe.
@@ -15,6 +16,7 @@
 //! session per user, room membership, running AI streams. Locks on it are held only for map updates,
 //! never across an `.await`.
 
+pub mod bus;
 pub mod conn;
 pub mod engine;
 pub mod events;
@@ -31,7 +33,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::fanout::Bus;
+use crate::auth::SessionEnd;
+use bus::Bus;
 use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
 pub use conn::{Conn, DisconnectReason, Frame};
 
@@ -61,20 +64,6 @@ struct Registry {
     users: HashMap<Id, Arc<Conn>>,
     /// Room id → members by sid. A session is in at most one room (the original's rule).
     rooms: HashMap<Id, HashMap<Arc<str>, Arc<Conn>>>,
-}
-
-/// Why a user's socket is being ended from outside (a REST call).
-#[derive(Debug, Clone)]
-pub enum SessionEnd {
-    /// The user logged in again elsewhere.
-    DuplicateLogin {
-        /// User agent of the new login.
-        device_info: String,
-        /// Address of the new login.
-        ip_address: String,
-    },
-    /// The user logged out.
-    Logout,
 }
 
 /// Registry of connections, rooms and AI streams; the one fan-out point.
@@ -456,6 +445,22 @@ impl Gateway {
     /// Resolves when every session and AI stream task has finished (after [`begin_shutdown`](Self::begin_shutdown)).
     pub async fn wait_idle(&self) {
         self.tracker.wait().await;
+    }
+}
+
+/// The bus hands this instance's share of every room event, and other instances' session ends, to
+/// the registry.
+impl bus::Local for Gateway {
+    fn deliver(&self, room: &str, frame: &Frame, except: Option<&str>, tag: Option<&str>) {
+        self.deliver_from_bus(room, frame, except, tag);
+    }
+
+    fn end_socket(&self, sid: &str, why: SessionEnd) {
+        self.kick_sid(sid, why);
+    }
+
+    fn has_members(&self, room: &str) -> bool {
+        self.room_size(room) > 0
     }
 }
 

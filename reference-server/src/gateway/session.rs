@@ -20,7 +20,8 @@ use tokio::time::{Instant, sleep_until};
 
 use super::conn::{Conn, DisconnectReason, Frame};
 use super::events::{self, EventError, SocketState};
-use super::{SessionEnd, kick};
+use super::kick;
+use crate::auth::SessionEnd;
 use crate::AppState;
 use crate::auth::AuthError;
 use crate::overload::RequestKind;

@@ -6,15 +6,22 @@
 //! room) and the room list's sorted sets live elsewhere; they are written in an order that never
 //! exposes a half-made entity (claim the unique name first, index a room after it exists).
 //!
-//! This module also owns the room event log that [`fanout`](crate::fanout) publishes from: the log
-//! is kept on the room's slot so a message and its event are written by one script.
+//! This module also owns what instances on one Redis share besides chat state: the room event log
+//! ([`log`]), kept on the room's slot so a message and its event are written by one script, and
+//! presence ([`presence`]). The cross-instance bus (`gateway::bus`) uses them through the methods
+//! and types they export; key names, scripts and wire formats stay here.
 //!
 //! # Layout
 //! - [`conn`]: `--store` URL parsing and the connection (standalone or cluster).
 //! - [`lua`]: the scripts.
+//! - [`log`]: the room event log: append, publish, catch up; [`Envelope`].
+//! - [`presence`]: sockets per user, running AI streams, instance control channels, and what
+//!   arrives on the pub/sub connection ([`Incoming`]).
 
 pub mod conn;
+pub mod log;
 pub mod lua;
+pub mod presence;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,7 +30,7 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use protocol::events::{MessageType, ReactionOp, Reactions};
 use protocol::rest::{RoomListQuery, RoomSortField, SortOrder};
-use redis::{AsyncCommands, PushInfo, RedisError, Script, Value};
+use redis::{AsyncCommands, RedisError, Script, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
@@ -32,6 +39,11 @@ use super::{
     UserUpdate, new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
+pub use log::{Envelope, FrameTemplate, LoggedEvent};
+pub use presence::Incoming;
+/// What the Redis connection pushes (pub/sub messages, subscription confirmations, disconnects);
+/// [`RedisStore::incoming`] says what each one means.
+pub use redis::PushInfo;
 
 /// Sessions live as long as the tokens that name them (`auth::TOKEN_TTL_SECS`).
 const SESSION_TTL_SECS: u64 = 24 * 60 * 60;
@@ -104,24 +116,24 @@ impl RedisSettings {
 
 /// The key scheme (documented in ARCHITECTURE-server.md).
 #[derive(Debug, Clone)]
-pub(crate) struct Keys {
+struct Keys {
     p: String,
 }
 
 impl Keys {
-    pub(crate) fn user(&self, id: &str) -> String {
+    fn user(&self, id: &str) -> String {
         format!("{}:{{u:{id}}}", self.p)
     }
     fn session(&self, user: &str) -> String {
         format!("{}:{{u:{user}}}:session", self.p)
     }
-    pub(crate) fn sockets(&self, user: &str) -> String {
+    fn sockets(&self, user: &str) -> String {
         format!("{}:{{u:{user}}}:sockets", self.p)
     }
     fn email(&self, email: &str) -> String {
         format!("{}:email:{{{email}}}", self.p)
     }
-    pub(crate) fn room(&self, id: &str) -> String {
+    fn room(&self, id: &str) -> String {
         format!("{}:{{r:{id}}}", self.p)
     }
     fn members(&self, room: &str) -> String {
@@ -136,24 +148,31 @@ impl Keys {
     fn message(&self, room: &str, id: &str) -> String {
         format!("{}:{{r:{room}}}:m:{id}", self.p)
     }
-    pub(crate) fn log(&self, room: &str) -> String {
+    fn log(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:log", self.p)
     }
-    pub(crate) fn streams(&self, room: &str) -> String {
+    fn streams(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:streams", self.p)
     }
-    pub(crate) fn channel(&self, room: &str) -> String {
+    fn channel(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:ev", self.p)
     }
     /// The room id in a channel name made by [`channel`](Self::channel).
-    pub(crate) fn room_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+    fn room_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
         channel
             .strip_prefix(&self.p)?
             .strip_prefix(":{r:")?
             .strip_suffix("}:ev")
     }
-    pub(crate) fn instance_channel(&self, instance: &str) -> String {
+    fn instance_channel(&self, instance: &str) -> String {
         format!("{}:{{i:{instance}}}:ctl", self.p)
+    }
+    /// The instance id in a channel name made by [`instance_channel`](Self::instance_channel).
+    fn instance_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel
+            .strip_prefix(&self.p)?
+            .strip_prefix(":{i:")?
+            .strip_suffix("}:ctl")
     }
     fn message_room(&self, id: &str) -> String {
         format!("{}:mroom:{{{id}}}", self.p)
@@ -243,29 +262,8 @@ pub struct RedisStore {
     scripts: Scripts,
 }
 
-/// A message event to log together with the message: the `message` frame split around its
-/// timestamp, which only the store knows once it has ordered the message.
-#[derive(Debug, Clone)]
-pub struct FrameTemplate {
-    /// Everything before the timestamp.
-    pub prefix: String,
-    /// Everything after it.
-    pub suffix: String,
-    /// Engine.IO sid that must not receive it.
-    pub except: Option<String>,
-}
-
-/// A logged room event, ready to publish.
-#[derive(Debug, Clone)]
-pub struct LoggedEvent {
-    /// Its place in the room's order.
-    pub seq: u64,
-    /// `seq \n except \n frame`.
-    pub envelope: String,
-}
-
 /// Why a [`StoreError`] is what it is.
-pub(crate) fn store_error(e: RedisError) -> StoreError {
+fn store_error(e: RedisError) -> StoreError {
     if e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()
@@ -475,12 +473,8 @@ impl RedisStore {
         &self.options
     }
 
-    pub(crate) fn conn(&self) -> RedisConn {
+    fn conn(&self) -> RedisConn {
         self.conn.clone()
-    }
-
-    pub(crate) fn keys(&self) -> &Keys {
-        &self.keys
     }
 
     async fn room_reply(
@@ -495,191 +489,6 @@ impl RedisStore {
             inv.arg(*a);
         }
         inv.invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)
-    }
-
-    /// Logs a room event (nothing stored besides it); `None` when the room does not exist.
-    pub(crate) async fn log_event(
-        &self,
-        room: &str,
-        except: Option<&str>,
-        frame: &str,
-    ) -> Result<Option<LoggedEvent>, StoreError> {
-        let reply: Vec<Value> = self
-            .scripts
-            .event
-            .key(self.keys.room(room))
-            .key(self.keys.log(room))
-            .arg(except.unwrap_or(""))
-            .arg(frame)
-            .arg(self.options.log_cap)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        logged(reply)
-    }
-
-    /// Stores a message and logs its `message` event in one script: the room's event order is its
-    /// history order.
-    pub(crate) async fn append_with_event(
-        &self,
-        id: Id,
-        message: NewMessage,
-        template: Option<&FrameTemplate>,
-    ) -> Result<(MessageRecord, Option<LoggedEvent>), StoreError> {
-        let room = message.room.clone();
-        // The index first: a message that exists is always findable by id. An index entry whose
-        // script then fails points at nothing, which reads as "no such message".
-        let _: () = self
-            .conn()
-            .set(self.keys.message_room(&id), &room)
-            .await
-            .map_err(store_error)?;
-        let mentions = serde_json::to_string(&message.mentions).unwrap_or_else(|_| "[]".into());
-        let mut inv = self.scripts.append.key(self.keys.room(&room));
-        inv.key(self.keys.msgs(&room))
-            .key(self.keys.message(&room, &id))
-            .key(self.keys.log(&room))
-            .arg(&id)
-            .arg(UnixMillis::now().0)
-            .arg(kind_str(message.kind))
-            .arg(&message.content)
-            .arg(message.sender.as_deref().unwrap_or(""))
-            .arg(message.file.as_deref().unwrap_or(""))
-            .arg(message.ai_type.as_deref().unwrap_or(""))
-            .arg(&mentions);
-        if let Some(t) = template {
-            inv.arg(t.except.as_deref().unwrap_or(""))
-                .arg(&t.prefix)
-                .arg(&t.suffix)
-                .arg(self.options.log_cap);
-        }
-        let reply: Vec<Value> = inv
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        let mut reply = reply.into_iter();
-        let ts: i64 = reply
-            .next()
-            .and_then(|v| redis::from_redis_value(v).ok())
-            .ok_or_else(|| corrupt("append reply"))?;
-        if ts < 0 {
-            let _: Result<(), _> = self.conn().del(self.keys.message_room(&id)).await;
-            return Err(StoreError::NotFound("room"));
-        }
-        let event = logged(reply.collect())?;
-        let record = MessageRecord {
-            id,
-            room,
-            kind: message.kind,
-            content: message.content,
-            sender: message.sender,
-            file: message.file,
-            ai_type: message.ai_type,
-            mentions: message.mentions,
-            timestamp: UnixMillis(ts),
-            readers: Vec::new(),
-            reactions: Reactions::new(),
-        };
-        Ok((record, event.filter(|e| e.seq > 0)))
-    }
-
-    /// Waits until `replica_acks` replicas hold everything written to `room`'s master so far.
-    pub(crate) async fn wait_replicas(&self, room: &str) -> Result<(), StoreError> {
-        let want = self.options.replica_acks;
-        if want == 0 {
-            return Ok(());
-        }
-        let timeout = self.options.timeouts.response.as_millis() as u64;
-        let mut cmd = redis::cmd("WAIT");
-        cmd.arg(want).arg(timeout);
-        let got: i64 = redis::from_redis_value(
-            self.conn
-                .to_master_of(&self.keys.room(room), cmd)
-                .await
-                .map_err(store_error)?,
-        )
-        .map_err(|_| corrupt("WAIT reply"))?;
-        if got < i64::from(want) {
-            return Err(StoreError::Unavailable(format!(
-                "only {got} of {want} replicas acknowledged within {timeout} ms"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Fails when `replica_acks` replicas do not acknowledge a write (a cluster without replicas, a
-    /// replica that is down): every room event would fail the same way later.
-    pub async fn check_replicas(&self) -> Result<(), StoreError> {
-        if self.options.replica_acks == 0 {
-            return Ok(());
-        }
-        let probe = format!("{}:probe", self.options.prefix);
-        let _: () = self
-            .conn()
-            .set(self.keys.room(&probe), 1)
-            .await
-            .map_err(store_error)?;
-        self.wait_replicas(&probe).await.map_err(|e| {
-            StoreError::Unavailable(format!(
-                "{e}; give every master {} replica(s) or lower --redis-replica-acks",
-                self.options.replica_acks
-            ))
-        })
-    }
-
-    /// Publishes a logged event and advances the room's committed mark.
-    pub(crate) async fn publish(&self, room: &str, event: &LoggedEvent) -> Result<(), StoreError> {
-        let _: Value = self
-            .scripts
-            .publish
-            .key(self.keys.room(room))
-            .arg(event.seq)
-            .arg(self.conn.publish_command())
-            .arg(self.keys.channel(room))
-            .arg(&event.envelope)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    /// Logged events of `room` with `from <= seq <= to` (`to` = `None`: up to the committed mark),
-    /// and the committed mark.
-    pub(crate) async fn fetch_events(
-        &self,
-        room: &str,
-        from: u64,
-        to: Option<u64>,
-    ) -> Result<(u64, Vec<String>), StoreError> {
-        let reply: Vec<Value> = self
-            .scripts
-            .fetch
-            .key(self.keys.room(room))
-            .key(self.keys.log(room))
-            .arg(from)
-            .arg(to.unwrap_or(0))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        let mut reply = reply.into_iter();
-        let committed: u64 = reply
-            .next()
-            .and_then(|v| redis::from_redis_value(v).ok())
-            .ok_or_else(|| corrupt("log reply"))?;
-        let envs = reply
-            .map(|v| redis::from_redis_value(v).map_err(|_| corrupt("log entry")))
-            .collect::<Result<_, _>>()?;
-        Ok((committed, envs))
-    }
-
-    /// The last seq of `room`'s events.
-    pub(crate) async fn room_seq(&self, room: &str) -> Result<u64, StoreError> {
-        self.scripts
-            .seq
-            .key(self.keys.room(room))
-            .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)
     }
@@ -754,27 +563,6 @@ impl RedisStore {
 fn id_of_member(member: &[u8]) -> String {
     let tail = &member[member.len().saturating_sub(24)..];
     String::from_utf8_lossy(tail).into_owned()
-}
-
-fn logged(reply: Vec<Value>) -> Result<Option<LoggedEvent>, StoreError> {
-    let mut it = reply.into_iter();
-    let seq: i64 = match it.next() {
-        Some(v) => redis::from_redis_value(v).map_err(|_| corrupt("event reply"))?,
-        None => return Ok(None),
-    };
-    if seq < 0 {
-        return Ok(None);
-    }
-    let envelope: String = it
-        .next()
-        .map(redis::from_redis_value)
-        .transpose()
-        .map_err(|_| corrupt("event reply"))?
-        .unwrap_or_default();
-    Ok(Some(LoggedEvent {
-        seq: seq as u64,
-        envelope,
-    }))
 }
 
 #[async_trait]
@@ -1282,5 +1070,7 @@ mod tests {
         }
         assert_eq!(slot(&k.session("u")), slot(&k.user("u")));
         assert_eq!(k.room_of_channel(&k.channel(room)), Some(room));
+        assert_eq!(k.instance_of_channel(&k.instance_channel("ab12")), Some("ab12"));
+        assert_eq!(k.instance_of_channel(&k.channel(room)), None);
     }
 }
