@@ -8,7 +8,10 @@
 //! [`RunSummary`]: report::RunSummary
 //!
 //! # Layout
-//! Modules in reading order; each owns one layer.
+//! Modules in reading order; each owns one layer and imports only layers listed before it (the
+//! command line, last, imports everything).
+//! - [`base`]: the ground floor: operation and failure kinds, histograms and their encoding, level
+//!   spans and thresholds, and the [`RunSummary`] model with its row types.
 //! - [`scenario`]: the TOML scenario model, validation with precise errors, and lowering into a
 //!   [`LoadPlan`](engine::plan::LoadPlan).
 //! - [`client`]: protocol clients a VU drives: REST over reqwest and Socket.IO v4 over
@@ -20,6 +23,7 @@
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
 //!   log, text).
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
+//! - [`merge`]: the segments of a split run merged into one result, histograms merged exactly.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
 //! - [`contest`]: matches and brackets played for real: every team under one plan through the
@@ -29,10 +33,12 @@
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
+pub mod base;
 pub mod cli;
 pub mod client;
 pub mod contest;
 pub mod engine;
+pub mod merge;
 pub mod metrics;
 pub mod report;
 pub mod runner;

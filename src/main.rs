@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use stampede::cli::args::{Cli, Command};
 use stampede::cli::config::{
-    BracketConfig, DemoConfig, Invocation, MatchConfig, RescoreConfig, RunConfig, ValidateConfig,
+    BracketConfig, DemoConfig, Invocation, MatchConfig, MergeConfig, RescoreConfig, RunConfig,
+    ValidateConfig,
 };
 use stampede::cli::exit::Exit;
 use stampede::cli::{commands, contest, demo};
@@ -15,7 +16,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         // clap formats its own usage errors (exit 2) and --help/--version (exit 0).
         Err(e) => {
-            let _ = e.print();
+            let argv: Vec<_> = std::env::args_os().collect();
+            match stampede::cli::origin::clap_error_with_origin(&e, &argv) {
+                Some(text) => eprint!("{text}"),
+                None => drop(e.print()),
+            }
             return if e.use_stderr() {
                 Exit::BadInput
             } else {
@@ -36,11 +41,14 @@ fn main() -> ExitCode {
             BracketConfig::resolve(args, &invocation).and_then(contest::play_bracket)
         }
         Command::Rescore(args) => RescoreConfig::resolve(args).and_then(contest::rescore),
+        Command::Merge(args) => MergeConfig::resolve(args).and_then(commands::merge),
+        Command::Completions(args) => commands::completions(args.shell),
     };
     match outcome {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("error: {e}");
+            let argv: Vec<_> = std::env::args_os().collect();
+            eprintln!("error: {}", e.message(&argv));
             e.exit().into()
         }
     }

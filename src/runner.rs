@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::summary::{RunSummary, SegmentInfo, VerifySettings};
 use crate::engine::plan::LoadPlan;
 use crate::engine::{self, EngineError, EngineOptions, RunOutcome, Target};
 use crate::metrics::{Snapshot, TeamResult};
-use crate::report::summary::{RunSummary, SCHEMA_VERSION, ToolInfo};
 use crate::report::{ReportError, WrittenFiles, evaluate, write_run};
 
 /// One target of a run and where its results go.
@@ -45,6 +45,9 @@ pub enum RunnerError {
     /// Results could not be written (the message names the file).
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The worker processes that were to carry out the run failed (the message says which).
+    #[error("{0}")]
+    Workers(String),
 }
 
 /// Runs `plan` against every destination's target at once and writes each one's results.
@@ -67,7 +70,7 @@ pub async fn execute(
     let mut written = Vec::new();
     for (dest, result) in destinations.iter().zip(&outcome.teams) {
         let mut summary = assemble(result, &plan, &outcome, dest.team.as_deref());
-        summary.thresholds = evaluate(&plan.thresholds, &summary);
+        summary.thresholds = evaluate(&plan.conduct.thresholds, &summary);
         let files = write_run(&dest.dir, &summary, &result.hlog)?;
         written.push(Written { summary, files });
     }
@@ -89,34 +92,104 @@ pub fn ensure_writable(dir: &std::path::Path) -> Result<(), ReportError> {
         })
 }
 
-/// How long [`check_reachable`] waits for a target.
+/// A segment that starts later than this after its start time says so in its results.
+pub const LATE_START: Duration = Duration::from_secs(1);
+
+/// How long [`check_target`] waits for a target.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Checks that something answers `GET /health` at `target` before a run starts, so a wrong URL is
-/// reported as such instead of as a run of connection errors. Any HTTP answer, even an error status,
-/// counts as reachable: judging it is the run's job. `Err` holds what the connection attempt said.
-pub async fn check_reachable(target: &Target) -> Result<(), String> {
+/// Most bytes of a wrong answer's body quoted in the error.
+const QUOTED_BODY: usize = 120;
+
+/// Checks, before a run starts, that every instance of `target` is a chat server: `GET /health` must
+/// answer 2xx with a JSON object (the protocol's `{"status":"ok",…}`). A wrong URL or another
+/// service is then reported as such, instead of as a run of connection errors or HTTP 404s. `Err`
+/// says what answered (status, `Server` header, the first bytes of the body, control characters
+/// escaped: it is the target's text) or what the connection attempt said.
+pub async fn check_target(target: &Target) -> Result<(), String> {
     let client = reqwest::Client::builder()
         .timeout(PREFLIGHT_TIMEOUT)
         .build()
         .map_err(|e| e.to_string())?;
     for base in target.instances() {
-        if let Err(e) = client.get(format!("{base}/health")).send().await {
-            return Err(crate::client::Failure::http(&format!("GET {base}/health"), &e).message);
+        let url = format!("{base}/health");
+        let context = format!("GET {url}");
+        let mut resp = client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| crate::client::Failure::http(&context, &e).message)?;
+        let status = resp.status();
+        let server = resp
+            .headers()
+            .get(reqwest::header::SERVER)
+            .map(|v| format!(", Server: {}", quote(v.as_bytes(), QUOTED_BODY)))
+            .unwrap_or_default();
+        let mut body = Vec::new();
+        while body.len() < 64 * 1024
+            && let Ok(Some(chunk)) = resp.chunk().await
+        {
+            body.extend_from_slice(&chunk);
         }
+        let json = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object());
+        if status.is_success() && json {
+            continue;
+        }
+        let what = if status.is_success() {
+            "answered without a JSON object"
+        } else {
+            "answered"
+        };
+        return Err(format!(
+            "{context} {what} (HTTP {status}{server}; body {}): this is not the chat server's \
+             health check, which answers 2xx with JSON like {{\"status\":\"ok\"}}",
+            if body.is_empty() {
+                "empty".to_owned()
+            } else {
+                format!("\"{}\"", quote(&body, QUOTED_BODY))
+            }
+        ));
     }
     Ok(())
 }
 
+/// At most `max` bytes of a target's text, lossily decoded, with control characters escaped so it
+/// cannot move the cursor or inject lines into a terminal or log.
+pub fn quote(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    let mut out: String = text
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() || c == '"' || c == '\\' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if bytes.len() > max {
+        out.push('…');
+    }
+    out
+}
+
 /// What every summary says about how latency was measured.
-pub const MEASUREMENT_NOTES: [&str; 3] = [
+pub const MEASUREMENT_NOTES: [&str; 5] = [
     "Latencies are recorded in microseconds into HdrHistograms (3 significant digits) and reported in milliseconds.",
     "Paced chat messages are timed from their intended send time, not from when the generator got to send them, so \
      a slow server or a busy generator cannot hide latency (coordinated omission corrected). send_ack is the sender's \
      own copy coming back; delivery is each other member's copy.",
     "Every message carries a marker; each member that had joined the room before the send must receive it exactly \
      once, in the sender's order, within the delivery deadline, or a delivery_missing, delivery_duplicate or \
-     delivery_reordered finding is counted. Messages sent within the deadline before the run ended are not judged.",
+     delivery_reordered finding is counted. A reordered copy is still delivered (and timed); it is not a failed \
+     request. A delivery slower than verify.late_after_ms is counted as late.",
+    "Read receipts and reaction updates are verified too: every other member that had joined must be told, by \
+     messagesRead, every id a member marked as read, and must see each reaction in a messageReactionUpdate, within \
+     the receipt deadline (receipt_missing, receipt_duplicate, reaction_missing). They are not requests.",
+    "Every delivery, receipt and reaction update, and every finding about one, belongs to the level its message, \
+     mark or reaction was sent in. When the load ends, the run keeps reading until everything awaited has arrived \
+     or passed its deadline, so the last messages are judged like the first; only a run stopped twice leaves some \
+     unjudged, counted apart and never as delivered or missing.",
 ];
 
 /// Builds the summary of one team's run. Thresholds are left empty for the caller to evaluate.
@@ -126,37 +199,69 @@ pub fn assemble(
     outcome: &RunOutcome,
     team: Option<&str>,
 ) -> RunSummary {
-    let mut users = result.users.clone();
-    users.planned = plan.arrivals.len() as u64;
-    RunSummary {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo {
-            name: "stampede".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        scenario: plan.scenario.clone(),
-        target: result.info.target.clone(),
-        team: team.map(str::to_owned),
-        seed: plan.seed,
-        time_scale: plan.time_scale,
-        started_at: rfc3339(outcome.started_at),
-        duration_secs: round3(outcome.elapsed.as_secs_f64()),
-        planned_duration_secs: round3(plan.duration.as_secs_f64()),
-        partial: outcome.interrupted,
-        stop_reason: outcome
-            .interrupted
-            .then(|| "interrupted before the end of the plan".to_string()),
-        users,
-        requests: result.requests.clone(),
-        messages: result.messages.clone(),
-        latency: result.latency.clone(),
-        levels: result.levels.clone(),
-        timeline: result.timeline.clone(),
-        failures: result.failures.clone(),
-        generator: result.generator.clone(),
-        thresholds: Vec::new(),
-        measurement_notes: MEASUREMENT_NOTES.iter().map(|s| s.to_string()).collect(),
+    let mut s = result.summary.clone();
+    s.users.planned = plan.own_arrivals().count() as u64;
+    s.segment = plan.segment.map(|seg| {
+        if outcome.started_late > LATE_START {
+            s.generator.warnings.push(format!(
+                "segment {seg} started {:.1} s after its start time: its first users arrived late",
+                outcome.started_late.as_secs_f64()
+            ));
+        }
+        SegmentInfo {
+            index: seg.index,
+            count: seg.count,
+            start_at: rfc3339(outcome.started_at),
+            started_late_ms: round3(outcome.started_late.as_secs_f64() * 1000.0),
+            users_planned: s.users.planned,
+            partial: outcome.interrupted || outcome.cut,
+            stop_reason: None,
+            generator: None,
+        }
+    });
+    s.scenario = plan.scenario.clone();
+    s.team = team.map(str::to_owned);
+    s.seed = plan.seed;
+    s.time_scale = plan.time_scale;
+    s.started_at = rfc3339(outcome.started_at);
+    s.duration_secs = round3(outcome.elapsed.as_secs_f64());
+    s.planned_duration_secs = round3(plan.duration.as_secs_f64());
+    s.partial = outcome.interrupted || outcome.cut;
+    s.stop_reason = stop_reason(outcome, &s);
+    s.verify = VerifySettings {
+        delivery_deadline_ms: millis(plan.conduct.verify.delivery_deadline),
+        receipt_deadline_ms: millis(plan.conduct.verify.receipt_deadline),
+        late_after_ms: millis(plan.conduct.verify.late_after),
+    };
+    s.measurement_notes = MEASUREMENT_NOTES.iter().map(|n| n.to_string()).collect();
+    s.plan_hash = plan.fingerprint();
+    s
+}
+
+/// Why a run ended early, in words: who interrupted it, and whether its drain was cut.
+fn stop_reason(outcome: &RunOutcome, result: &RunSummary) -> Option<String> {
+    if !outcome.interrupted && !outcome.cut {
+        return None;
     }
+    let mut reason = match &outcome.interrupted_by {
+        Some(by) => format!("interrupted ({by}) before the end of the plan"),
+        None if outcome.interrupted => "interrupted before the end of the plan".to_owned(),
+        None => "the plan ran to its end".to_owned(),
+    };
+    if outcome.cut {
+        let m = &result.messages;
+        let unjudged =
+            m.unjudged + m.echoes_unjudged + result.receipts.unjudged + result.reactions.unjudged;
+        reason.push_str(&format!(
+            "; stopped again while draining, so {unjudged} awaited deliveries, echoes, receipts \
+             and reaction updates were left unjudged"
+        ));
+    }
+    Some(reason)
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 fn round3(x: f64) -> f64 {

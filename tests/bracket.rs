@@ -1,8 +1,7 @@
 //! `stampede bracket` end to end: four in-process reference servers whose capacity differs by
 //! configuration (20, 40, 60 and 80 sockets) play a single-elimination bracket at a time-scaled
-//! ramp, and the standings follow capacity. The same bracket is then played again, interrupted in
-//! the middle of its second match through the library entry point, and resumed with
-//! `stampede bracket --resume`: the finished match is not played again (its directory is untouched,
+//! ramp, and the standings follow capacity. The same bracket is then played again, stopped by
+//! SIGTERM in the middle of its second match, and resumed with `stampede bracket --resume`: the finished match is not played again (its directory is untouched,
 //! the journal holds it once) and the standings are the same as without the interruption. Finally
 //! the bracket is re-scored offline.
 //!
@@ -18,13 +17,7 @@ use std::time::{Duration, SystemTime};
 use common::capacity::{TIME_SCALE, both, capped_server, scenario_file, stampede};
 use reference_server::RunningServer;
 use serde_json::Value;
-use stampede::contest::teams::SavedTeam;
-use stampede::contest::{
-    BracketEvent, BracketSetup, LiveExecutor, Mode, SeedBy, Start, Stopped, play_bracket,
-};
-use stampede::engine::EngineOptions;
-use stampede::score::{Format, ScoringRules};
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Team names and socket caps, weakest first: file order seeds alpha first, so the bracket has to
 /// overturn its seeding (1 v 4 is alpha v delta).
@@ -170,59 +163,56 @@ async fn standings_follow_capacity_and_an_interrupted_bracket_resumes_to_the_sam
     }
     assert!(whole.join("matches/R1-1/delta/summary.json").exists());
 
-    // 2. The same bracket through the library entry point, interrupted one second into its
-    //    second match.
+    // 2. The same bracket with the binary, stopped by SIGTERM (what `timeout`, `docker stop` and
+    //    Kubernetes send) one second into its second match.
     let cut = tmp.path().join("cut");
-    let setup = BracketSetup {
-        schema_version: stampede::contest::files::CONTEST_SCHEMA_VERSION,
-        title: "Capacity cup".into(),
-        scenario_file: scenario.display().to_string(),
-        scenario_toml: std::fs::read_to_string(&scenario).unwrap(),
-        time_scale: TIME_SCALE.parse().unwrap(),
-        max_users: None,
-        seed: None,
-        mode: Mode::Concurrent,
-        format: Format::Single,
-        seeding: SeedBy::File,
-        teams: TEAMS
-            .iter()
-            .zip(&servers)
-            .map(|((name, _), s)| SavedTeam {
-                name: name.to_string(),
-                target: s.url(),
-                seed: None,
-            })
-            .collect(),
-        rules: ScoringRules::default(),
-    };
-    let interrupt = CancellationToken::new();
-    let stop = interrupt.clone();
-    let mut executor = LiveExecutor::new(EngineOptions::default());
-    let outcome = play_bracket(
-        &cut,
-        Start::New(Box::new(setup)),
-        3,
-        &mut executor,
-        &interrupt,
-        &mut |event| {
-            if let BracketEvent::Playing { id, .. } = event
-                && id.0 == "R1-2"
-            {
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    stop.cancel();
-                });
-            }
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        outcome.stopped,
-        Some(Stopped::Interrupted {
-            during: Some("R1-2".into())
-        })
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args([
+            "bracket",
+            "--no-tui",
+            "--teams",
+            teams.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--time-scale",
+            TIME_SCALE,
+            "--void-retries",
+            "3",
+            "--out",
+            cut.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        if line.contains("▶ R1-2") {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SIGTERM: stopping the match in play"),
+        "{stderr}\n{rest}"
+    );
+    assert!(
+        stderr.contains(&format!("stampede bracket --resume {}", cut.display()))
+            || rest.contains(&format!("stampede bracket --resume {}", cut.display())),
+        "says how to resume:\n{stderr}\n{rest}"
     );
     let lines = journal_lines(&cut);
     assert_eq!(

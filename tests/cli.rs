@@ -39,12 +39,15 @@ fn help_lists_the_subcommands() {
     let out = stampede(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    for sub in ["run", "demo", "validate", "match", "bracket", "rescore"] {
+    for sub in ["run", "validate", "match", "bracket", "rescore"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing from:\n{text}"
         );
     }
+    // `demo` is offered only by builds that embed the reference server (the `demo` feature).
+    let lists_demo = text.lines().any(|l| l.trim_start().starts_with("demo"));
+    assert_eq!(lists_demo, cfg!(feature = "demo"), "{text}");
     assert!(text.contains("Exit codes"), "{text}");
     assert!(text.contains("a match was void (replay it)"), "{text}");
     let bracket_help = stdout(&stampede(&["bracket", "--help"], &[]));
@@ -65,6 +68,24 @@ fn help_lists_the_subcommands() {
     assert!(run_help.contains("--source-ips"), "{run_help}");
     assert!(run_help.contains("28,000"), "{run_help}");
     assert!(run_help.contains("STAMPEDE_TARGET"), "{run_help}");
+}
+
+/// A build without the reference server refuses `stampede demo` as bad input, saying why and what to
+/// do instead, before anything is started or written.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn demo_without_the_demo_feature_says_how_to_get_it() {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/lean-demo");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = stampede(
+        &["demo", "--no-tui", "--out", out_dir.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("built without the `demo` feature"), "{err}");
+    assert!(err.contains("cargo build --release"), "{err}");
+    assert!(!out_dir.exists());
 }
 
 #[test]
@@ -266,7 +287,7 @@ fn match_against_an_unreachable_team_exits_2_naming_it() {
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!(
-            "error: team ghost (http://127.0.0.1:{port}) is not reachable"
+            "error: team ghost (http://127.0.0.1:{port}) failed the check before the match"
         )),
         "{err}"
     );
@@ -378,6 +399,144 @@ fn bracket_resume_and_rescore_need_a_directory_they_wrote() {
             "error: {}: scoring rules: `max_vu_failure_ratio` is 1.5, but it must be a ratio",
             rules.display()
         )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn negative_counts_are_refused_as_values_not_as_unknown_flags() {
+    let base = [
+        "run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--scenario",
+        "scenarios/smoke.toml",
+    ];
+    for (flag, value, hint) in [
+        ("--max-users", "-5", "-5 is not in 0..="),
+        ("--workers", "-2", "-2 is not in 0..="),
+        ("--seed", "-1", "invalid digit"),
+    ] {
+        let out = stampede(&[&base[..], &[flag, value]].concat(), &[]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("error: invalid value '{value}' for '{flag} <")),
+            "{flag}: {err}"
+        );
+        assert!(err.contains(hint), "{flag}: {err}");
+    }
+    let out = stampede(
+        &[
+            "bracket",
+            "--teams",
+            "t.toml",
+            "--scenario",
+            "s.toml",
+            "--void-retries",
+            "-1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: invalid value '-1' for '--void-retries <N>'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_value_from_a_variable_names_the_variable() {
+    let base = [
+        "run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--scenario",
+        "scenarios/smoke.toml",
+    ];
+    for (var, value, start) in [
+        (
+            "STAMPEDE_TIME_SCALE",
+            "500",
+            "error: --time-scale (from STAMPEDE_TIME_SCALE): must be above 0",
+        ),
+        (
+            "STAMPEDE_MAX_USERS",
+            "0",
+            "error: --max-users (from STAMPEDE_MAX_USERS): must be at least 1",
+        ),
+        // Values clap itself refuses.
+        (
+            "STAMPEDE_MAX_USERS",
+            "many",
+            "error: invalid value 'many' for '--max-users <N>' (from STAMPEDE_MAX_USERS): ",
+        ),
+        (
+            "STAMPEDE_METRICS_LISTEN",
+            "nowhere",
+            "error: invalid value 'nowhere' for '--metrics-listen <ADDR>' (from \
+             STAMPEDE_METRICS_LISTEN): ",
+        ),
+    ] {
+        let out = stampede(&base, &[(var, value)]);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        assert!(
+            stderr(&out).starts_with(start),
+            "{var}={value}: {}",
+            stderr(&out)
+        );
+    }
+    let out = stampede(
+        &["run", "--scenario", "scenarios/smoke.toml"],
+        &[("STAMPEDE_TARGET", "ftp://x")],
+    );
+    assert!(
+        stderr(&out).starts_with("error: --target (from STAMPEDE_TARGET): "),
+        "{}",
+        stderr(&out)
+    );
+    // The same value on the command line: the message names the flag alone.
+    let out = stampede(&[&base[..], &["--max-users", "0"]].concat(), &[]);
+    assert!(
+        stderr(&out).starts_with("error: --max-users: must be at least 1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = stampede(
+        &[&base[..], &["--max-users", "many"]].concat(),
+        &[("STAMPEDE_MAX_USERS", "7")],
+    );
+    assert!(
+        stderr(&out).starts_with("error: invalid value 'many' for '--max-users <N>': "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_stampede()"),
+        ("zsh", "#compdef stampede"),
+        ("fish", "complete -c stampede"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[stampede]"),
+    ] {
+        let out = stampede(&["completions", shell], &[]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains(marker), "{shell}:\n{script}");
+        // fish names long flags without their dashes (`-l max-users`).
+        for word in ["bracket", "rescore", "max-users", "metrics-listen"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    let out = stampede(&["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("[possible values: bash,"),
         "{}",
         stderr(&out)
     );

@@ -231,7 +231,8 @@ async fn an_interrupted_match_is_void_says_so_and_is_replayed_with_the_same_comm
         .spawn()
         .unwrap();
     let pid = child.id().unwrap().to_string();
-    // The match has started (and its Ctrl-C handler is in place) once it names its directory.
+    // The match has started (and its signal handler is in place) once it names its directory; it is
+    // stopped with SIGTERM, as `docker stop` and Kubernetes stop a process.
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     while let Some(line) = stderr.next_line().await.unwrap() {
         if line.contains("results in") {
@@ -240,7 +241,7 @@ async fn an_interrupted_match_is_void_says_so_and_is_replayed_with_the_same_comm
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(kill.success());

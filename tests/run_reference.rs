@@ -241,6 +241,62 @@ async fn members_can_read_along_between_messages() {
     );
 }
 
+/// The reference server with overload control off tells every member every read receipt and
+/// reaction: none is missing or told twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_receipt_and_reaction_arrives_from_the_reference_server_with_control_off() {
+    let files = tempfile::tempdir().unwrap();
+    let server = reference_server::start(ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        kdf: reference_server::KdfParams::MINIMAL,
+        files_dir: files.path().to_path_buf(),
+        overload: reference_server::overload::OverloadSettings {
+            pinned_off: true,
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let scenario = reading(r#"{ count = 4, interval = "300ms", mark_read = true }"#).replace(
+        r#""hold"]"#,
+        r#"{ react = { reaction = "👍" } }, "mark_read", "hold"]"#,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let w = run(
+        &scenario,
+        1.0,
+        server.url(),
+        out.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let s = &w.summary;
+    assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
+    assert!(s.receipts.marks >= 30, "{:?}", s.receipts);
+    // Each mark is expected at the other members that had joined by then: up to 4.
+    assert!(
+        s.receipts.expected > s.receipts.marks * 3,
+        "{:?}",
+        s.receipts
+    );
+    assert_eq!(s.receipts.delivered, s.receipts.expected);
+    assert_eq!(
+        (
+            s.receipts.missing,
+            s.receipts.duplicate,
+            s.receipts.unjudged
+        ),
+        (0, 0, 0),
+        "{:#?}",
+        s.failures
+    );
+    assert_eq!(s.reactions.expected, 10 * 4, "{:?}", s.reactions);
+    assert_eq!(s.reactions.missing, 0);
+    assert!(s.latency_of(stampede::metrics::Op::Receipt).is_some());
+    let _ = server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_stopped_mid_run_is_counted_by_kind_and_results_are_written() {
     let server = reference_server().await;
@@ -342,7 +398,8 @@ fn run_against_nothing_exits_2_saying_the_target_is_unreachable() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not reachable"), "{err}");
+    assert!(err.contains("failed the check before the run"), "{err}");
+    assert!(err.contains("Fix --target"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,6 +423,7 @@ async fn connections_spread_over_several_source_addresses() {
     };
     let options = EngineOptions {
         source_ips: vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()],
+        ..EngineOptions::default()
     };
     let (tx, mut rx) = watch::channel(Snapshot::default());
     let watcher = tokio::spawn(async move {

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Prints a match directory's verdict and each team's levels table as Markdown (for RESULTS.md),
 or, with --runs, one row per match directory for repeated runs of the same benchmark: each team's
-sustained users, the difference, and what each team's server wrote (from its final /metrics).
+sustained users, the difference, each team's sustained users with receipts counted (when the match
+was rescored with benches/overload/receipts-rules.toml), deliveries and read receipts missing,
+receipt latency, and what each team's server wrote (from its final /metrics).
 
     python3 benches/overload/tables.py DIR
     python3 benches/overload/tables.py --runs DIR...
 """
 import csv
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -28,8 +31,8 @@ def main(directory: str) -> None:
                 judged[level["index"]] = level
         print(f"\n**{name}** (overload control {name}):\n")
         print("| users | VUs failed in level | requests ok | requests failed | deliveries missing "
-              "| delivery p99 ms | request p99 ms | held |")
-        print("|---:|---:|---:|---:|---:|---:|---:|:--|")
+              "| delivery p99 ms | receipts missing | receipt p99 ms | request p99 ms | held |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|")
         for r in rows:
             level = judged.get(int(r["index"]))
             if level is None:
@@ -42,8 +45,47 @@ def main(directory: str) -> None:
                 )
                 held = f"no: {broken}"
             print(f"| {int(r['target_users']):,} | {r['vus_failed_in_level']} | {int(r['requests_ok']):,} "
-                  f"| {r['requests_failed']} | {r['deliveries_missing']} | {float(r['delivery_p99_ms']):.1f} "
-                  f"| {float(r['request_p99_ms']):.1f} | {held} |")
+                  f"| {r['requests_failed']} | {r['deliveries_missing']} | {cell(r['delivery_p99_ms'])} "
+                  f"| {r.get('receipts_missing') or '–'} | {cell(r.get('receipt_p99_ms'))} "
+                  f"| {cell(r['request_p99_ms'])} | {held} |")
+
+
+def cell(value: str | None) -> str:
+    """A levels.csv number to one decimal, or a dash where the level had no sample."""
+    return f"{float(value):.1f}" if value not in (None, "") else "–"
+
+
+def summary(root: Path, team: str) -> dict:
+    """A team's summary.json (or .json.gz) in a match directory."""
+    plain = root / team / "summary.json"
+    if plain.exists():
+        return json.loads(plain.read_text())
+    with gzip.open(root / team / "summary.json.gz", "rt") as f:
+        return json.load(f)
+
+
+def receipts(root: Path, team: str) -> str:
+    """Deliveries and read receipts missing, and receipt p99, over the team's whole run."""
+    s = summary(root, team)
+    missing = s["messages"].get("missing", 0)
+    r = s.get("receipts") or {}
+    p99 = next((op["p99_ms"] for op in s["latency"] if op["op"] == "receipt"), None)
+    told = f"{r.get('missing', 0):,} of {r.get('expected', 0):,}" if r.get("expected") else "–"
+    latency = f"{p99:,.0f} ms" if p99 is not None else "–"
+    return f"{missing:,} | {told} | {latency}"
+
+
+def counted(root: Path) -> str:
+    """Each team's sustained users when the match was rescored with receipts counted
+    (`stampede rescore DIR --rules benches/overload/receipts-rules.toml`), or a dash."""
+    path = root / "rescored.json"
+    if not path.exists():
+        return "–"
+    rescored = json.loads(path.read_text())
+    if not rescored.get("rules", {}).get("count_receipts"):
+        return "–"
+    teams = {t["name"]: t["sustained_users"] for t in rescored["teams"]}
+    return f"{teams['on']:,} / {teams['off']:,}"
 
 
 def written(root: Path, team: str) -> str:
@@ -62,9 +104,11 @@ def written(root: Path, team: str) -> str:
 
 
 def runs(directories: list[str]) -> None:
-    print("| run | on sustained | off sustained | on − off | VUs failed on / off "
-          "| requests ok on / off | on wrote | off wrote |")
-    print("|---|---:|---:|---:|---:|---:|---|---|")
+    print("| run | on sustained | off sustained | on − off | receipts counted: on / off "
+          "| VUs failed on / off "
+          "| requests ok on / off | on: deliveries missing | on: receipts missing | on: receipt p99 "
+          "| off: deliveries missing | off: receipts missing | off: receipt p99 | on wrote | off wrote |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for directory in directories:
         root = Path(directory)
         match = json.loads((root / "match.json").read_text())
@@ -73,9 +117,10 @@ def runs(directories: list[str]) -> None:
             sys.exit(f"{directory}: expected teams on and off, found {sorted(teams)}")
         on, off = teams["on"], teams["off"]
         print(f"| {root.name} | {on['sustained_users']:,} | {off['sustained_users']:,} "
-              f"| {on['sustained_users'] - off['sustained_users']:+,} "
+              f"| {on['sustained_users'] - off['sustained_users']:+,} | {counted(root)} "
               f"| {on['headline']['users_failed']:,} / {off['headline']['users_failed']:,} "
               f"| {on['headline']['requests_ok'] / 1e6:.1f} M / {off['headline']['requests_ok'] / 1e6:.1f} M "
+              f"| {receipts(root, 'on')} | {receipts(root, 'off')} "
               f"| {written(root, 'on')} | {written(root, 'off')} |")
 
 

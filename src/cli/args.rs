@@ -8,6 +8,7 @@
 //!
 //! [`config`]: super::config
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -33,6 +34,7 @@ pub enum Command {
     /// Run a scenario against one target and write its results.
     Run(RunArgs),
     /// Run the built-in demo scenario against the embedded reference server.
+    #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo(DemoArgs),
     /// Check a scenario file and print the plan it lowers to.
     Validate(ValidateArgs),
@@ -42,6 +44,13 @@ pub enum Command {
     Bracket(BracketArgs),
     /// Re-judge a played match or bracket offline from its saved results.
     Rescore(RescoreArgs),
+    /// Merge the results of a run's segments (--segment I/N) into one result.
+    Merge(MergeArgs),
+    /// Print the shell completion script of every subcommand and flag
+    ///
+    /// e.g. `stampede completions bash > ~/.local/share/bash-completion/completions/stampede`, or
+    /// `stampede completions zsh > "${fpath[1]}/_stampede"`.
+    Completions(CompletionsArgs),
 }
 
 /// `stampede run`.
@@ -67,6 +76,9 @@ pub struct RunArgs {
     /// How connections are made.
     #[command(flatten)]
     pub network: NetworkArgs,
+    /// How the run is split over processes.
+    #[command(flatten)]
+    pub split: SplitArgs,
 }
 
 /// `stampede demo`.
@@ -92,6 +104,9 @@ pub struct ValidateArgs {
     /// Options to lower the plan with (the same as `run` takes).
     #[command(flatten)]
     pub plan: PlanArgs,
+    /// Print the share of the plan segment I of N runs (0-based), e.g. 0/4.
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<String>,
 }
 
 /// `stampede match`.
@@ -125,6 +140,9 @@ pub struct MatchArgs {
     /// How connections are made.
     #[command(flatten)]
     pub network: NetworkArgs,
+    /// How the match is split over processes.
+    #[command(flatten)]
+    pub split: SplitArgs,
 }
 
 /// `stampede bracket`.
@@ -169,8 +187,21 @@ pub struct BracketArgs {
     pub resume: Option<PathBuf>,
     /// Times a void match (the generator was unhealthy) is played again in a row before the
     /// bracket stops (it can then be resumed).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        allow_negative_numbers = true
+    )]
     pub void_retries: u32,
+    /// Play every match's runs as N processes of this machine, their results merged
+    #[arg(
+        long,
+        env = "STAMPEDE_WORKERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub workers: Option<u32>,
     /// How the plan is shaped (not with --resume).
     #[command(flatten)]
     pub plan: PlanArgs,
@@ -180,6 +211,28 @@ pub struct BracketArgs {
     /// How connections are made.
     #[command(flatten)]
     pub network: NetworkArgs,
+}
+
+/// `stampede merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Where the merged result goes (the layout of a single run's results).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Merge the segments given even when some are missing (the result is marked partial).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// The segments' results directories (each written by a run with --segment I/N).
+    #[arg(value_name = "SEGMENT_DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// `stampede completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `stampede rescore`.
@@ -239,10 +292,20 @@ pub struct PlanArgs {
     )]
     pub time_scale: Option<f64>,
     /// Cap every phase at N users: a ramp stops at N and then holds.
-    #[arg(long, env = "STAMPEDE_MAX_USERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "STAMPEDE_MAX_USERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_users: Option<u32>,
     /// Seed of every random choice (overrides the scenario's `seed`).
-    #[arg(long, env = "STAMPEDE_SEED", value_name = "S")]
+    #[arg(
+        long,
+        env = "STAMPEDE_SEED",
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
     pub seed: Option<u64>,
 }
 
@@ -263,6 +326,49 @@ pub struct OutputArgs {
     /// Also the behaviour when stdout is not a terminal.
     #[arg(long, env = "STAMPEDE_NO_TUI")]
     pub no_tui: bool,
+    /// Serve live metrics in the Prometheus text format at http://ADDR/metrics during the run
+    ///
+    /// ADDR is IP:PORT, e.g. 127.0.0.1:9464 (port 0: any free port, printed at the start). A match
+    /// or bracket serves every team's figures, a run split over --workers the combined view.
+    #[arg(long, env = "STAMPEDE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// How one run is split over several processes or machines.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SplitArgs {
+    /// Run only segment I of N of the plan (I counted from 0), e.g. --segment 0/4
+    ///
+    /// The plan is split by room: each group room's members are all in one segment; shared and hot
+    /// rooms span segments. Every segment needs the same --start-at; `stampede merge` adds the
+    /// segments' results up. In a Kubernetes Indexed Job: --segment $(JOB_COMPLETION_INDEX)/N.
+    #[arg(
+        long,
+        env = "STAMPEDE_SEGMENT",
+        value_name = "I/N",
+        conflicts_with = "workers"
+    )]
+    pub segment: Option<String>,
+    /// When the run starts, wall-clock: RFC 3339 (2026-12-05T10:00:00Z) or Unix seconds
+    ///
+    /// Every segment of a split run must be given the same time; each waits for it and records how
+    /// late it actually started.
+    #[arg(long, env = "STAMPEDE_START_AT", value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Split the run over N processes of this machine and merge their results into --out
+    ///
+    /// Each process runs one segment (results in OUT/segments/I), sockets spread over
+    /// 127.0.0.x source addresses when the target is on loopback.
+    #[arg(
+        long,
+        env = "STAMPEDE_WORKERS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub workers: Option<u32>,
+    /// Write the live progress to stdout as JSON lines (one snapshot each) instead of a view
+    #[arg(long, env = "STAMPEDE_PROGRESS_JSON")]
+    pub progress_json: bool,
 }
 
 /// How connections are made.

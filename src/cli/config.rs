@@ -4,23 +4,25 @@
 //! and never a clap struct.
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use reqwest::Url;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::args::{
-    BracketArgs, DemoArgs, FormatArg, MatchArgs, ModeArg, NetworkArgs, OutputArgs, PlanArgs,
-    RescoreArgs, RunArgs, SeedingArg, ValidateArgs,
+    BracketArgs, DemoArgs, FormatArg, MatchArgs, MergeArgs, ModeArg, NetworkArgs, OutputArgs,
+    PlanArgs, RescoreArgs, RunArgs, SeedingArg, SplitArgs, ValidateArgs,
 };
 use super::exit::CliError;
+use super::target::{Target, parse_target};
 use super::teams::{load_teams_file, parse_team_specs};
 use crate::contest::files::CONTEST_SCHEMA_VERSION;
 use crate::contest::teams::SavedTeam;
 use crate::contest::{BracketSetup, MatchSetup, Mode, NewRules, SeedBy, Start, TeamEntry};
 use crate::engine::plan::LoadPlan;
+use crate::engine::segment::Segment;
 use crate::scenario::{LowerOptions, Scenario};
 use crate::score::{Format, ScoringRules};
 
@@ -50,31 +52,6 @@ impl Invocation {
     }
 }
 
-/// A server under test: one instance, or several instances of one deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Short name for reports and file names: `host:port` of the first instance, `+N` for the others.
-    pub name: String,
-    /// Base URL, `http(s)://host[:port]/`, without path, query or credentials.
-    pub url: Url,
-    /// Further instances of the same deployment; VU `i` uses instance `i mod n`.
-    pub more: Vec<Url>,
-}
-
-impl Target {
-    /// The engine's view of the target: base URLs without the trailing slash, comma-separated.
-    pub fn to_engine(&self) -> crate::engine::Target {
-        let urls: Vec<&str> = std::iter::once(&self.url)
-            .chain(&self.more)
-            .map(|u| u.as_str().trim_end_matches('/'))
-            .collect();
-        crate::engine::Target {
-            name: self.name.clone(),
-            url: urls.join(","),
-        }
-    }
-}
-
 /// Everything `stampede run` needs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -86,8 +63,119 @@ pub struct RunConfig {
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// How the run is split over processes.
+    pub split: Split,
+    /// The scenario file as named on the command line, and the options the plan was lowered with:
+    /// what worker processes are started with.
+    pub source: PlanSource,
+}
+
+/// Where a plan came from, to start worker processes with the same one.
+#[derive(Debug, Clone)]
+pub struct PlanSource {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The options it was lowered with.
+    pub options: LowerOptions,
+}
+
+/// How one run is split over processes or machines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    /// This process runs only this segment of the plan.
+    pub segment: Option<Segment>,
+    /// When the run (every segment of it) starts.
+    pub start_at: Option<SystemTime>,
+    /// Split over this many local processes.
+    pub workers: Option<u32>,
+    /// Live progress as JSON lines on stdout.
+    pub progress_json: bool,
+}
+
+/// Most `--workers`: one process per core of a large machine, with room to spare.
+pub const MAX_WORKERS: u32 = 256;
+
+/// Everything `stampede merge` needs.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The merged result's directory.
+    pub out: PathBuf,
+    /// The segments' directories.
+    pub dirs: Vec<PathBuf>,
+    /// Merge what is there when segments are missing.
+    pub allow_missing: bool,
+}
+
+impl MergeConfig {
+    /// Resolves `stampede merge` flags.
+    pub fn resolve(args: MergeArgs) -> Result<MergeConfig, CliError> {
+        for dir in &args.dirs {
+            if !dir.is_dir() {
+                return Err(CliError::Input(format!(
+                    "{} is not a directory (give each segment's results directory)",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(MergeConfig {
+            out: args.out,
+            dirs: args.dirs,
+            allow_missing: args.allow_missing,
+        })
+    }
+}
+
+/// Parses `--start-at`: RFC 3339, or Unix seconds (fractions allowed).
+pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(format!("{text:?} is not a time after 1970"));
+        }
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(SystemTime::from)
+        .map_err(|_| {
+            format!(
+                "{text:?} is neither RFC 3339 (2026-12-05T10:00:00Z) nor Unix seconds (1796464800)"
+            )
+        })
+}
+
+/// Parses `--segment`.
+fn segment_flag(text: Option<&str>) -> Result<Option<Segment>, CliError> {
+    text.map(Segment::parse)
+        .transpose()
+        .map_err(|m| CliError::flag("--segment", m))
+}
+
+/// Checks the split flags.
+pub fn split(args: &SplitArgs) -> Result<Split, CliError> {
+    let segment = segment_flag(args.segment.as_deref())?;
+    let start_at = args
+        .start_at
+        .as_deref()
+        .map(parse_start_at)
+        .transpose()
+        .map_err(|m| CliError::flag("--start-at", m))?;
+    if segment.is_some() && start_at.is_none() {
+        return Err(CliError::flag(
+            "--segment",
+            "needs --start-at: every segment of a run must start at the same instant, e.g. \
+             --start-at $(date -u -d '+1 min' +%s) given to all of them",
+        ));
+    }
+    Ok(Split {
+        segment,
+        start_at,
+        workers: workers(args.workers)?,
+        progress_json: args.progress_json,
+    })
 }
 
 /// Everything `stampede demo` needs; the target is the embedded reference server it starts.
@@ -101,6 +189,8 @@ pub struct DemoConfig {
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Everything `stampede validate` needs.
@@ -123,8 +213,19 @@ pub struct MatchConfig {
     pub out_dir: PathBuf,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// How the match is split over processes.
+    pub split: Split,
+    /// Where the plan came from (`None` for the built-in demo), the teams and rules as given: what
+    /// worker processes are started with.
+    pub source: Option<PlanSource>,
+    /// `--team` as given.
+    pub team_specs: Vec<String>,
+    /// `--rules` as given.
+    pub rules_file: Option<PathBuf>,
 }
 
 /// Everything `stampede bracket` needs.
@@ -138,8 +239,12 @@ pub struct BracketConfig {
     pub void_retries: u32,
     /// Whether to show the live terminal view.
     pub tui: bool,
+    /// Where to serve live metrics (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Local addresses to spread connections over; empty lets the OS choose.
     pub source_ips: Vec<IpAddr>,
+    /// Play every run as this many local processes.
+    pub workers: Option<u32>,
 }
 
 /// Everything `stampede rescore` needs.
@@ -156,6 +261,7 @@ impl MatchConfig {
     pub fn resolve(args: MatchArgs, invocation: &Invocation) -> Result<MatchConfig, CliError> {
         let teams = parse_team_specs(&args.teams)?;
         let options = lower_options(&args.plan)?;
+        let split = split(&args.split)?;
         let targets: Vec<Target> = teams.iter().map(cli_target).collect::<Result<_, _>>()?;
         let source_ips = source_ips(&args.network, &targets)?;
         let rules = match &args.rules {
@@ -163,7 +269,10 @@ impl MatchConfig {
             None => ScoringRules::default(),
         };
         let scenario = Scenario::load(&args.scenario)?;
-        let plan = scenario.lower(&options);
+        let mut plan = scenario.lower(&options);
+        if let Some(segment) = split.segment {
+            plan = plan.segment(segment);
+        }
         let out_dir = out_dir(
             &args.output,
             &format!("{}-match", plan.scenario),
@@ -177,8 +286,16 @@ impl MatchConfig {
                 rules,
             },
             out_dir,
-            tui: tui(&args.output, invocation),
+            tui: tui(&args.output, invocation) && !split.progress_json,
+            metrics_listen: args.output.metrics_listen,
             source_ips,
+            split,
+            source: Some(PlanSource {
+                scenario: args.scenario,
+                options,
+            }),
+            team_specs: args.teams,
+            rules_file: args.rules,
         })
     }
 }
@@ -215,7 +332,9 @@ impl BracketConfig {
                 dir: dir.clone(),
                 void_retries: args.void_retries,
                 tui: tui(&args.output, invocation),
+                metrics_listen: args.output.metrics_listen,
                 source_ips: source_ips(&args.network, &targets)?,
+                workers: workers(args.workers)?,
             });
         }
         // clap requires both without --resume.
@@ -258,9 +377,7 @@ impl BracketConfig {
                 .unwrap_or_else(|| format!("{} · {}", plan.scenario, format.title())),
             scenario_file,
             scenario_toml,
-            time_scale: options.time_scale,
-            max_users: options.max_users,
-            seed: options.seed,
+            options,
             mode: mode(args.mode),
             format,
             seeding: match args.seeding {
@@ -275,8 +392,21 @@ impl BracketConfig {
             dir,
             void_retries: args.void_retries,
             tui: tui(&args.output, invocation),
+            metrics_listen: args.output.metrics_listen,
             source_ips,
+            workers: workers(args.workers)?,
         })
+    }
+}
+
+/// Checks `--workers`.
+fn workers(n: Option<u32>) -> Result<Option<u32>, CliError> {
+    match n {
+        Some(n) if !(1..=MAX_WORKERS).contains(&n) => Err(CliError::flag(
+            "--workers",
+            format!("must be 1 to {MAX_WORKERS} processes, got {n}"),
+        )),
+        n => Ok(n),
     }
 }
 
@@ -331,16 +461,26 @@ impl RunConfig {
     pub fn resolve(args: RunArgs, invocation: &Invocation) -> Result<RunConfig, CliError> {
         let target = parse_target(&args.target).map_err(|m| CliError::flag("--target", m))?;
         let options = lower_options(&args.plan)?;
+        let split = split(&args.split)?;
         let source_ips = source_ips(&args.network, std::slice::from_ref(&target))?;
         let scenario = Scenario::load(&args.scenario)?;
-        let plan = scenario.lower(&options);
+        let mut plan = scenario.lower(&options);
+        if let Some(segment) = split.segment {
+            plan = plan.segment(segment);
+        }
         let out_dir = out_dir(&args.output, &plan.scenario, invocation)?;
         Ok(RunConfig {
             target,
             plan,
             out_dir,
-            tui: tui(&args.output, invocation),
+            tui: tui(&args.output, invocation) && !split.progress_json,
+            metrics_listen: args.output.metrics_listen,
             source_ips,
+            split,
+            source: PlanSource {
+                scenario: args.scenario,
+                options,
+            },
         })
     }
 }
@@ -357,6 +497,7 @@ impl DemoConfig {
             single: args.single,
             out_dir,
             tui: tui(&args.output, invocation),
+            metrics_listen: args.output.metrics_listen,
         })
     }
 }
@@ -365,8 +506,12 @@ impl ValidateConfig {
     /// Loads, validates and lowers the scenario (with defaults unless plan flags are given).
     pub fn resolve(args: ValidateArgs) -> Result<ValidateConfig, CliError> {
         let options = lower_options(&args.plan)?;
+        let segment = segment_flag(args.segment.as_deref())?;
         let scenario = Scenario::load(&args.scenario)?;
-        let plan = scenario.lower(&options);
+        let mut plan = scenario.lower(&options);
+        if let Some(segment) = segment {
+            plan = plan.segment(segment);
+        }
         Ok(ValidateConfig {
             file: args.scenario,
             scenario,
@@ -398,61 +543,6 @@ pub fn lower_options(args: &PlanArgs) -> Result<LowerOptions, CliError> {
         time_scale,
         max_users: args.max_users,
         seed: args.seed,
-    })
-}
-
-/// Parses a target base URL. Returns the message to show after the flag name.
-///
-/// Several comma-separated URLs name the instances of one deployment (each checked the same way).
-pub fn parse_target(text: &str) -> Result<Target, String> {
-    let mut parts = text.split(',').map(str::trim).filter(|p| !p.is_empty());
-    let mut first = parse_instance(parts.next().unwrap_or(""))?;
-    for part in parts {
-        first.more.push(parse_instance(part)?.url);
-    }
-    if !first.more.is_empty() {
-        first.name = format!("{}+{}", first.name, first.more.len());
-    }
-    Ok(first)
-}
-
-/// Parses one instance's base URL.
-fn parse_instance(text: &str) -> Result<Target, String> {
-    const EXAMPLE: &str = "write e.g. http://127.0.0.1:5000";
-    let text = text.trim();
-    if !text.contains("://") {
-        return Err(format!(
-            "{text:?} has no scheme; {EXAMPLE} or https://chat.example.com"
-        ));
-    }
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e}); {EXAMPLE}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "{text:?} uses {}://, but only http:// and https:// targets are supported",
-            url.scheme()
-        ));
-    }
-    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
-        return Err(format!("{text:?} has no host; {EXAMPLE}"));
-    };
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "{text:?} contains credentials; the tool registers its own users, so give only the host"
-        ));
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{text:?} has a path, query or fragment; give the server's base URL only (the tool adds \
-             /api/… and /socket.io/ itself), {EXAMPLE}"
-        ));
-    }
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| format!("{text:?} has no port; {EXAMPLE}"))?;
-    Ok(Target {
-        name: format!("{host}:{port}"),
-        url,
-        more: Vec::new(),
     })
 }
 
@@ -559,48 +649,6 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    #[test]
-    fn targets_must_be_http_base_urls() {
-        let several = parse_target("http://127.0.0.1:5000, http://127.0.0.2:5000/").unwrap();
-        assert_eq!(several.name, "127.0.0.1:5000+1");
-        assert_eq!(
-            several.to_engine().url,
-            "http://127.0.0.1:5000,http://127.0.0.2:5000"
-        );
-        assert!(parse_target("http://127.0.0.1:5000,ftp://x").is_err());
-        let t = parse_target("http://127.0.0.1:5000").unwrap();
-        assert_eq!(t.name, "127.0.0.1:5000");
-        assert_eq!(t.url.as_str(), "http://127.0.0.1:5000/");
-        assert_eq!(
-            parse_target("https://chat.example.com").unwrap().name,
-            "chat.example.com:443"
-        );
-        assert_eq!(
-            parse_target("http://[::1]:8080/").unwrap().name,
-            "[::1]:8080"
-        );
-        assert_eq!(
-            parse_target("http://localhost").unwrap().name,
-            "localhost:80"
-        );
-
-        let bad = [
-            ("127.0.0.1:5000", "has no scheme"),
-            ("localhost", "has no scheme"),
-            ("ftp://host:21", "only http:// and https://"),
-            ("ws://host:80", "only http:// and https://"),
-            ("http://", "is not a URL"),
-            ("http://u:p@host:1", "credentials"),
-            ("http://host:5000/api", "base URL only"),
-            ("http://host:5000/?x=1", "base URL only"),
-            ("http://host:99999", "is not a URL"),
-        ];
-        for (text, needle) in bad {
-            let err = parse_target(text).unwrap_err();
-            assert!(err.contains(needle), "{text}: {err}");
-        }
-    }
 
     #[test]
     fn time_scale_and_max_users_ranges() {

@@ -9,30 +9,37 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{runtime, scoreboard};
+use super::commands::{View, runtime, scoreboard};
 use super::config::{BracketConfig, MatchConfig, RescoreConfig};
 use super::exit::{CliError, Exit};
+use super::metrics_listen::MetricsListener;
 use super::progress;
+use super::signals;
 use crate::contest::files::{MatchFile, SETUP_JSON};
-use crate::contest::view::bracket_view;
 use crate::contest::{
     self, BracketEvent, BracketOutcome, BracketSetup, Executor, LiveExecutor, Rescored, Start,
     Stopped,
 };
-use crate::engine::EngineOptions;
+use crate::engine::{EngineOptions, StopControl};
 use crate::metrics::Snapshot;
 use crate::score::{Bracket, MatchId, Outcome};
-use crate::tui::{BracketView, TuiOptions};
+use crate::tui::{BracketView, TuiOptions, bracket_view};
 
 /// `stampede match`: checks every team answers, plays the match with the chosen view, writes the
 /// match directory and prints the verdict. Exit 0 when decided (a winner or a tie), 1 when void.
 pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
+    if let Some(workers) = config.split.workers {
+        return super::workers::play_match(config, workers);
+    }
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async {
         let setup = &config.setup;
         let names: Vec<&str> = setup.teams.iter().map(|t| t.name.as_str()).collect();
         let title = format!("{}: {}", setup.plan.scenario, names.join(" vs "));
         let options = EngineOptions {
             source_ips: config.source_ips.clone(),
+            start_at: config.split.start_at,
+            ..EngineOptions::default()
         };
         // Checked before the view starts, so an unreachable team is reported on a normal terminal.
         let mut down = Vec::new();
@@ -56,9 +63,12 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
         );
         let session = Session::start(
             title,
-            config.tui,
+            View::of(config.split.progress_json, config.tui),
             None,
-            "\ninterrupted: stopping every team's users and writing the results…",
+            &options.stop,
+            "stopping every team's load, judging what is still awaited, then writing the results \
+             (again to stop at once)…",
+            metrics,
         );
         let result = {
             let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
@@ -66,6 +76,14 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
         };
         session.finish().await;
         let played = result?;
+        if setup.plan.segment.is_some() {
+            // A segment's share is judged only once merged with the others: it did its part.
+            return Ok(if played.interrupted() {
+                Exit::NotDecided
+            } else {
+                Exit::Ok
+            });
+        }
         print!("{}", match_text(&played.file, &config.out_dir));
         Ok(if played.verdict().void.is_some() {
             Exit::NotDecided
@@ -148,6 +166,7 @@ pub fn match_text(file: &MatchFile, dir: &Path) -> String {
 /// ends (without the scoreboard), then the bracket drawn with its standings. Exit 0 when finished,
 /// 1 when it stopped early (interrupted, or a match void too often): resume it.
 pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
+    let metrics = MetricsListener::bind_flag(config.metrics_listen)?;
     runtime()?.block_on(async {
         let dir = config.dir.clone();
         let title = match &config.start {
@@ -157,12 +176,15 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
         eprintln!("bracket {title}, results in {}", dir.display());
         let session = Session::start(
             title.clone(),
-            config.tui,
+            View::of(false, config.tui),
             Some(BracketView {
                 title: title.clone(),
                 ..BracketView::default()
             }),
-            "\ninterrupted: stopping the match in play; finished matches are kept…",
+            &StopControl::default(),
+            "stopping the match in play, judging what is still awaited; finished matches are \
+             kept and the bracket can be resumed (again to stop at once)…",
+            metrics,
         );
         let quiet = config.tui;
         // Everything holding a sender of the session (the view updates, the executor) lives in
@@ -187,8 +209,21 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
             };
             let options = EngineOptions {
                 source_ips: config.source_ips.clone(),
+                stop: session.stop.clone(),
+                ..EngineOptions::default()
             };
-            let mut executor = LiveExecutor::new(options).with_feed(session.feed.clone());
+            let mut executor = match config.workers {
+                None => BracketExecutor::Live(
+                    LiveExecutor::new(options).with_feed(session.feed.clone()),
+                ),
+                Some(n) => BracketExecutor::Workers(workers_executor(
+                    &config,
+                    &dir,
+                    n,
+                    session.feed.clone(),
+                    session.stop.cut.clone(),
+                )?),
+            };
             contest::play_bracket(
                 &dir,
                 config.start.clone(),
@@ -217,6 +252,66 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
             }
         }
     })
+}
+
+/// The bracket's scenario written beside its journal, for its worker processes to read, and the
+/// executor that starts them.
+fn workers_executor(
+    config: &BracketConfig,
+    dir: &Path,
+    workers: u32,
+    feed: watch::Sender<Snapshot>,
+    cut: tokio_util::sync::CancellationToken,
+) -> Result<super::workers::WorkersExecutor, CliError> {
+    let setup = match &config.start {
+        Start::New(setup) => (**setup).clone(),
+        Start::Resume => BracketSetup::load(dir)?,
+    };
+    // The file keeps its stem: a scenario without `name` is named after its file.
+    let stem = Path::new(&setup.scenario_file)
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_os_string());
+    let file = dir.join("workers").join(stem).with_extension("toml");
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(file.parent().unwrap_or(dir))?;
+        std::fs::write(&file, &setup.scenario_toml)
+    };
+    write().map_err(|e| CliError::Environment(format!("cannot write {}: {e}", file.display())))?;
+    Ok(super::workers::WorkersExecutor::new(
+        workers,
+        file,
+        setup.options,
+        config.source_ips.clone(),
+        feed,
+        cut,
+    ))
+}
+
+/// The executor of a bracket: the engine in this process, or worker processes.
+enum BracketExecutor {
+    Live(LiveExecutor),
+    Workers(super::workers::WorkersExecutor),
+}
+
+impl Executor for BracketExecutor {
+    async fn check(&self, target: &crate::engine::Target) -> Result<(), String> {
+        match self {
+            BracketExecutor::Live(e) => e.check(target).await,
+            BracketExecutor::Workers(e) => e.check(target).await,
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        plan: std::sync::Arc<crate::engine::plan::LoadPlan>,
+        destinations: &[crate::runner::Destination],
+        interrupt: tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<crate::runner::Written>, crate::runner::RunnerError> {
+        match self {
+            BracketExecutor::Live(e) => e.execute(plan, destinations, interrupt).await,
+            BracketExecutor::Workers(e) => e.execute(plan, destinations, interrupt).await,
+        }
+    }
 }
 
 /// One line (or a few) about a bracket event.
@@ -422,36 +517,38 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
     }
 }
 
-/// A match's or bracket's live view and Ctrl-C handling, alive across all its runs.
-struct Session {
-    /// Cancelled by Ctrl-C, or by the scoreboard's `q`.
-    interrupt: CancellationToken,
+/// A match's, bracket's or split run's live view and signal handling, alive across all its runs.
+pub(super) struct Session {
+    /// Cancelled by Ctrl-C, SIGTERM, SIGHUP, or by the scoreboard's `q`.
+    pub(super) interrupt: CancellationToken,
     /// Every run's snapshots, forwarded (see [`LiveExecutor::with_feed`]).
-    feed: watch::Sender<Snapshot>,
+    pub(super) feed: watch::Sender<Snapshot>,
     /// The bracket view, when playing a bracket.
     bracket: Option<watch::Sender<BracketView>>,
     view: JoinHandle<()>,
-    on_ctrl_c: JoinHandle<()>,
+    on_signal: JoinHandle<()>,
+    /// The `--metrics-listen` endpoint, serving the same snapshots as the view.
+    endpoint: Option<JoinHandle<()>>,
+    /// Shared with every run: cut by a second signal, told why the session stopped.
+    pub(super) stop: StopControl,
 }
 
 impl Session {
-    fn start(
+    /// Starts the view (and the bracket view, with `bracket`) and the signal handling; the first
+    /// stop prints `on_interrupt`.
+    pub(super) fn start(
         title: String,
-        tui: bool,
+        view: View,
         bracket: Option<BracketView>,
+        stop: &StopControl,
         on_interrupt: &'static str,
+        metrics: Option<MetricsListener>,
     ) -> Session {
         let interrupt = CancellationToken::new();
-        let on_ctrl_c = tokio::spawn({
-            let interrupt = interrupt.clone();
-            async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("{on_interrupt}");
-                    interrupt.cancel();
-                }
-            }
-        });
+        let stop = stop.clone();
+        let on_signal = signals::listen(interrupt.clone(), stop.clone(), on_interrupt);
         let (feed, snapshots) = watch::channel(Snapshot::default());
+        let endpoint = metrics.map(|m| m.serve(snapshots.clone()));
         let (bracket, bracket_rx) = match bracket {
             Some(v) => {
                 let (tx, rx) = watch::channel(v);
@@ -459,26 +556,34 @@ impl Session {
             }
             None => (None, None),
         };
-        let view = if tui {
-            let mut options = TuiOptions::new(title);
-            options.bracket = bracket_rx;
-            tokio::spawn(scoreboard(snapshots, interrupt.clone(), options))
-        } else {
-            tokio::spawn(progress::show(snapshots))
+        let view = match view {
+            View::Scoreboard => {
+                let mut options = TuiOptions::new(title);
+                options.bracket = bracket_rx;
+                options.stop = stop.clone();
+                tokio::spawn(scoreboard(snapshots, interrupt.clone(), options))
+            }
+            View::Progress => tokio::spawn(progress::show(snapshots)),
+            View::Json => tokio::spawn(progress::json_lines(snapshots)),
         };
         Session {
             interrupt,
             feed,
             bracket,
             view,
-            on_ctrl_c,
+            on_signal,
+            endpoint,
+            stop,
         }
     }
 
     /// Ends the feeds (the view sees the end and returns, giving the terminal back) and waits for
     /// the view. Every clone of the feed (executors) must be gone by now.
-    async fn finish(self) {
-        self.on_ctrl_c.abort();
+    pub(super) async fn finish(self) {
+        self.on_signal.abort();
+        if let Some(endpoint) = self.endpoint {
+            endpoint.abort();
+        }
         drop(self.feed);
         drop(self.bracket);
         let _ = self.view.await;

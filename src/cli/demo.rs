@@ -118,7 +118,12 @@ pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
         setup,
         out_dir: config.out_dir,
         tui: config.tui,
+        metrics_listen: config.metrics_listen,
         source_ips: Vec::new(),
+        split: Default::default(),
+        source: None,
+        team_specs: Vec::new(),
+        rules_file: None,
     });
     servers.stop();
     result
@@ -126,6 +131,7 @@ pub fn demo(config: DemoConfig) -> Result<Exit, CliError> {
 
 /// `stampede demo --single`: the demo plan against one server, with the run's summary.
 fn single(config: DemoConfig) -> Result<Exit, CliError> {
+    let metrics = super::metrics_listen::MetricsListener::bind_flag(config.metrics_listen)?;
     let server = Embedded::start(vec![ServerConfig::default()])?;
     eprintln!("reference server listening on {}", server.url(0));
     let destinations = [Destination {
@@ -141,7 +147,12 @@ fn single(config: DemoConfig) -> Result<Exit, CliError> {
             Arc::new(config.plan),
             &destinations,
             EngineOptions::default(),
-            config.tui,
+            if config.tui {
+                super::commands::View::Scoreboard
+            } else {
+                super::commands::View::Progress
+            },
+            metrics,
         ))
     });
     server.stop();

@@ -65,7 +65,8 @@ pub enum CliError {
     Scenario(#[from] ScenarioError),
     /// The target does not answer at all (checked with `GET /health` before a run starts).
     #[error(
-        "target {target} is not reachable: {reason} (is the server running, and is the URL right?)"
+        "target {target} failed the check before the run: {reason}. Fix --target (the chat \
+         server's base URL, e.g. http://127.0.0.1:5000), or start the server."
     )]
     Unreachable {
         /// The target URL.
@@ -83,6 +84,9 @@ pub enum CliError {
     /// The run could not be carried out, or its results could not be written.
     #[error(transparent)]
     Run(#[from] crate::runner::RunnerError),
+    /// Segments could not be merged (the message names the directory and why).
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
     /// Something the command needs from the machine failed (runtime, embedded server, …).
     #[error("{0}")]
     Environment(String),
@@ -98,6 +102,25 @@ impl CliError {
             | CliError::Input(_) => Exit::BadInput,
             CliError::Contest(e) => contest_exit(e),
             CliError::Run(_) | CliError::Environment(_) => Exit::Failed,
+            CliError::Merge(e) => match e {
+                crate::merge::MergeError::Report(crate::report::ReportError::Write { .. })
+                | crate::merge::MergeError::Report(crate::report::ReportError::CreateDir {
+                    ..
+                }) => Exit::Failed,
+                _ => Exit::BadInput,
+            },
+        }
+    }
+
+    /// The message `main` prints after `error: `: a flag's error names the `STAMPEDE_*` variable
+    /// its value came from, when it came from one (see [`env_origin`](super::origin::env_origin)).
+    pub fn message(&self, argv: &[std::ffi::OsString]) -> String {
+        match self {
+            CliError::Flag { flag, message } => match super::origin::env_origin(flag, argv) {
+                Some(var) => format!("{flag} (from {var}): {message}"),
+                None => self.to_string(),
+            },
+            _ => self.to_string(),
         }
     }
 

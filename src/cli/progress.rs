@@ -23,8 +23,8 @@ const PLAIN_EVERY: Duration = Duration::from_secs(10);
 /// One line describing a team's progress.
 pub fn team_line(t: &TeamSnapshot) -> String {
     let failures: u64 = t.failures.iter().map(|(_, n)| n).sum();
-    format!(
-        "{:<16} connected {:>6}  passed {:>6}  failed {:>5}  req ok {:>8} failed {:>6}  {:>7.1} msg/s  delivery p99 {:>7.1} ms  failures {}",
+    let mut line = format!(
+        "{:<16} connected {:>6}  passed {:>6}  failed {:>5}  req ok {:>8} failed {:>6}  {:>7.1} msg/s  delivery p99 {:>7.1} ms  missing {}  receipts missing {}  failures {}",
         truncate(&t.name, 16),
         t.gauges.connected,
         t.passed(),
@@ -33,8 +33,14 @@ pub fn team_line(t: &TeamSnapshot) -> String {
         t.requests.failed,
         t.messages_per_sec,
         t.delivery.p99_ms,
+        t.missing,
+        t.receipts.missing + t.reactions.missing,
         failures,
-    )
+    );
+    if t.unjudged > 0 {
+        line.push_str(&format!("  UNJUDGED {}", t.unjudged));
+    }
+    line
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -56,6 +62,12 @@ pub fn run_line(s: &Snapshot) -> String {
         s.elapsed.as_secs_f64(),
         s.planned.as_secs_f64(),
     );
+    if s.draining && !s.done {
+        let outstanding: u64 = s.teams.iter().map(|t| t.pending).sum();
+        line.push_str(&format!(
+            " · load stopped, draining: {outstanding} deliveries and receipts outstanding"
+        ));
+    }
     if s.generator.bottleneck {
         line.push_str(" · ⚠ generator may be the bottleneck");
     }
@@ -109,6 +121,7 @@ async fn bars(rx: &mut watch::Receiver<Snapshot>) {
 
 async fn plain(rx: &mut watch::Receiver<Snapshot>) {
     let mut last = tokio::time::Instant::now();
+    let mut draining = false;
     loop {
         if wait(rx).await.is_err() {
             break;
@@ -117,12 +130,34 @@ async fn plain(rx: &mut watch::Receiver<Snapshot>) {
         if snap.done {
             break;
         }
-        if last.elapsed() >= PLAIN_EVERY {
+        // The start of the drain is news: say it at once rather than at the next status line.
+        let drain_started = snap.draining && !draining;
+        draining = snap.draining;
+        if drain_started || last.elapsed() >= PLAIN_EVERY {
             last = tokio::time::Instant::now();
             eprintln!("{}", run_line(&snap));
             for t in &snap.teams {
                 eprintln!("  {}", team_line(t));
             }
+        }
+    }
+}
+
+/// Writes every snapshot (at most one per refresh interval, and always the last) to stdout as one JSON
+/// line, until the run's last snapshot: the live progress of a worker process, read by the process
+/// that started it.
+pub async fn json_lines(mut rx: watch::Receiver<Snapshot>) {
+    use std::io::Write as _;
+    loop {
+        let ended = wait(&mut rx).await.is_err();
+        let snap = rx.borrow_and_update().clone();
+        if let Ok(line) = serde_json::to_string(&snap) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        if ended || snap.done {
+            break;
         }
     }
 }
@@ -158,5 +193,19 @@ mod tests {
         let line = team_line(&t);
         assert!(line.starts_with("a-very-long-tea…"));
         assert!(line.contains("delivery p99"));
+        assert!(!line.contains("UNJUDGED"));
+        let cut = TeamSnapshot {
+            unjudged: 12,
+            pending: 40,
+            ..t
+        };
+        assert!(team_line(&cut).ends_with("UNJUDGED 12"));
+        s.draining = true;
+        s.teams = vec![cut];
+        assert!(
+            run_line(&s).contains("draining: 40 deliveries and receipts outstanding"),
+            "{}",
+            run_line(&s)
+        );
     }
 }

@@ -17,8 +17,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::config::parse_target;
 use super::exit::CliError;
+use super::target::parse_target;
 use crate::contest::TeamEntry;
 use crate::contest::teams::check_team_name;
 use crate::scenario::error::{line_column, tidy_serde_message};

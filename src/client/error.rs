@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::metrics::FailureKind;
+use crate::base::kinds::FailureKind;
 
 /// A classified failure with a human-readable message (kept only as a bounded sample).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 
 use super::error::Failure;
-use crate::metrics::FailureKind;
+use crate::base::kinds::FailureKind;
 
 /// Longest response body excerpt kept in a failure message.
 const BODY_EXCERPT: usize = 200;

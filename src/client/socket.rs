@@ -24,7 +24,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::error::Failure;
 use super::rest::Authed;
-use crate::metrics::{FailureKind, Op};
+use crate::base::kinds::{FailureKind, Op};
 
 /// Read buffer per socket. Chat frames are a few hundred bytes; a larger buffer would only cost
 /// memory on every idle VU (tungstenite's default is 128 KiB).

@@ -28,10 +28,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::play::Mode;
 use super::teams::SavedTeam;
+use crate::base::summary::RunSummary;
 use crate::metrics::Op;
-use crate::report::summary::RunSummary;
 use crate::report::{ReportError, write_file_atomic};
 use crate::score::bracket::{Source, Stage};
 use crate::score::journal::Seeding;
@@ -39,6 +38,27 @@ use crate::score::{
     Bracket, Format, MatchId, MatchResult, MatchStatus, MatchVerdict, ScoringRules, Standing,
     TeamScore,
 };
+
+/// How a match runs its teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One engine, every team at once, arrivals interleaved.
+    #[default]
+    Concurrent,
+    /// One engine run per team, one after another, same plan and seed.
+    Sequential,
+}
+
+impl Mode {
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Concurrent => "concurrent",
+            Mode::Sequential => "sequential",
+        }
+    }
+}
 
 /// The match file.
 pub const MATCH_JSON: &str = "match.json";
@@ -339,7 +359,12 @@ pub fn levels_csv(teams: &[(String, Option<&RunSummary>, Option<&TeamScore>)]) -
                         l.requests.ok.to_string(),
                         l.requests.failed.to_string(),
                         l.deliveries_missing.to_string(),
-                        l.delivery_p99_ms.to_string(),
+                        // Empty, not 0, when nothing was delivered to measure.
+                        if l.deliveries > 0 {
+                            l.delivery_p99_ms.to_string()
+                        } else {
+                            String::new()
+                        },
                         judged.map(|j| j.ok.to_string()).unwrap_or_default(),
                     ]);
                 }

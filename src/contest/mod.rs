@@ -2,7 +2,7 @@
 //! [`runner`](crate::runner), judged by the pure [`score`](crate::score) module, written to disk; a
 //! bracket's journal kept on disk so an interrupted tournament resumes; and re-judging any of it
 //! offline. It knows about files and the engine, not about the terminal: the commands in
-//! [`cli`](crate::cli) wrap it with flags, Ctrl-C and views.
+//! command line wraps it with flags, signals and views.
 //!
 //! # Layout
 //! - [`teams`]: a team (name, target, seed) and which names are allowed.
@@ -11,22 +11,23 @@
 //! - [`tournament`]: a bracket — seeding (teams file or a qualifying match), every match played and
 //!   journaled, resume, void replays, forfeits — and its files.
 //! - [`rescore`](mod@rescore): a match or bracket directory re-judged with other rules, offline.
+//! - [`merge`](mod@merge): a match played in segments, merged and judged once.
 //! - [`files`]: what a match or bracket directory holds, and the models and renderers of its files.
-//! - [`view`]: a bracket as the scoreboard's bracket view shows it.
 
 pub mod files;
+pub mod merge;
 pub mod play;
 pub mod rescore;
 pub mod teams;
 pub mod tournament;
-pub mod view;
 
 #[cfg(test)]
 mod testkit;
 
 use std::path::PathBuf;
 
-pub use play::{Executor, LiveExecutor, MatchSetup, Mode, PlayedMatch, play_match};
+pub use files::Mode;
+pub use play::{Executor, LiveExecutor, MatchSetup, PlayedMatch, play_match};
 pub use rescore::{NewRules, Rescored, rescore};
 pub use teams::{TeamEntry, check_team_name};
 pub use tournament::{
@@ -75,8 +76,9 @@ fn unreachable_text(teams: &[Unreachable]) -> String {
         .iter()
         .map(|u| {
             format!(
-                "team {} ({}) is not reachable: {} (is the server running, and is the URL right?)",
-                u.team, u.target, u.reason
+                "team {} ({}) failed the check before the match: {}. Fix its URL (--team {}=URL, \
+                 or `target` in the teams file), or start its server.",
+                u.team, u.target, u.reason, u.team
             )
         })
         .collect();

@@ -14,42 +14,20 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::ContestError;
 use super::Unreachable;
-use super::files::{LEVELS_CSV, MATCH_JSON, MatchFile, PlanInfo, levels_csv};
+use super::files::{LEVELS_CSV, MATCH_JSON, MatchFile, Mode, PlanInfo, levels_csv};
 use super::teams::{SavedTeam, TeamEntry};
+use crate::base::summary::RunSummary;
 use crate::engine::plan::LoadPlan;
 use crate::engine::{EngineOptions, Target};
 use crate::metrics::Snapshot;
-use crate::report::summary::RunSummary;
 use crate::report::write_file_atomic;
 use crate::runner::{self, Destination, RunnerError, Written};
 use crate::score::{Decision, MatchVerdict, ScoringRules, judge};
-
-/// How a match runs its teams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// One engine, every team at once, arrivals interleaved.
-    #[default]
-    Concurrent,
-    /// One engine run per team, one after another, same plan and seed.
-    Sequential,
-}
-
-impl Mode {
-    /// The name used on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Concurrent => "concurrent",
-            Mode::Sequential => "sequential",
-        }
-    }
-}
 
 /// Runs plans against targets and writes their results; see the module docs.
 pub trait Executor {
@@ -94,7 +72,7 @@ impl LiveExecutor {
 
 impl Executor for LiveExecutor {
     async fn check(&self, target: &Target) -> Result<(), String> {
-        runner::check_reachable(target).await
+        runner::check_target(target).await
     }
 
     async fn execute(
@@ -261,6 +239,19 @@ pub(crate) fn verdict_of(
         .filter_map(|(t, s)| s.clone().map(|s| (t.clone(), s)))
         .collect();
     let mut verdict = judge(&ran, rules);
+    if let Some(seg) = ran.iter().find_map(|(_, s)| s.segment.as_ref()) {
+        // A segment measured a share of the load: judging it alone would judge the wrong thing.
+        let why = format!(
+            "this is segment {}/{} of a split match; `stampede merge` every segment's directory \
+             for the verdict",
+            seg.index, seg.count
+        );
+        verdict.reason = format!("void: {why}");
+        verdict.void = Some(why);
+        verdict.winner = None;
+        verdict.decision = Decision::Void;
+        return verdict;
+    }
     let missing: Vec<&str> = teams
         .iter()
         .filter(|(_, s)| s.is_none())

@@ -17,7 +17,7 @@ use super::files::{
 };
 use super::play::{verdict_of, write_match_files};
 use super::tournament::{BracketSetup, bracket_file, journal_attempts, write_bracket_views};
-use crate::report::summary::RunSummary;
+use crate::base::summary::RunSummary;
 use crate::score::journal::{Entry, Journal};
 use crate::score::{self, MatchResult, ScoringRules};
 
@@ -56,6 +56,19 @@ pub enum Rescored {
 /// and writes the `rescored*` files. A directory with a journal is a bracket; one with
 /// `match.json` a match.
 pub fn rescore(dir: &Path, rules: Option<NewRules>) -> Result<Rescored, ContestError> {
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(ContestError::Invalid {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{what}; give the directory a `stampede match` or `stampede bracket` wrote"
+            ),
+        });
+    }
     if dir.join(JOURNAL).exists() {
         rescore_bracket(dir, rules)
     } else if dir.join(MATCH_JSON).exists() {
@@ -224,8 +237,9 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
+    use crate::contest::Mode;
     use crate::contest::files::{BRACKET_JSON, STANDINGS_CSV};
-    use crate::contest::play::{MatchSetup, Mode, play_match};
+    use crate::contest::play::{MatchSetup, play_match};
     use crate::contest::teams::{SavedTeam, TeamEntry};
     use crate::contest::testkit::Scripted;
     use crate::contest::tournament::{BracketSetup, SeedBy, Start, play_bracket};
@@ -295,6 +309,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_match_whose_summaries_were_gzipped_rescores_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut exec = Scripted::with(&[("a", 20), ("b", 40)]);
+        let setup = MatchSetup {
+            plan: plan(),
+            teams: vec![
+                TeamEntry::new("a", "http://a:1"),
+                TeamEntry::new("b", "http://b:1"),
+            ],
+            mode: Mode::Concurrent,
+            rules: ScoringRules::default(),
+        };
+        play_match(&setup, tmp.path(), &mut exec, &CancellationToken::new())
+            .await
+            .unwrap();
+        let judge = || match rescore(tmp.path(), Some(everything_ties())).unwrap() {
+            Rescored::Match { after, .. } => (after.verdict, after.teams),
+            Rescored::Bracket { .. } => panic!("a match directory"),
+        };
+        let plain = judge();
+
+        // Archived as benches/results keeps them: `match.json` still names `a/summary.json`.
+        for team in ["a", "b"] {
+            let json = tmp.path().join(team).join("summary.json");
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            std::io::Write::write_all(&mut gz, &std::fs::read(&json).unwrap()).unwrap();
+            std::fs::write(json.with_extension("json.gz"), gz.finish().unwrap()).unwrap();
+            std::fs::remove_file(json).unwrap();
+        }
+        assert_eq!(judge(), plain);
+    }
+
+    #[tokio::test]
     async fn a_bracket_rescored_reports_changes_and_where_it_diverges() {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&[("a", 20), ("b", 40), ("c", 60), ("d", 80)]);
@@ -305,9 +352,7 @@ mod tests {
             title: "Cup".into(),
             scenario_file: "smoke.toml".into(),
             scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
-            time_scale: 1.0,
-            max_users: None,
-            seed: None,
+            options: crate::scenario::LowerOptions::default(),
             mode: Mode::Concurrent,
             format: Format::Single,
             seeding: SeedBy::File,
@@ -374,6 +419,19 @@ mod tests {
         .unwrap();
         assert_eq!(file, *after);
         assert!(tmp.path().join(BRACKET_JSON).exists());
+    }
+
+    #[test]
+    fn a_directory_that_does_not_exist_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = rescore(&tmp.path().join("nope"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope: does not exist"), "{err}");
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = rescore(&file, None).unwrap_err().to_string();
+        assert!(err.contains("file: is not a directory"), "{err}");
     }
 
     #[test]

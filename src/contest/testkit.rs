@@ -10,9 +10,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::play::Executor;
+use crate::base::summary::RunSummary;
 use crate::engine::Target;
 use crate::engine::plan::LoadPlan;
-use crate::report::summary::RunSummary;
 use crate::report::write_run;
 use crate::runner::{Destination, RunnerError, Written};
 use crate::score::testkit::{Lvl, summary};

@@ -32,11 +32,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::files::Mode;
 use super::files::{
     BRACKET_JSON, BRACKET_TXT, BracketFile, CONTEST_SCHEMA_VERSION, JOURNAL, MATCHES_DIR, PlanInfo,
     QUALIFYING_DIR, SETUP_JSON, STANDINGS_CSV, standings_csv, write_json_file,
 };
-use super::play::{Executor, MatchSetup, Mode, PlayedMatch, play_match};
+use super::play::{Executor, MatchSetup, PlayedMatch, play_match};
 use super::teams::{SavedTeam, TeamEntry, check_teams};
 use super::{ContestError, Unreachable};
 use crate::engine::plan::LoadPlan;
@@ -75,12 +76,9 @@ pub struct BracketSetup {
     pub scenario_file: String,
     /// The scenario file's text.
     pub scenario_toml: String,
-    /// `--time-scale`.
-    pub time_scale: f64,
-    /// `--max-users`, if given.
-    pub max_users: Option<u32>,
-    /// `--seed`, if given (else the scenario's).
-    pub seed: Option<u64>,
+    /// `--time-scale`, `--max-users` and `--seed` as given (saved as three fields of their own).
+    #[serde(flatten)]
+    pub options: LowerOptions,
     /// How each match runs its teams.
     pub mode: Mode,
     /// Bracket format.
@@ -125,11 +123,7 @@ impl BracketSetup {
     /// The plan every match plays.
     pub fn plan(&self) -> Result<LoadPlan, crate::scenario::ScenarioError> {
         let scenario = Scenario::from_toml(&self.scenario_toml, &self.scenario_file)?;
-        Ok(scenario.lower(&LowerOptions {
-            time_scale: self.time_scale,
-            max_users: self.max_users,
-            seed: self.seed,
-        }))
+        Ok(scenario.lower(&self.options))
     }
 
     /// The teams to play with.
@@ -580,7 +574,7 @@ fn forfeit(next: &NextMatch, down: &Unreachable) -> MatchResult {
             })
             .collect(),
         reason: format!(
-            "{winner} wins by forfeit: {} ({}) was not reachable when the match was due to start: {}",
+            "{winner} wins by forfeit: {} ({}) failed the check when the match was due to start: {}",
             down.team, down.target, down.reason
         ),
     }
@@ -764,9 +758,7 @@ mod tests {
             title: "Test cup".into(),
             scenario_file: "scenarios/smoke.toml".into(),
             scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
-            time_scale: 1.0,
-            max_users: None,
-            seed: None,
+            options: LowerOptions::default(),
             mode: Mode::Concurrent,
             format,
             seeding,
@@ -973,7 +965,7 @@ mod tests {
         assert!(lines[1].get("dir").is_none());
         let reason = lines[1]["result"]["reason"].as_str().unwrap();
         assert!(
-            reason.starts_with("a wins by forfeit: d (http://d.test:1) was not reachable"),
+            reason.starts_with("a wins by forfeit: d (http://d.test:1) failed the check"),
             "{reason}"
         );
         assert!(!tmp.path().join("matches/R1-1").exists());

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::base::spec::{LevelSpan, Threshold};
+
 /// A complete, validated plan for one run against one or more targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPlan {
@@ -26,17 +28,27 @@ pub struct LoadPlan {
     pub duration: Duration,
     /// The VU flows; `Arrival::flow` indexes this list.
     pub flows: Vec<Flow>,
+    /// Rooms, messages, step budget, verification and thresholds, as the scenario gave them.
+    pub conduct: Conduct,
+    /// When this is one segment of a plan split over several processes: which one. It then starts
+    /// only the VUs it holds ([`LoadPlan::own_arrivals`]); `arrivals` stays the whole plan's.
+    pub segment: Option<super::segment::Segment>,
+}
+
+/// What a scenario hands its plan unchanged: how users are put into rooms, what they write, how
+/// long a step may take, how what they receive is judged and what decides the exit code. None of
+/// it is time-scaled, so [`Scenario`](crate::scenario::Scenario) and [`LoadPlan`] share this one
+/// definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conduct {
     /// How VUs are put into rooms.
     pub rooms: RoomPolicy,
     /// What chat messages look like.
     pub messages: MessageSpec,
     /// Budget of a single step unless the step sets its own (the competition used 30 s).
     pub step_timeout: Duration,
-    /// How long a sent message may take to reach every other member before it counts as missing.
-    pub delivery_deadline: Duration,
-    /// Whether a delivery finding (missing, duplicate, reordered) also fails the member's VU. Either
-    /// way it counts as a failed delivery against the run.
-    pub delivery_fails_vu: bool,
+    /// Deadlines and rules of delivery, receipt and reaction verification.
+    pub verify: Verify,
     /// Rules deciding the exit code.
     pub thresholds: Vec<Threshold>,
 }
@@ -50,22 +62,6 @@ pub struct Arrival {
     pub vu: u32,
     /// Index into [`LoadPlan::flows`].
     pub flow: u16,
-}
-
-/// A period during which the load shape holds one user level.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LevelSpan {
-    /// Position in [`LoadPlan::levels`].
-    pub index: u32,
-    /// Users the shape aims to have active during this span (for arrival-rate phases: users started
-    /// so far when the span ends).
-    pub target_users: u32,
-    /// Start offset.
-    pub start: Duration,
-    /// End offset (exclusive).
-    pub end: Duration,
-    /// Name of the phase it belongs to.
-    pub phase: String,
 }
 
 /// A weighted sequence of steps; each VU runs exactly one flow.
@@ -196,32 +192,25 @@ pub struct MessageSpec {
     pub size: u32,
 }
 
-/// A rule that decides the exit code (1 when any is broken).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "metric", rename_all = "snake_case")]
-pub enum Threshold {
-    /// Failed VUs / started VUs must not exceed `max`.
-    VuFailureRatio {
-        /// Largest allowed ratio, 0.0..=1.0.
-        max: f64,
-    },
-    /// Failed requests / all requests must not exceed `max`.
-    RequestFailureRatio {
-        /// Largest allowed ratio, 0.0..=1.0.
-        max: f64,
-    },
-    /// The given percentile of an operation's latency must not exceed `max_ms`.
-    Latency {
-        /// Operation name as in reports (e.g. `delivery`, `join_room`).
-        op: String,
-        /// Percentile, e.g. 99.0.
-        percentile: f64,
-        /// Largest allowed value in milliseconds.
-        max_ms: f64,
-    },
-    /// Messages not delivered to some member must not exceed `max` in count.
-    DeliveryMissing {
-        /// Largest allowed count.
-        max: u64,
-    },
+/// How what other members receive is verified. None of it is time-scaled: it judges the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verify {
+    /// How long a sent message may take to reach every other member before it counts as missing.
+    pub delivery_deadline: Duration,
+    /// How long a read receipt (`messagesRead`) or a reaction update may take to reach every other
+    /// member before it counts as missing. Longer than the delivery deadline by default: servers
+    /// may merge and delay receipts on purpose (overload control), converging within seconds.
+    pub receipt_deadline: Duration,
+    /// A delivery slower than this is counted as late (`deliveries_late`); it is still delivered.
+    pub late_after: Duration,
+    /// Whether a finding about what another member received (missing, duplicate, reordered, receipt
+    /// and reaction findings) also fails that member's VU. Either way it is counted against the run.
+    pub fails_vu: bool,
+}
+
+impl Verify {
+    /// The longest any verified push may take: how long the end of a run waits for the last ones.
+    pub fn longest_deadline(&self) -> Duration {
+        self.delivery_deadline.max(self.receipt_deadline)
+    }
 }

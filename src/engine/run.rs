@@ -3,12 +3,24 @@
 //! One loop walks the plan in time order: it opens each level, starts each arrival's VUs (one per
 //! team, the team order rotating with every arrival so that no team gets the generator first), and
 //! closes each level with the gauges read at that instant. Beside it run the aggregator (ticks,
-//! seconds, snapshots, the generator's self-check) and the delivery sweeper. At the end of the plan,
-//! or on interrupt, every VU is stopped, given a grace period to close its socket, and the measurements
-//! are handed back — an interrupted run returns results too, marked partial.
+//! seconds, snapshots, the generator's self-check) and the sweeper, which turns expectations past
+//! their deadline into findings.
+//!
+//! A run ends in three stages, whether the plan is over or it was interrupted:
+//! 1. **stop**: VUs stop starting steps and sending, but every connected member keeps reading;
+//! 2. **drain**: the run waits until everything other members await (deliveries, read receipts,
+//!    reaction updates, the senders' echoes) has arrived or passed its deadline — at most the longest
+//!    verification deadline — so that every message sent, up to the last second, is judged. A cut
+//!    ([`StopControl::cut`], the second Ctrl-C or SIGTERM) ends the drain at once;
+//! 3. **judge and close**: what passed its deadline is missing, what was still awaited (only after a
+//!    cut) is `unjudged`, counted apart and never as delivered or missing; then sockets close.
+//!
+//! The measurements are handed back in every case — an interrupted run returns results too, marked
+//! partial.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
@@ -16,8 +28,10 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::delivery::DeliveryTracker;
+use super::delivery::{DeliveryTracker, Missing};
+use super::expect::{Judged, Members};
 use super::plan::LoadPlan;
+use super::receipts::{ReactionTracker, ReadTracker};
 use super::rooms::RoomDirectory;
 use super::vu::{RunCtx, TeamCtx, run_vu};
 use crate::client::HttpPool;
@@ -34,6 +48,16 @@ const TICKS_PER_INTERVAL: u32 = 4;
 
 /// How long VUs get to close their sockets once the run ends.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How long VUs get to close their sockets after a cut: the user asked for an end at once.
+const CUT_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the drain checks whether anything is still awaited.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
+/// Added to the longest verification deadline to bound the drain: expectations registered just
+/// before the stop are past their deadline by then, and their misses are counted.
+const DRAIN_MARGIN: Duration = Duration::from_millis(500);
 
 /// A target of the run: a team's server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +85,31 @@ impl Target {
 pub struct EngineOptions {
     /// Local addresses to spread connections over (more than ~28k sockets per address pair).
     pub source_ips: Vec<IpAddr>,
+    /// The second stage of stopping a run from outside, and why it was stopped.
+    pub stop: StopControl,
+    /// When the run starts, wall-clock: every segment of a split plan is given the same instant, and
+    /// times its plan from it. `None` starts now.
+    pub start_at: Option<SystemTime>,
+}
+
+/// What the outside world can say to a run besides its interrupt token (which starts an orderly
+/// stop): end the drain at once, and why the run was stopped. Clones share the same state, so one
+/// control serves every run of a match or bracket.
+#[derive(Debug, Clone, Default)]
+pub struct StopControl {
+    /// Cancelled to end the drain at once (the second Ctrl-C, SIGTERM or SIGHUP): what was still
+    /// awaited is reported as unjudged.
+    pub cut: CancellationToken,
+    /// Why the run was interrupted (`Ctrl-C`, `SIGTERM`, `q in the scoreboard`): set once, by whoever
+    /// interrupted it first.
+    pub reason: Arc<OnceLock<String>>,
+}
+
+impl StopControl {
+    /// Records why the run is being stopped, unless a reason was recorded already.
+    pub fn set_reason(&self, reason: &str) {
+        let _ = self.reason.set(reason.to_owned());
+    }
 }
 
 /// What a run produced.
@@ -74,6 +123,12 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// True when interrupted before the plan's end.
     pub interrupted: bool,
+    /// True when the drain was cut short, so some expectations were left unjudged.
+    pub cut: bool,
+    /// Why the run was interrupted, when it was and someone said.
+    pub interrupted_by: Option<String>,
+    /// How late the run started after its `start_at` (zero without one, or when on time).
+    pub started_late: Duration,
 }
 
 /// Why a run could not start.
@@ -116,7 +171,7 @@ pub async fn run(
         return Err(EngineError::NoTargets);
     }
     let vus = plan.arrivals.len();
-    let deadline_micros = plan.delivery_deadline.as_micros() as u64;
+    let micros = |d: Duration| d.as_micros() as u64;
     let teams = targets
         .iter()
         .map(|t| {
@@ -128,21 +183,45 @@ pub async fn run(
                     }
                 })?,
                 rooms: RoomDirectory::default(),
-                tracker: DeliveryTracker::new(vus, deadline_micros),
+                members: Members::new(vus),
+                deliveries: DeliveryTracker::new(micros(plan.conduct.verify.delivery_deadline)),
+                reads: ReadTracker::new(micros(plan.conduct.verify.receipt_deadline)),
+                reactions: ReactionTracker::new(micros(plan.conduct.verify.receipt_deadline)),
+                echoes_awaited: Default::default(),
             })
         })
         .collect::<Result<Vec<_>, EngineError>>()?;
     let stop = CancellationToken::new();
+    let close = CancellationToken::new();
     let ctx = Arc::new(RunCtx {
         plan: Arc::clone(&plan),
         teams,
-        nonce: nonce(),
+        nonce: nonce(&plan, options.start_at),
         stop: stop.clone(),
+        close: close.clone(),
         source_ips: options.source_ips,
+        held: RunCtx::held_of(&plan),
     });
 
-    let started_at = SystemTime::now();
-    let start = Instant::now();
+    // A run given a start time waits for it; one that got there late times its plan from that
+    // instant all the same (its first arrivals are then due at once), so that the segments of a
+    // plan keep their levels aligned, and says how late it was.
+    let (started_at, start, started_late) = match options.start_at {
+        None => (SystemTime::now(), Instant::now(), Duration::ZERO),
+        Some(at) => {
+            let wait = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            tokio::select! {
+                () = interrupt.cancelled() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+            let late = SystemTime::now()
+                .duration_since(at)
+                .unwrap_or(Duration::ZERO);
+            (at, Instant::now() - late, late)
+        }
+    };
     let hub = Hub::starting_at(targets.len(), start);
     let infos: Vec<TeamInfo> = targets
         .iter()
@@ -151,7 +230,13 @@ pub async fn run(
             target: t.url.clone(),
         })
         .collect();
-    let aggregator = Aggregator::new(Arc::clone(&hub), infos, plan.levels.clone(), plan.duration);
+    let aggregator = Aggregator::new(
+        Arc::clone(&hub),
+        infos,
+        plan.levels.clone(),
+        plan.duration,
+        plan.conduct.verify.late_after,
+    );
     let (level_tx, level_rx) = mpsc::unbounded_channel();
     let agg_stop = CancellationToken::new();
     let sweep_stop = CancellationToken::new();
@@ -182,13 +267,20 @@ pub async fn run(
     });
     drop(level_tx);
 
-    // Stop every VU and let them close their sockets.
+    // The load stops; members keep reading until everything they await is judged.
+    hub.set_draining();
     stop.cancel();
-    vus_tracker.close();
-    let _ = tokio::time::timeout(STOP_GRACE, vus_tracker.wait()).await;
+    let cut = drain(&ctx, &hub, &options.stop.cut).await;
 
-    // Expectations whose deadline passed are judged by a last sweep; later ones cannot be, and are
-    // left out. Only then does the aggregator take its final drain.
+    // Judge: a last sweep counts what passed its deadline as missing; what is still awaited could
+    // not be judged. Members are still connected and alive here, so nothing is excused by the close.
+    judge(&ctx, &hub);
+    close.cancel();
+    vus_tracker.close();
+    let grace = if cut { CUT_GRACE } else { STOP_GRACE };
+    let _ = tokio::time::timeout(grace, vus_tracker.wait()).await;
+
+    // Only then does the aggregator take its final drain.
     sweep_stop.cancel();
     let _ = sweep_task.await;
     agg_stop.cancel();
@@ -198,7 +290,71 @@ pub async fn run(
         started_at,
         elapsed,
         interrupted,
+        cut,
+        interrupted_by: interrupted
+            .then(|| options.stop.reason.get().cloned())
+            .flatten(),
+        started_late,
     })
+}
+
+/// Waits until nothing is awaited any more (every expectation met or past its deadline, every echo
+/// back or past its step budget), or the longest of those deadlines (plus a margin) has passed, or
+/// `cut` fires. Returns true when cut.
+async fn drain(ctx: &Arc<RunCtx>, hub: &Arc<Hub>, cut: &CancellationToken) -> bool {
+    let recorders = recorders(ctx, hub);
+    // An echo is judged by its sender's step budget, which may be longer than any push deadline:
+    // waiting less would close sockets on echoes that could still come back in time.
+    let longest = ctx
+        .plan
+        .conduct
+        .verify
+        .longest_deadline()
+        .max(ctx.plan.conduct.step_timeout);
+    let until = tokio::time::Instant::now() + longest + DRAIN_MARGIN;
+    loop {
+        // Sweeping here (as well as in the sweeper) makes the count exact at this instant.
+        let awaited = sweep_once(ctx, hub, &recorders)
+            + ctx
+                .teams
+                .iter()
+                .map(|t| t.echoes_awaited.load(Ordering::Relaxed))
+                .sum::<u64>();
+        if awaited == 0 {
+            return false;
+        }
+        tokio::select! {
+            () = cut.cancelled() => return true,
+            () = tokio::time::sleep(DRAIN_POLL) => {}
+        }
+        if tokio::time::Instant::now() >= until {
+            return cut.is_cancelled();
+        }
+    }
+}
+
+/// The end of verification: a last sweep, then whatever is still awaited is recorded as unjudged
+/// in the level it was sent in. After a full drain nothing is left here (everything met its
+/// deadline); after a cut, whatever was still within its deadline is.
+fn judge(ctx: &Arc<RunCtx>, hub: &Arc<Hub>) {
+    let recorders = recorders(ctx, hub);
+    sweep_once(ctx, hub, &recorders);
+    for ((i, team), rec) in ctx.teams.iter().enumerate().zip(&recorders) {
+        let unjudged: [(Op, Judged); 3] = [
+            (Op::Delivery, team.deliveries.take_unjudged(&team.members)),
+            (Op::Receipt, team.reads.take_unjudged(&team.members)),
+            (
+                Op::ReactionUpdate,
+                team.reactions.take_unjudged(&team.members),
+            ),
+        ];
+        for (op, judged) in unjudged {
+            for (level, &n) in judged.by_level.iter().enumerate() {
+                rec.unjudged_in(level as u32, op, n);
+            }
+        }
+        hub.set_pending(i, Vec::new());
+    }
 }
 
 /// Starts VUs on schedule and moves through the levels. Returns true when interrupted.
@@ -221,6 +377,11 @@ async fn ramp(
             if arrival.at >= span.end && i + 1 < plan.levels.len() {
                 break;
             }
+            next_arrival += 1;
+            if !ctx.holds(arrival.vu) {
+                // Another segment starts this one.
+                continue;
+            }
             tokio::select! {
                 () = interrupt.cancelled() => return true,
                 () = tokio::time::sleep_until(at(arrival.at)) => {}
@@ -231,7 +392,6 @@ async fn ramp(
                 rec.mark_started();
                 vus.spawn(run_vu(Arc::clone(ctx), team, arrival.vu, arrival.flow, rec));
             }
-            next_arrival += 1;
         }
         let end = if i + 1 == plan.levels.len() {
             plan.duration
@@ -308,39 +468,99 @@ async fn aggregate(
     results
 }
 
-/// Turns expectations past their deadline into `delivery_missing` findings.
+/// The sweeper task: turns expectations past their deadline into findings every tick.
 async fn sweep(ctx: Arc<RunCtx>, hub: Arc<Hub>, stop: CancellationToken) {
-    let recorders: Vec<_> = (0..ctx.teams.len())
-        .map(|t| hub.recorder(t as u16, 0))
-        .collect();
+    let recorders = recorders(&ctx, &hub);
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let last = tokio::select! {
-            () = stop.cancelled() => true,
-            _ = ticker.tick() => false,
-        };
-        let now = hub.start().elapsed().as_micros() as u64;
-        for (team, rec) in ctx.teams.iter().zip(&recorders) {
-            for m in team.tracker.sweep(now) {
-                rec.finding_in(m.level, Op::Delivery, FailureKind::DeliveryMissing, || {
-                    format!(
-                        "vu {} never received message {} of vu {} within {} ms",
-                        m.recipient,
-                        m.seq,
-                        m.sender,
-                        ctx.plan.delivery_deadline.as_millis()
-                    )
-                });
-            }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticker.tick() => {}
         }
-        if last {
-            break;
-        }
+        sweep_once(&ctx, &hub, &recorders);
     }
 }
 
-/// A short random tag that keeps this run's users, rooms and markers apart from any other run's.
-fn nonce() -> String {
-    format!("{:08x}", rand::random::<u32>())
+/// One recorder per team for findings that belong to no VU of the finder's own.
+fn recorders(ctx: &RunCtx, hub: &Arc<Hub>) -> Vec<crate::metrics::Recorder> {
+    (0..ctx.teams.len())
+        .map(|t| hub.recorder(t as u16, 0))
+        .collect()
+}
+
+/// Sweeps every tracker of every team once: records what passed its deadline as missing (in the
+/// level it was sent in), publishes what is still pending per level, and returns how many
+/// expectations are still awaited over all teams.
+fn sweep_once(ctx: &RunCtx, hub: &Hub, recorders: &[crate::metrics::Recorder]) -> u64 {
+    let now = hub.start().elapsed().as_micros() as u64;
+    let v = &ctx.plan.conduct.verify;
+    let mut awaited = 0;
+    for ((i, team), rec) in ctx.teams.iter().enumerate().zip(recorders) {
+        let mut pending = Judged::default();
+        let sweeps = [
+            (
+                team.deliveries.sweep(now, &team.members),
+                Op::Delivery,
+                FailureKind::DeliveryMissing,
+                v.delivery_deadline,
+            ),
+            (
+                team.reads.sweep(now, &team.members),
+                Op::Receipt,
+                FailureKind::ReceiptMissing,
+                v.receipt_deadline,
+            ),
+            (
+                team.reactions.sweep(now, &team.members),
+                Op::ReactionUpdate,
+                FailureKind::ReactionMissing,
+                v.receipt_deadline,
+            ),
+        ];
+        for (sweep, op, kind, deadline) in sweeps {
+            for m in &sweep.missing {
+                rec.finding_in(m.level, op, kind, || missing_text(kind, m, deadline));
+            }
+            pending.merge(&sweep.pending);
+        }
+        awaited += pending.total();
+        hub.set_pending(i, pending.by_level);
+    }
+    awaited
+}
+
+/// The sample message of a miss found by a sweep.
+fn missing_text(kind: FailureKind, m: &Missing, deadline: Duration) -> String {
+    let ms = deadline.as_millis();
+    match kind {
+        FailureKind::ReceiptMissing => format!(
+            "vu {} was never told (messagesRead) what vu {} read in its mark {} within {ms} ms",
+            m.recipient, m.sender, m.seq
+        ),
+        FailureKind::ReactionMissing => format!(
+            "vu {} never saw reaction {} of vu {} (messageReactionUpdate) within {ms} ms",
+            m.recipient, m.seq, m.sender
+        ),
+        _ => format!(
+            "vu {} never received message {} of vu {} within {ms} ms",
+            m.recipient, m.seq, m.sender
+        ),
+    }
+}
+
+/// A short tag that keeps this run's users, rooms and markers apart from any other run's: random,
+/// except for the segments of a split plan, which must agree on it (their rooms are shared, and a
+/// marker from another segment must be recognised): there it derives from the plan and its start.
+fn nonce(plan: &LoadPlan, start_at: Option<SystemTime>) -> String {
+    match (plan.segment, start_at) {
+        (Some(_), Some(at)) => {
+            let since = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            let seed = format!("{}@{}", plan.fingerprint(), since.as_millis());
+            format!("{:08x}", super::receipts::id_hash(&seed) as u32)
+        }
+        _ => format!("{:08x}", rand::random::<u32>()),
+    }
 }

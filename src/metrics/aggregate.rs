@@ -2,40 +2,25 @@
 //!
 //! It drains the recorders' event buffers on every tick, closes a timeline interval every second,
 //! closes a user level whenever the ramp controller says so, publishes a [`Snapshot`], and at the end
-//! turns everything into one [`RunSummary`](crate::report::RunSummary) per team. Nothing here is shared: the aggregator is
+//! turns everything into one [`RunSummary`] per team. Nothing here is shared: the aggregator is
 //! owned by a single task, so it needs no locks of its own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
-
 use super::health::{HealthVerdict, IntervalHealth};
-use super::kinds::{FailureKind, Op};
 use super::recorder::{Event, FailureSample, GaugeValues, Hub, SAMPLES_PER_KEY, What};
 use super::snapshot::{
     GeneratorSnapshot, OpStat, Percentiles, SNAPSHOT_HISTORY, Snapshot, TeamSnapshot,
 };
-use crate::engine::plan::LevelSpan;
-use crate::report::summary::{
-    FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, RequestTotals, TimelineRow,
-    UserTotals,
+use crate::base::hist::{Hist, HlogEntry, encode_hist, ms, new_hist};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::spec::LevelSpan;
+use crate::base::summary::{
+    FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, ReactionTotals, ReceiptTotals,
+    RequestTotals, RunSummary, TimelineRow, UserTotals,
 };
-
-/// A latency histogram in microseconds with 3 significant figures, growing only as far as the
-/// largest value recorded.
-pub type Hist = Histogram<u64>;
-
-fn new_hist() -> Hist {
-    Histogram::new(3).expect("3 significant figures is a valid precision")
-}
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
 
 fn percentiles(h: &Hist) -> Percentiles {
     if h.is_empty() {
@@ -57,23 +42,6 @@ fn p99_ms(h: &Hist) -> f64 {
     }
 }
 
-/// Encodes a histogram as HdrHistogram V2 + DEFLATE in base64, the form interval logs use.
-pub fn encode_hist(h: &Hist) -> String {
-    let mut bytes = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
-        Err(_) => String::new(),
-    }
-}
-
-/// Decodes what [`encode_hist`] produced.
-pub fn decode_hist(s: &str) -> Option<Hist> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .ok()
-}
-
 /// Who a team is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamInfo {
@@ -83,33 +51,32 @@ pub struct TeamInfo {
     pub target: String,
 }
 
-/// One interval's histogram of one operation, for the HdrHistogram interval log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HlogEntry {
-    /// Interval start, seconds since the run started.
-    pub start_secs: f64,
-    /// Interval length, seconds.
-    pub length_secs: f64,
-    /// Operation (the log's tag).
-    pub op: Op,
-    /// Largest value, ms (the log's max column).
-    pub max_ms: f64,
-    /// Encoded histogram (V2 + DEFLATE, base64).
-    pub encoded: String,
-}
-
 /// Counters of one interval or one level.
 #[derive(Debug, Clone, Default)]
 struct Counters {
     ok: u64,
     failed: u64,
     sent: u64,
+    marks: u64,
     delivered: u64,
     missing: u64,
+    late: u64,
+    receipts: u64,
+    reaction_updates: u64,
+    foreign: u64,
     failures: [u64; FailureKind::COUNT],
+    unjudged: [u64; Op::COUNT],
 }
 
 impl Counters {
+    fn failures_of(&self, kind: FailureKind) -> u64 {
+        self.failures[kind.index()]
+    }
+
+    fn unjudged_total(&self) -> u64 {
+        self.unjudged.iter().sum()
+    }
+
     fn failures_map(&self) -> BTreeMap<String, u64> {
         FailureKind::ALL
             .iter()
@@ -123,6 +90,7 @@ impl Counters {
 struct LevelAgg {
     counters: Counters,
     delivery: Hist,
+    receipt: Hist,
     requests: Hist,
     /// When the level ended, the gauges at that instant, and whether the run cut it short.
     closed: Option<(Duration, GaugeValues, bool)>,
@@ -134,6 +102,7 @@ impl LevelAgg {
         LevelAgg {
             counters: Counters::default(),
             delivery: new_hist(),
+            receipt: new_hist(),
             requests: new_hist(),
             closed: None,
             failed_at_start: 0,
@@ -181,39 +150,60 @@ impl TeamAgg {
         }
     }
 
-    fn apply(&mut self, level: usize, what: What) {
+    /// Applies one event to its level (`level`), the current interval and the run's totals.
+    fn apply(&mut self, level: usize, what: What, late_after_micros: u64) {
         let level = level.min(self.levels.len() - 1);
         let lv = &mut self.levels[level];
+        let counters = [&mut self.iv, &mut self.all, &mut lv.counters];
         match what {
             What::Ok { op, micros } => {
                 let _ = self.total[op.index()].record(micros);
                 let _ = self.interval[op.index()].record(micros);
-                if op == Op::Delivery {
-                    let _ = lv.delivery.record(micros);
-                    for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                        c.delivered += 1;
+                match op {
+                    Op::Delivery => {
+                        let _ = lv.delivery.record(micros);
+                        let late = u64::from(micros > late_after_micros);
+                        for c in counters {
+                            c.delivered += 1;
+                            c.late += late;
+                            c.ok += 1;
+                        }
                     }
-                } else {
-                    let _ = lv.requests.record(micros);
-                    let _ = self.interval_requests.record(micros);
-                }
-                if op == Op::SendAck {
-                    self.echoed += 1;
-                }
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                    c.ok += 1;
+                    // Receipts and reaction updates are verified but are not requests.
+                    Op::Receipt => {
+                        let _ = lv.receipt.record(micros);
+                        for c in counters {
+                            c.receipts += 1;
+                        }
+                    }
+                    Op::ReactionUpdate => {
+                        for c in counters {
+                            c.reaction_updates += 1;
+                        }
+                    }
+                    _ => {
+                        let _ = lv.requests.record(micros);
+                        let _ = self.interval_requests.record(micros);
+                        if op == Op::SendAck {
+                            self.echoed += 1;
+                        }
+                        for c in counters {
+                            c.ok += 1;
+                        }
+                    }
                 }
             }
             What::Done { .. } => {
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
+                for c in counters {
                     c.ok += 1;
                 }
             }
             What::Failed { op, kind } => {
-                // Every failure is counted by kind; only requests count in the request ratio (a
-                // dropped session fails its VU, which is counted there).
-                let request = u64::from(op.is_request());
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
+                // Every failure is counted by kind; only failed requests count in the request ratio
+                // (a dropped session fails its VU, which is counted there; a reordered copy was
+                // delivered and is judged by its latency).
+                let request = u64::from(op.is_request() && kind.fails_request());
+                for c in counters {
                     c.failed += request;
                     c.failures[kind.index()] += 1;
                     if kind == FailureKind::DeliveryMissing {
@@ -227,9 +217,24 @@ impl TeamAgg {
                 }
                 self.failures.entry((kind, op)).or_default().0 += 1;
             }
-            What::Sent => {
-                for c in [&mut self.iv, &mut self.all, &mut lv.counters] {
-                    c.sent += 1;
+            What::Sent { op } => {
+                let mark = op == Op::MarkRead;
+                for c in counters {
+                    if mark {
+                        c.marks += 1;
+                    } else {
+                        c.sent += 1;
+                    }
+                }
+            }
+            What::Foreign => {
+                for c in counters {
+                    c.foreign += 1;
+                }
+            }
+            What::Unjudged { op, count } => {
+                for c in counters {
+                    c.unjudged[op.index()] += u64::from(count);
                 }
             }
         }
@@ -250,6 +255,7 @@ pub struct Aggregator {
     teams: Vec<TeamAgg>,
     levels: Vec<LevelSpan>,
     planned: Duration,
+    late_after_micros: u64,
     buf: Vec<Event>,
     interval_start: Duration,
     last_health: IntervalHealth,
@@ -258,12 +264,14 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    /// An aggregator for the teams and levels of a plan.
+    /// An aggregator for the teams and levels of a plan; deliveries slower than `late_after` are
+    /// counted as late.
     pub fn new(
         hub: Arc<Hub>,
         teams: Vec<TeamInfo>,
         levels: Vec<LevelSpan>,
         planned: Duration,
+        late_after: Duration,
     ) -> Self {
         let n = levels.len();
         Aggregator {
@@ -271,6 +279,7 @@ impl Aggregator {
             teams: teams.into_iter().map(|t| TeamAgg::new(t, n)).collect(),
             levels,
             planned,
+            late_after_micros: late_after.as_micros() as u64,
             buf: Vec::new(),
             interval_start: Duration::ZERO,
             last_health: IntervalHealth::default(),
@@ -284,7 +293,7 @@ impl Aggregator {
         self.hub.drain_into(&mut self.buf);
         for ev in self.buf.drain(..) {
             if let Some(team) = self.teams.get_mut(ev.team as usize) {
-                team.apply(ev.level as usize, ev.what);
+                team.apply(ev.level as usize, ev.what, self.late_after_micros);
             }
         }
         for s in self.hub.take_samples() {
@@ -412,6 +421,11 @@ impl Aggregator {
                     messages_sent: t.all.sent,
                     delivered: t.all.delivered,
                     missing: t.all.missing,
+                    late: t.all.late,
+                    pending: self.hub.pending_total(i),
+                    unjudged: t.all.unjudged_total(),
+                    receipts: receipt_totals(&t.all),
+                    reactions: reaction_totals(&t.all),
                     messages_per_sec: t.last_rates.0,
                     deliveries_per_sec: t.last_rates.1,
                     failures: FailureKind::ALL
@@ -430,7 +444,7 @@ impl Aggregator {
                         })
                         .collect(),
                     history: t.timeline[recent..].to_vec(),
-                    levels: self.level_rows(t, None),
+                    levels: self.level_rows(i, t, None),
                 }
             })
             .collect();
@@ -442,6 +456,7 @@ impl Aggregator {
             target_users: span.map_or(0, |l| l.target_users),
             phase: span.map(|l| l.phase.clone()).unwrap_or_default(),
             teams,
+            draining: self.hub.draining(),
             generator: GeneratorSnapshot {
                 cpu_percent: self.last_health.cpu_percent,
                 cores: self.cores,
@@ -453,8 +468,14 @@ impl Aggregator {
         }
     }
 
-    /// Level rows of a team: closed levels, plus (at the end of a run) the level cut short at `end`.
-    fn level_rows(&self, team: &TeamAgg, end: Option<(Duration, &GaugeValues)>) -> Vec<LevelRow> {
+    /// Level rows of team `i`: closed levels, plus (at the end of a run) the level cut short at
+    /// `end`. A closed level whose expectations are still awaited is provisional (`pending`).
+    fn level_rows(
+        &self,
+        i: usize,
+        team: &TeamAgg,
+        end: Option<(Duration, &GaugeValues)>,
+    ) -> Vec<LevelRow> {
         let mut rows = Vec::new();
         for (span, agg) in self.levels.iter().zip(&team.levels) {
             let (at, g, incomplete) = match (agg.closed, end) {
@@ -484,16 +505,22 @@ impl Aggregator {
                 messages_sent: c.sent,
                 deliveries: c.delivered,
                 deliveries_missing: c.missing,
+                deliveries_late: c.late,
                 delivery_p50_ms: d.p50_ms,
                 delivery_p95_ms: d.p95_ms,
                 delivery_p99_ms: d.p99_ms,
+                receipts: c.receipts,
+                receipts_missing: c.failures_of(FailureKind::ReceiptMissing),
+                receipt_p99_ms: p99_ms(&agg.receipt),
+                reaction_updates: c.reaction_updates,
+                reactions_missing: c.failures_of(FailureKind::ReactionMissing),
+                unjudged: c.unjudged_total(),
+                pending: self.hub.pending(i, span.index as usize),
                 request_p99_ms: p99_ms(&agg.requests),
                 failures: c.failures_map(),
-                delivery_histogram: if agg.delivery.is_empty() {
-                    String::new()
-                } else {
-                    encode_hist(&agg.delivery)
-                },
+                delivery_histogram: encode_nonempty(&agg.delivery),
+                receipt_histogram: encode_nonempty(&agg.receipt),
+                request_histogram: encode_nonempty(&agg.requests),
             });
         }
         rows
@@ -520,7 +547,7 @@ impl Aggregator {
         let mut out = Vec::new();
         for (i, team) in self.teams.iter().enumerate() {
             let g = self.hub.gauges(i).read();
-            let levels = self.level_rows(team, Some((end, &g)));
+            let levels = self.level_rows(i, team, Some((end, &g)));
             let latency = Op::ALL
                 .iter()
                 .filter(|op| !team.total[op.index()].is_empty())
@@ -551,33 +578,42 @@ impl Aggregator {
                     samples: samples.clone(),
                 })
                 .collect();
+            let mut summary = RunSummary::empty(&team.info.target);
+            summary.users = UserTotals {
+                planned: 0,
+                started: g.started,
+                peak_connected: g.peak_connected,
+                passed: g.started.saturating_sub(g.failed),
+                failed: g.failed,
+            };
+            summary.requests = RequestTotals {
+                ok: team.all.ok,
+                failed: team.all.failed,
+            };
+            summary.messages = MessageTotals {
+                sent: team.all.sent,
+                echoed: team.echoed,
+                deliveries_expected: team.all.delivered + team.all.missing,
+                delivered: team.all.delivered,
+                missing: team.all.missing,
+                duplicate: team.duplicate,
+                reordered: team.reordered,
+                late: team.all.late,
+                unjudged: team.all.unjudged[Op::Delivery.index()],
+                echoes_unjudged: team.all.unjudged[Op::SendAck.index()]
+                    + team.all.unjudged[Op::FileMessage.index()],
+                foreign: team.all.foreign,
+            };
+            summary.receipts = receipt_totals(&team.all);
+            summary.reactions = reaction_totals(&team.all);
+            summary.latency = latency;
+            summary.levels = levels;
+            summary.timeline = team.timeline.clone();
+            summary.failures = failures;
+            summary.generator = generator.clone();
             out.push(TeamResult {
                 info: team.info.clone(),
-                users: UserTotals {
-                    planned: 0,
-                    started: g.started,
-                    peak_connected: g.peak_connected,
-                    passed: g.started.saturating_sub(g.failed),
-                    failed: g.failed,
-                },
-                requests: RequestTotals {
-                    ok: team.all.ok,
-                    failed: team.all.failed,
-                },
-                messages: MessageTotals {
-                    sent: team.all.sent,
-                    echoed: team.echoed,
-                    deliveries_expected: team.all.delivered + team.all.missing,
-                    delivered: team.all.delivered,
-                    missing: team.all.missing,
-                    duplicate: team.duplicate,
-                    reordered: team.reordered,
-                },
-                latency,
-                levels,
-                timeline: team.timeline.clone(),
-                failures,
-                generator: generator.clone(),
+                summary,
                 hlog: team.hlog.clone(),
             });
         }
@@ -585,27 +621,45 @@ impl Aggregator {
     }
 }
 
-/// Everything measured for one team, ready to become a [`RunSummary`](crate::report::RunSummary).
+fn encode_nonempty(h: &Hist) -> String {
+    if h.is_empty() {
+        String::new()
+    } else {
+        encode_hist(h)
+    }
+}
+
+fn receipt_totals(c: &Counters) -> ReceiptTotals {
+    let missing = c.failures_of(FailureKind::ReceiptMissing);
+    ReceiptTotals {
+        marks: c.marks,
+        expected: c.receipts + missing,
+        delivered: c.receipts,
+        missing,
+        duplicate: c.failures_of(FailureKind::ReceiptDuplicate),
+        unjudged: c.unjudged[Op::Receipt.index()],
+    }
+}
+
+fn reaction_totals(c: &Counters) -> ReactionTotals {
+    let missing = c.failures_of(FailureKind::ReactionMissing);
+    ReactionTotals {
+        expected: c.reaction_updates + missing,
+        delivered: c.reaction_updates,
+        missing,
+        unjudged: c.unjudged[Op::ReactionUpdate.index()],
+    }
+}
+
+/// Everything measured for one team: its measurements in the summary model (what the run was —
+/// scenario, seed, times, thresholds — is the runner's to fill in), and the interval histograms
+/// for the HdrHistogram log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamResult {
     /// The team.
     pub info: TeamInfo,
-    /// VU totals (`planned` is filled in by the engine, which knows the plan).
-    pub users: UserTotals,
-    /// Request totals.
-    pub requests: RequestTotals,
-    /// Message totals.
-    pub messages: MessageTotals,
-    /// Latency per operation.
-    pub latency: Vec<OpLatency>,
-    /// Per-level rows.
-    pub levels: Vec<LevelRow>,
-    /// Per-second rows.
-    pub timeline: Vec<TimelineRow>,
-    /// Failure rows.
-    pub failures: Vec<FailureRow>,
-    /// Generator health.
-    pub generator: GeneratorHealth,
+    /// Its measurements (`users.planned` is the runner's to fill in: it knows the plan).
+    pub summary: RunSummary,
     /// Interval histograms for the HdrHistogram log.
     pub hlog: Vec<HlogEntry>,
 }
@@ -613,6 +667,7 @@ pub struct TeamResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::hist::decode_hist;
     use crate::metrics::health::HealthTracker;
 
     fn spans() -> Vec<LevelSpan> {
@@ -634,12 +689,18 @@ mod tests {
             name: "a".into(),
             target: "http://127.0.0.1:1".into(),
         };
-        let mut agg = Aggregator::new(hub.clone(), vec![info], spans(), Duration::from_secs(30));
+        let mut agg = Aggregator::new(
+            hub.clone(),
+            vec![info],
+            spans(),
+            Duration::from_secs(30),
+            Duration::from_millis(4),
+        );
         let mut r = hub.recorder(0, 0);
         r.mark_started();
         agg.open_level(0);
         r.ok(Op::Login, 2_000);
-        r.sent();
+        r.sent(Op::SendAck);
         r.ok(Op::Delivery, 5_000);
         agg.close_level(0, Duration::from_secs(10), &[hub.gauges(0).read()], false);
         hub.set_level(1);
@@ -660,7 +721,7 @@ mod tests {
 
         let verdict = HealthTracker::new().verdict();
         let res = agg.finish(Duration::from_secs(15), IntervalHealth::default(), &verdict);
-        let t = &res[0];
+        let t = &res[0].summary;
         assert_eq!(t.levels.len(), 2);
         let l0 = &t.levels[0];
         assert_eq!(
@@ -695,6 +756,6 @@ mod tests {
         assert!((login.p50_ms - 2.0).abs() < 0.01);
         let decoded = decode_hist(&login.histogram).unwrap();
         assert_eq!(decoded.len(), 1);
-        assert!(t.hlog.iter().any(|e| e.op == Op::Delivery));
+        assert!(res[0].hlog.iter().any(|e| e.op == Op::Delivery));
     }
 }

@@ -4,14 +4,15 @@
 //!
 //! Flow of data: VU → [`Recorder`] (event push, gauges) → [`Hub`] buffers → [`Aggregator`] (drains on
 //! every tick, closes seconds and levels) → [`Snapshot`] for views and [`TeamResult`] at the end.
+//! [`exposition`] renders a snapshot as Prometheus text for `--metrics-listen`.
 
 pub mod aggregate;
+pub mod exposition;
 pub mod health;
-pub mod kinds;
 pub mod recorder;
 pub mod snapshot;
 
+pub use crate::base::kinds::{FailureKind, Op};
 pub use aggregate::{Aggregator, TeamInfo, TeamResult};
-pub use kinds::{FailureKind, Op};
 pub use recorder::{GaugeValues, Hub, Recorder};
 pub use snapshot::Snapshot;

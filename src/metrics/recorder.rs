@@ -6,11 +6,11 @@
 //! the per-VU cost to a few bytes of state, so memory per idle VU stays tiny, and keeps histograms
 //! in one place, so percentiles are always computed over complete data (never averaged).
 
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::kinds::{FailureKind, Op};
+use crate::base::kinds::{FailureKind, Op};
 
 /// Number of event buffers. More shards than cores keeps lock contention negligible.
 const SHARDS: usize = 16;
@@ -19,12 +19,37 @@ const SHARDS: usize = 16;
 /// cannot make the generator format and store millions of strings.
 pub const SAMPLES_PER_KEY: u8 = 5;
 
-/// One thing that happened, attributed to a team and the user level in force when it happened.
+/// Longest failure sample kept, in characters: samples quote what the server said, and a server
+/// must not be able to fill a report with one answer.
+pub const SAMPLE_CHARS: usize = 400;
+
+/// A failure message made safe to keep: control characters (escape sequences, carriage returns,
+/// new lines a server put in its error text) are written out as escapes, so a sample cannot move
+/// a terminal's cursor or forge lines in a log or CSV, and it is cut at [`SAMPLE_CHARS`].
+pub fn clean_sample(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(SAMPLE_CHARS));
+    for (i, c) in message.chars().enumerate() {
+        if i == SAMPLE_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One thing that happened, attributed to a team and a user level: the level in force when it
+/// happened, except for what other members receive (deliveries, receipts, reaction updates, echoes),
+/// which belongs to the level its message was sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {
     /// Team (target) index.
     pub team: u16,
-    /// Level index in force when recorded.
+    /// Level index it belongs to.
     pub level: u16,
     /// What happened.
     pub what: What,
@@ -52,8 +77,22 @@ pub enum What {
         /// Why.
         kind: FailureKind,
     },
-    /// A chat message was sent.
-    Sent,
+    /// Something verified was sent: a chat message (`SendAck`, `FileMessage`) or a read mark
+    /// (`MarkRead`).
+    Sent {
+        /// What was sent.
+        op: Op,
+    },
+    /// A copy of a message another segment of a split plan sent (not verified here).
+    Foreign,
+    /// Expectations the run could not judge: it was cut short while they were awaited.
+    Unjudged {
+        /// What was awaited (`Delivery`, `SendAck` for the sender's echo, `Receipt`,
+        /// `ReactionUpdate`).
+        op: Op,
+        /// How many.
+        count: u32,
+    },
 }
 
 /// A failure message kept as a sample.
@@ -85,7 +124,7 @@ pub struct TeamGauges {
 }
 
 /// Copy of a team's gauges at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GaugeValues {
     /// VUs started.
     pub started: u64,
@@ -122,6 +161,10 @@ pub struct Hub {
     samples: Mutex<Vec<FailureSample>>,
     /// Samples taken per (team, kind, op), to bound them without taking a lock first.
     sample_slots: Box<[AtomicU8]>,
+    /// Per team, per level: expectations still awaited within their deadline (from the sweeper).
+    pending: Mutex<Vec<Vec<u64>>>,
+    /// Set once the load has stopped and the run is waiting for what is still awaited.
+    draining: AtomicBool,
 }
 
 impl Hub {
@@ -140,6 +183,8 @@ impl Hub {
             shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
             samples: Mutex::new(Vec::new()),
             sample_slots: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+            pending: Mutex::new(vec![Vec::new(); teams]),
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -166,6 +211,37 @@ impl Hub {
     /// Gauges of `team`.
     pub fn gauges(&self, team: usize) -> &TeamGauges {
         &self.gauges[team]
+    }
+
+    /// Publishes what `team` still awaits, per level (deliveries, receipts, reaction updates whose
+    /// deadline has not passed): a level with any is still being judged.
+    pub fn set_pending(&self, team: usize, by_level: Vec<u64>) {
+        if let Some(p) = lock(&self.pending).get_mut(team) {
+            *p = by_level;
+        }
+    }
+
+    /// What `team` still awaits in `level`, as last published.
+    pub fn pending(&self, team: usize, level: usize) -> u64 {
+        lock(&self.pending)
+            .get(team)
+            .and_then(|p| p.get(level).copied())
+            .unwrap_or(0)
+    }
+
+    /// What `team` still awaits over every level, as last published.
+    pub fn pending_total(&self, team: usize) -> u64 {
+        lock(&self.pending).get(team).map_or(0, |p| p.iter().sum())
+    }
+
+    /// Marks the run as draining: no more load, waiting for what is still awaited.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// True once the run is draining.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// A recorder for one VU of `team`.
@@ -260,14 +336,33 @@ impl Recorder {
         self.event(What::Ok { op, micros });
     }
 
+    /// Records a timed success that belongs to an earlier level: a delivery, receipt or echo is
+    /// charged to the level its message was sent in, however late it arrives.
+    pub fn ok_in(&self, level: u32, op: Op, micros: u64) {
+        self.event_in(level, What::Ok { op, micros });
+    }
+
+    /// Records a copy of another segment's message.
+    pub fn foreign(&self) {
+        self.event(What::Foreign);
+    }
+
+    /// Records `count` expectations of `level` that the run could not judge.
+    pub fn unjudged_in(&self, level: u32, op: Op, count: u64) {
+        if count > 0 {
+            let count = count.min(u64::from(u32::MAX)) as u32;
+            self.event_in(level, What::Unjudged { op, count });
+        }
+    }
+
     /// Records a successful untimed request.
     pub fn done(&self, op: Op) {
         self.event(What::Done { op });
     }
 
-    /// Records a sent chat message.
-    pub fn sent(&self) {
-        self.event(What::Sent);
+    /// Records a sent chat message (`SendAck`, `FileMessage`) or read mark (`MarkRead`).
+    pub fn sent(&self, op: Op) {
+        self.event(What::Sent { op });
     }
 
     /// Records a failure; `message` is only built when a sample slot is free.
@@ -282,6 +377,22 @@ impl Recorder {
         message: impl FnOnce() -> String,
     ) {
         self.finding(op, kind, message);
+        if fails_vu {
+            self.mark_failed();
+        }
+    }
+
+    /// Records a finding that belongs to an earlier level (a late duplicate or reordered copy of a
+    /// message sent then), failing the VU when `fails_vu` is set.
+    pub fn failure_in(
+        &mut self,
+        level: u32,
+        op: Op,
+        kind: FailureKind,
+        fails_vu: bool,
+        message: impl FnOnce() -> String,
+    ) {
+        self.finding_in(level, op, kind, message);
         if fails_vu {
             self.mark_failed();
         }
@@ -310,7 +421,7 @@ impl Recorder {
                 team: self.team,
                 kind,
                 op,
-                message: message(),
+                message: clean_sample(&message()),
             });
         }
     }
@@ -381,14 +492,14 @@ mod tests {
         let r = hub.recorder(1, 7);
         r.ok(Op::Login, 1500);
         hub.set_level(3);
-        r.sent();
+        r.sent(Op::SendAck);
         let mut out = Vec::new();
         hub.drain_into(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].team, 1);
         assert_eq!(out[0].level, 0);
         assert_eq!(out[1].level, 3);
-        assert_eq!(out[1].what, What::Sent);
+        assert_eq!(out[1].what, What::Sent { op: Op::SendAck });
         out.clear();
         hub.drain_into(&mut out);
         assert!(out.is_empty());
@@ -410,6 +521,23 @@ mod tests {
         let mut out = Vec::new();
         hub.drain_into(&mut out);
         assert_eq!(out.len(), 100);
+    }
+
+    #[test]
+    fn samples_are_cleaned_of_control_characters_and_cut() {
+        let hub = Hub::new(1);
+        let r = hub.recorder(0, 0);
+        r.finding(Op::Hold, FailureKind::ServerError, || {
+            "error event X: \u{1b}[2J\u{1b}[31mboom\r\nforged line\u{7}".into()
+        });
+        let samples = hub.take_samples();
+        assert_eq!(
+            samples[0].message,
+            "error event X: \\u{1b}[2J\\u{1b}[31mboom\\r\\nforged line\\u{7}"
+        );
+        let long = clean_sample(&"é".repeat(1000));
+        assert_eq!(long.chars().count(), SAMPLE_CHARS + 1);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

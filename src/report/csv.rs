@@ -8,12 +8,20 @@
 //! `levels.csv`, one row per user level: `index, phase, target_users, start_secs, end_secs,
 //! incomplete, users_started, users_active, users_connected, vus_passed, vus_failed,
 //! vus_failed_in_level, requests_ok, requests_failed, messages_sent, deliveries, deliveries_missing,
-//! delivery_p50_ms, delivery_p95_ms, delivery_p99_ms, request_p99_ms`, then the failure columns.
+//! delivery_p50_ms, delivery_p95_ms, delivery_p99_ms, request_p99_ms, deliveries_late, receipts,
+//! receipts_missing, receipt_p99_ms, reaction_updates, reactions_missing, unjudged`, then the failure
+//! columns. Everything about deliveries, receipts and reaction updates (counts, latency, findings)
+//! belongs to the level the message, mark or reaction was *sent* in, wherever it arrived.
 //!
 //! `timeline.csv`, one row per second: `t_secs, level, target_users, active_users, connected_users,
 //! vus_failed, requests_ok, requests_failed, messages_sent, messages_delivered, delivery_p50_ms,
 //! delivery_p95_ms, delivery_p99_ms, request_p99_ms, scheduler_lag_ms, cpu_percent`, then the
-//! failure columns.
+//! failure columns. Unlike the levels, the timeline counts by *arrival*: a second's deliveries and
+//! delivery latency are those of the copies that arrived in it.
+//!
+//! A latency cell with no sample behind it is empty, not 0: delivery percentiles of a level without
+//! deliveries or a second in which none arrived, `receipt_p99_ms` without receipts, `request_p99_ms`
+//! without requests. (`summary.json` keeps 0 there, with the count beside it.)
 //!
 //! Failure columns: one `failures_<kind>` per [`FailureKind`] in [`FailureKind::ALL`] order
 //! (`failures_connect_refused` … `failures_delivery_reordered`), 0 when the kind did not occur, then
@@ -28,8 +36,8 @@ use std::io;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use super::summary::{FailureRow, LevelRow, RunSummary, TimelineRow};
-use crate::metrics::FailureKind;
+use crate::base::kinds::FailureKind;
+use crate::base::summary::{FailureRow, LevelRow, RunSummary, TimelineRow};
 
 /// Names of the per-kind failure columns, in [`FailureKind::ALL`] order. Static because serde field
 /// names must be; a test keeps it in step with the kinds, and its length is tied to
@@ -50,13 +58,16 @@ pub const FAILURE_COLUMNS: [&str; FailureKind::COUNT] = [
     "failures_delivery_missing",
     "failures_delivery_duplicate",
     "failures_delivery_reordered",
+    "failures_receipt_missing",
+    "failures_receipt_duplicate",
+    "failures_reaction_missing",
 ];
 
 /// Column for failure kinds outside [`FailureKind::ALL`].
 pub const FAILURE_OTHER_COLUMN: &str = "failures_other";
 
 /// Columns of `levels.csv` before the failure columns.
-pub const LEVEL_COLUMNS: [&str; 21] = [
+pub const LEVEL_COLUMNS: [&str; 28] = [
     "index",
     "phase",
     "target_users",
@@ -78,6 +89,13 @@ pub const LEVEL_COLUMNS: [&str; 21] = [
     "delivery_p95_ms",
     "delivery_p99_ms",
     "request_p99_ms",
+    "deliveries_late",
+    "receipts",
+    "receipts_missing",
+    "receipt_p99_ms",
+    "reaction_updates",
+    "reactions_missing",
+    "unjudged",
 ];
 
 /// Columns of `timeline.csv` before the failure columns.
@@ -125,14 +143,24 @@ struct LevelCsv<'a> {
     messages_sent: u64,
     deliveries: u64,
     deliveries_missing: u64,
-    delivery_p50_ms: f64,
-    delivery_p95_ms: f64,
-    delivery_p99_ms: f64,
-    request_p99_ms: f64,
+    delivery_p50_ms: Option<f64>,
+    delivery_p95_ms: Option<f64>,
+    delivery_p99_ms: Option<f64>,
+    request_p99_ms: Option<f64>,
+    deliveries_late: u64,
+    receipts: u64,
+    receipts_missing: u64,
+    receipt_p99_ms: Option<f64>,
+    reaction_updates: u64,
+    reactions_missing: u64,
+    unjudged: u64,
 }
 
 impl<'a> From<&'a LevelRow> for LevelCsv<'a> {
     fn from(l: &'a LevelRow) -> Self {
+        let delivered = l.deliveries > 0;
+        // Older summaries carry no request histogram; their request count says the same.
+        let requested = !l.request_histogram.is_empty() || l.requests.ok + l.requests.failed > 0;
         LevelCsv {
             index: l.index,
             phase: &l.phase,
@@ -151,10 +179,17 @@ impl<'a> From<&'a LevelRow> for LevelCsv<'a> {
             messages_sent: l.messages_sent,
             deliveries: l.deliveries,
             deliveries_missing: l.deliveries_missing,
-            delivery_p50_ms: l.delivery_p50_ms,
-            delivery_p95_ms: l.delivery_p95_ms,
-            delivery_p99_ms: l.delivery_p99_ms,
-            request_p99_ms: l.request_p99_ms,
+            delivery_p50_ms: measured(l.delivery_p50_ms, delivered),
+            delivery_p95_ms: measured(l.delivery_p95_ms, delivered),
+            delivery_p99_ms: measured(l.delivery_p99_ms, delivered),
+            request_p99_ms: measured(l.request_p99_ms, requested),
+            deliveries_late: l.deliveries_late,
+            receipts: l.receipts,
+            receipts_missing: l.receipts_missing,
+            receipt_p99_ms: measured(l.receipt_p99_ms, l.receipts > 0),
+            reaction_updates: l.reaction_updates,
+            reactions_missing: l.reactions_missing,
+            unjudged: l.unjudged,
         }
     }
 }
@@ -171,16 +206,18 @@ struct TimelineCsv {
     requests_failed: u64,
     messages_sent: u64,
     messages_delivered: u64,
-    delivery_p50_ms: f64,
-    delivery_p95_ms: f64,
-    delivery_p99_ms: f64,
-    request_p99_ms: f64,
+    delivery_p50_ms: Option<f64>,
+    delivery_p95_ms: Option<f64>,
+    delivery_p99_ms: Option<f64>,
+    request_p99_ms: Option<f64>,
     scheduler_lag_ms: f64,
     cpu_percent: f64,
 }
 
 impl From<&TimelineRow> for TimelineCsv {
     fn from(t: &TimelineRow) -> Self {
+        let delivered = t.messages_delivered > 0;
+        let requested = t.requests_ok + t.requests_failed > 0;
         TimelineCsv {
             t_secs: t.t_secs,
             level: t.level,
@@ -192,14 +229,20 @@ impl From<&TimelineRow> for TimelineCsv {
             requests_failed: t.requests_failed,
             messages_sent: t.messages_sent,
             messages_delivered: t.messages_delivered,
-            delivery_p50_ms: t.delivery_p50_ms,
-            delivery_p95_ms: t.delivery_p95_ms,
-            delivery_p99_ms: t.delivery_p99_ms,
-            request_p99_ms: t.request_p99_ms,
+            delivery_p50_ms: measured(t.delivery_p50_ms, delivered),
+            delivery_p95_ms: measured(t.delivery_p95_ms, delivered),
+            delivery_p99_ms: measured(t.delivery_p99_ms, delivered),
+            request_p99_ms: measured(t.request_p99_ms, requested),
             scheduler_lag_ms: t.scheduler_lag_ms,
             cpu_percent: t.cpu_percent,
         }
     }
+}
+
+/// A latency cell: the value when samples were behind it, else `None`, which the `csv` crate writes
+/// as an empty cell (a 0.0 would read as "instant").
+fn measured(value: f64, samples: bool) -> Option<f64> {
+    samples.then_some(value)
 }
 
 #[derive(serde::Serialize)]
@@ -414,6 +457,41 @@ mod tests {
         assert_eq!(col(&t, 0, "failures_connect_refused"), "1");
         assert_eq!(col(&t, 1, "failures_connect_refused"), "0");
         assert_eq!(col(&t, 4, "cpu_percent"), "40.0");
+    }
+
+    #[test]
+    fn latency_cells_without_samples_are_empty() {
+        let mut s = fixture::summary();
+        let l = &mut s.levels[0];
+        (l.deliveries, l.receipts) = (0, 0);
+        (l.requests.ok, l.requests.failed) = (0, 0);
+        l.request_histogram.clear();
+        (l.delivery_p50_ms, l.delivery_p99_ms, l.request_p99_ms) = (0.0, 0.0, 0.0);
+        s.levels[1].deliveries = 5;
+        s.levels[1].delivery_p99_ms = 0.0;
+        let t = &mut s.timeline[0];
+        (t.messages_delivered, t.requests_ok, t.requests_failed) = (0, 0, 0);
+        let levels = render(|w, s| write_levels(w, s), &s);
+        for column in [
+            "delivery_p50_ms",
+            "delivery_p95_ms",
+            "delivery_p99_ms",
+            "request_p99_ms",
+            "receipt_p99_ms",
+        ] {
+            assert_eq!(col(&levels, 0, column), "", "{column}");
+        }
+        assert_eq!(col(&levels, 0, "deliveries"), "0", "counts stay 0");
+        assert_eq!(
+            col(&levels, 1, "delivery_p99_ms"),
+            "0.0",
+            "a measured 0 is still written"
+        );
+        let timeline = render(|w, s| write_timeline(w, s), &s);
+        for column in ["delivery_p50_ms", "delivery_p99_ms", "request_p99_ms"] {
+            assert_eq!(col(&timeline, 0, column), "", "{column}");
+        }
+        assert_ne!(col(&timeline, 0, "cpu_percent"), "");
     }
 
     #[test]

@@ -47,10 +47,12 @@ pub enum ReportError {
         /// Where and why parsing failed.
         source: serde_json::Error,
     },
-    /// A run summary written with another layout version.
+    /// A run summary written with a layout version this build cannot read.
     #[error(
-        "{} has schema_version {found}, but this build of stampede reads schema_version {expected}",
-        path.display()
+        "{} has schema_version {found}, but this build of stampede reads schema_version {} to \
+         {expected}",
+        path.display(),
+        crate::base::summary::OLDEST_READABLE
     )]
     SchemaVersion {
         /// The file.

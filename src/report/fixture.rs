@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::summary::{
-    FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, RequestTotals, RunSummary,
-    SCHEMA_VERSION, ThresholdResult, TimelineRow, ToolInfo, UserTotals,
+use crate::base::hist::{Hist, HlogEntry, encode_hist};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::spec::Threshold;
+use crate::base::summary::{
+    FailureRow, GeneratorHealth, LevelRow, MessageTotals, OpLatency, ReactionTotals, ReceiptTotals,
+    RequestTotals, RunSummary, SCHEMA_VERSION, ThresholdResult, TimelineRow, ToolInfo, UserTotals,
+    VerifySettings,
 };
-use crate::engine::plan::Threshold;
-use crate::metrics::aggregate::{Hist, HlogEntry, encode_hist};
-use crate::metrics::{FailureKind, Op};
 
 /// A histogram of `n` samples spread evenly over `lo_ms..=hi_ms`.
 pub(crate) fn hist(n: u64, lo_ms: u64, hi_ms: u64) -> Hist {
@@ -95,6 +96,16 @@ pub(crate) fn summary() -> RunSummary {
                     ]),
                 },
                 delivery_histogram: encode_hist(&lh),
+                deliveries_late: u64::from(i),
+                receipts: 180 * (u64::from(i) + 1),
+                receipts_missing: u64::from(i == 2),
+                receipt_p99_ms: 120.0 + 10.0 * f64::from(i),
+                reaction_updates: 90 * (u64::from(i) + 1),
+                reactions_missing: 0,
+                unjudged: 0,
+                pending: 0,
+                receipt_histogram: String::new(),
+                request_histogram: String::new(),
             }
         })
         .collect();
@@ -158,6 +169,29 @@ pub(crate) fn summary() -> RunSummary {
             missing: 3,
             duplicate: 1,
             reordered: 2,
+            late: 3,
+            unjudged: 0,
+            echoes_unjudged: 0,
+            foreign: 0,
+        },
+        receipts: ReceiptTotals {
+            marks: 300,
+            expected: 1_081,
+            delivered: 1_080,
+            missing: 1,
+            duplicate: 0,
+            unjudged: 0,
+        },
+        reactions: ReactionTotals {
+            expected: 540,
+            delivered: 540,
+            missing: 0,
+            unjudged: 0,
+        },
+        verify: VerifySettings {
+            delivery_deadline_ms: 10_000.0,
+            receipt_deadline_ms: 20_000.0,
+            late_after_ms: 1_000.0,
         },
         latency: vec![
             op_latency(Op::Register, &hist(300, 20, 90)),
@@ -252,6 +286,9 @@ pub(crate) fn summary() -> RunSummary {
              coordinated omission)."
                 .into(),
         ],
+        plan_hash: "00c0ffee00c0ffee".into(),
+        segment: None,
+        segments: Vec::new(),
     }
 }
 

@@ -14,10 +14,11 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{
-    IntervalLogWriterBuilder, IntervalLogWriterError, Tag,
+    IntervalLogIterator, IntervalLogWriterBuilder, IntervalLogWriterError, LogEntry, Tag,
 };
 
-use crate::metrics::aggregate::{HlogEntry, decode_hist};
+use crate::base::hist::{HlogEntry, decode_hist};
+use crate::base::kinds::Op;
 
 /// Values are µs; dividing the max column by this makes it ms, like the rest of the reports.
 const MAX_VALUE_DIVISOR: f64 = 1000.0;
@@ -49,6 +50,9 @@ pub enum HlogError {
     /// Re-encoding a histogram failed.
     #[error("cannot encode a histogram: {0}")]
     Serialize(String),
+    /// A log being read back does not parse (the message says where).
+    #[error("not an interval log written by stampede: {0}")]
+    Parse(String),
 }
 
 /// The instant an RFC 3339 `started_at` names, if it parses.
@@ -105,10 +109,34 @@ pub fn write_hlog<W: io::Write>(
     Ok(())
 }
 
+/// Reads back what [`write_hlog`] wrote: one entry per tagged interval, its start and length in
+/// seconds since the run started. Untagged intervals and tags that name no operation of this
+/// build are refused: they are not this tool's.
+pub fn read_hlog(bytes: &[u8]) -> Result<Vec<HlogEntry>, HlogError> {
+    let mut entries = Vec::new();
+    for entry in IntervalLogIterator::new(bytes) {
+        let entry = entry.map_err(|e| HlogError::Parse(format!("{e:?}")))?;
+        let LogEntry::Interval(h) = entry else {
+            continue;
+        };
+        let tag = h.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
+        let op = Op::from_name(&tag)
+            .ok_or_else(|| HlogError::Parse(format!("interval tagged {tag:?}")))?;
+        entries.push(HlogEntry {
+            start_secs: h.start_timestamp().as_secs_f64(),
+            length_secs: h.duration().as_secs_f64(),
+            op,
+            max_ms: h.max(),
+            encoded: h.encoded_histogram().to_owned(),
+        });
+    }
+    Ok(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Op;
+    use crate::base::kinds::Op;
     use crate::report::fixture;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
@@ -174,6 +202,29 @@ mod tests {
         // Within one interval, operations keep their report order.
         assert_eq!(intervals[0].0.as_deref(), Some(Op::Login.name()));
         assert_eq!(intervals[1].0.as_deref(), Some(Op::Delivery.name()));
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let entries = fixture::hlog();
+        let mut buf = Vec::new();
+        write_hlog(&mut buf, started(), &entries).unwrap();
+        let mut back = read_hlog(&buf).unwrap();
+        let mut expected = entries.clone();
+        expected.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs).then(a.op.cmp(&b.op)));
+        back.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs).then(a.op.cmp(&b.op)));
+        assert_eq!(back.len(), expected.len());
+        for (b, e) in back.iter().zip(&expected) {
+            assert_eq!(
+                (b.op, b.start_secs, b.length_secs),
+                (e.op, e.start_secs, e.length_secs)
+            );
+            assert_eq!(
+                decode_hist(&b.encoded).unwrap(),
+                decode_hist(&e.encoded).unwrap()
+            );
+        }
+        assert!(read_hlog(b"Tag=gremlins,0.0,1.0,1.0,HISTFAAAAA==\n").is_err());
     }
 
     #[test]

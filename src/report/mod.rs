@@ -3,9 +3,11 @@
 //! Building the summary from the engine's results is not done here, and neither is scoring.
 //!
 //! # Layout
-//! - [`summary`]: the model, [`SCHEMA_VERSION`], described by `schema/run-summary.schema.json`.
+//! - [`summary`]: the model (from [`base`](crate::base)), [`SCHEMA_VERSION`], described by
+//!   `schema/run-summary.schema.json`.
 //! - [`thresholds`]: [`evaluate`] judges a scenario's thresholds against a summary (pure).
-//! - [`json`]: `summary.json` and [`RunSummary::load`], which refuses other layout versions.
+//! - [`json`]: `summary.json` and [`RunSummary::load`], which reads the layout versions this build
+//!   knows and refuses others.
 //! - [`csv`]: `levels.csv`, `timeline.csv`, `failures.csv`, with their stable column names.
 //! - [`hlog`]: `latency.hlog`, an HdrHistogram interval log tagged by operation.
 //! - [`text`]: the human summary printed at the end of a run (also `summary.txt`).
@@ -16,7 +18,6 @@ pub mod csv;
 pub mod error;
 pub mod hlog;
 pub mod json;
-pub mod summary;
 pub mod text;
 pub mod thresholds;
 pub mod write;
@@ -26,9 +27,9 @@ mod fixture;
 #[cfg(test)]
 mod schema_tests;
 
+pub use crate::base::summary::{self, RunSummary, SCHEMA_VERSION, ThresholdResult};
 pub use error::ReportError;
 pub use json::write_json;
-pub use summary::{RunSummary, SCHEMA_VERSION, ThresholdResult};
 pub use text::render_text;
 pub use thresholds::evaluate;
 pub use write::{WrittenFiles, write_file_atomic, write_run};

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::fixture;
 use super::json::write_json;
-use super::summary::{RunSummary, SCHEMA_VERSION};
-use crate::metrics::{FailureKind, Op};
+use crate::base::kinds::{FailureKind, Op};
+use crate::base::summary::{RunSummary, SCHEMA_VERSION};
 
 const SCHEMA: &str = include_str!("../../schema/run-summary.schema.json");
 const SCHEMA_URL: &str = "https://github.com/stampede-rs/stampede/schema/run-summary.schema.json";
@@ -84,7 +84,9 @@ fn broken_documents_are_rejected() {
         ("missing schema_version", |d| {
             d.as_object_mut().unwrap().remove("schema_version");
         }),
-        ("another schema_version", |d| d["schema_version"] = json!(2)),
+        ("another schema_version", |d| {
+            d["schema_version"] = json!(SCHEMA_VERSION + 1)
+        }),
         ("seed as a string", |d| d["seed"] = json!("42")),
         ("negative count", |d| d["users"]["failed"] = json!(-1)),
         ("fractional count", |d| d["requests"]["ok"] = json!(1.5)),

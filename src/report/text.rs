@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::summary::{RunSummary, ThresholdResult};
 use super::thresholds::describe;
-use crate::engine::plan::Threshold;
+use crate::base::spec::Threshold;
+use crate::base::summary::{RunSummary, ThresholdResult};
 
 /// Widest line the summary prints.
 pub const WIDTH: usize = 100;
@@ -93,21 +93,49 @@ fn totals(out: &mut String, s: &RunSummary) {
         ),
     );
     let m = &s.messages;
-    field(
-        out,
-        "messages",
-        &format!(
-            "sent {}, echoed {}, delivered {} of {} expected, missing {}, duplicate {}, \
-             reordered {}",
-            m.sent,
-            m.echoed,
-            m.delivered,
-            m.deliveries_expected,
-            m.missing,
-            m.duplicate,
-            m.reordered
-        ),
+    let mut messages = format!(
+        "sent {}, echoed {}, delivered {} of {} expected, missing {}, duplicate {}, reordered {}, \
+         late {} (over {} ms)",
+        m.sent,
+        m.echoed,
+        m.delivered,
+        m.deliveries_expected,
+        m.missing,
+        m.duplicate,
+        m.reordered,
+        m.late,
+        s.verify.late_after_ms
     );
+    if m.unjudged + m.echoes_unjudged > 0 {
+        let _ = write!(
+            messages,
+            "; UNJUDGED {} deliveries and {} echoes (the run was stopped again before they \
+             could be judged; not counted as delivered or missing)",
+            m.unjudged, m.echoes_unjudged
+        );
+    }
+    field(out, "messages", &messages);
+    let (r, x) = (&s.receipts, &s.reactions);
+    let mut receipts = format!(
+        "marks {}, told {} of {} expected, missing {}, duplicate {}; reactions seen {} of {} \
+         expected, missing {}",
+        r.marks,
+        r.delivered,
+        r.expected,
+        r.missing,
+        r.duplicate,
+        x.delivered,
+        x.expected,
+        x.missing
+    );
+    if r.unjudged + x.unjudged > 0 {
+        let _ = write!(
+            receipts,
+            "; UNJUDGED {} receipts and {} reaction updates",
+            r.unjudged, x.unjudged
+        );
+    }
+    field(out, "receipts", &receipts);
 }
 
 fn latency(out: &mut String, s: &RunSummary) {
@@ -141,14 +169,18 @@ fn levels(out: &mut String, s: &RunSummary) {
         "users",
         "passed",
         "failed",
-        "failed in level",
+        "failed in lvl",
         "req ok",
         "req failed",
-        "delivery p99 ms",
+        "dlv p99 ms",
+        "late",
+        "rcpt miss",
     ]);
     let mut incomplete = false;
+    let mut unjudged = 0;
     for l in &s.levels {
         incomplete |= l.incomplete;
+        unjudged += l.unjudged;
         t.row(vec![
             format!("{}{}", l.index, if l.incomplete { "*" } else { "" }),
             l.target_users.to_string(),
@@ -162,11 +194,28 @@ fn levels(out: &mut String, s: &RunSummary) {
             } else {
                 ms(l.delivery_p99_ms)
             },
+            l.deliveries_late.to_string(),
+            (l.receipts_missing + l.reactions_missing).to_string(),
         ]);
     }
     t.render(out);
     if incomplete {
         out.push_str("  * cut short when the run ended\n");
+    }
+    wrap(
+        out,
+        "Deliveries, receipts and their latency belong to the level the message or mark was sent \
+         in; late = delivered but slower than the late bound; rcpt miss = read receipts and \
+         reaction updates some member was never told.",
+        "  ",
+        "  ",
+    );
+    if unjudged > 0 {
+        let _ = writeln!(
+            out,
+            "  {unjudged} deliveries, echoes and receipts were left unjudged (the run was stopped \
+             again while waiting for them)"
+        );
     }
 }
 
@@ -230,7 +279,12 @@ fn actual(r: &ThresholdResult) -> String {
     match (r.actual, &r.threshold) {
         (None, _) => r.note.clone().unwrap_or_else(|| "not measured".into()),
         (Some(v), Threshold::Latency { .. }) => format!("actual {} ms", ms(v)),
-        (Some(v), Threshold::DeliveryMissing { .. }) => format!("actual {v}"),
+        (
+            Some(v),
+            Threshold::DeliveryMissing { .. }
+            | Threshold::ReceiptMissing { .. }
+            | Threshold::ReactionMissing { .. },
+        ) => format!("actual {v}"),
         (Some(v), _) => format!("actual {v:.4}"),
     }
 }
@@ -507,8 +561,12 @@ mod tests {
         let s = fixture::summary();
         let text = render_text(&s);
         let levels = lines_after(&text, "Levels");
-        assert_eq!(levels.len(), 1 + 3 + 1, "{levels:#?}");
+        assert_eq!(levels.len(), 1 + 3 + 4, "{levels:#?}");
+        assert!(levels.iter().all(|l| l.chars().count() <= WIDTH));
+        assert!(!levels[0].contains('…'), "the header fits: {}", levels[0]);
+        assert!(levels[0].ends_with("late  rcpt miss"), "{}", levels[0]);
         assert!(levels[3].trim_start().starts_with("2*"));
+        assert!(levels[3].ends_with("2          1"), "{}", levels[3]);
         let failures = lines_after(&text, "Top failures");
         // Most frequent first, one sample each.
         assert!(failures[1].contains("13  timeout"), "{failures:#?}");

@@ -10,17 +10,18 @@
 //! - `latency`: the requested percentile of the operation's whole-run histogram
 //!   ([`OpLatency::histogram`](super::summary::OpLatency::histogram)), in ms. HdrHistogram reports
 //!   the highest value equivalent to the percentile's bucket, so the figure errs high, never low.
-//! - `delivery_missing`: `messages.missing`, a count.
+//! - `delivery_missing`: `messages.missing`, a count; `receipt_missing` and `reaction_missing`:
+//!   `receipts.missing` and `reactions.missing`, counts.
 //!
 //! A latency rule that cannot be measured does **not** pass: an operation that never ran (no
 //! samples), an operation name this build does not know, a percentile outside 0–100, or a histogram
 //! that does not decode. Its `actual` is `None` and `note` says why. Passing a latency bound because
 //! nothing was measured would reward a server that failed every request of that kind.
 
-use super::summary::{RunSummary, ThresholdResult};
-use crate::engine::plan::Threshold;
-use crate::metrics::Op;
-use crate::metrics::aggregate::decode_hist;
+use crate::base::hist::decode_hist;
+use crate::base::kinds::Op;
+use crate::base::spec::Threshold;
+use crate::base::summary::{RunSummary, ThresholdResult};
 
 /// Judges every threshold against `summary`, in the order given.
 pub fn evaluate(thresholds: &[Threshold], summary: &RunSummary) -> Vec<ThresholdResult> {
@@ -47,6 +48,8 @@ fn evaluate_one(threshold: &Threshold, summary: &RunSummary) -> ThresholdResult 
         } => latency_ms(summary, op, *percentile).map(|v| (v, *max_ms)),
         // A count compared as f64 is exact up to 2^53 missing deliveries.
         Threshold::DeliveryMissing { max } => Ok((summary.messages.missing as f64, *max as f64)),
+        Threshold::ReceiptMissing { max } => Ok((summary.receipts.missing as f64, *max as f64)),
+        Threshold::ReactionMissing { max } => Ok((summary.reactions.missing as f64, *max as f64)),
     };
     match measured {
         Ok((actual, max)) => ThresholdResult {
@@ -103,15 +106,17 @@ pub fn describe(threshold: &Threshold) -> String {
             max_ms,
         } => format!("latency p{percentile} of {op} <= {max_ms} ms"),
         Threshold::DeliveryMissing { max } => format!("delivery_missing <= {max}"),
+        Threshold::ReceiptMissing { max } => format!("receipt_missing <= {max}"),
+        Threshold::ReactionMissing { max } => format!("reaction_missing <= {max}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::aggregate::{Hist, encode_hist};
+    use crate::base::hist::{Hist, encode_hist};
+    use crate::base::summary::OpLatency;
     use crate::report::fixture;
-    use crate::report::summary::OpLatency;
 
     fn latency(op: &str, percentile: f64, max_ms: f64) -> Threshold {
         Threshold::Latency {

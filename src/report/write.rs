@@ -13,9 +13,9 @@ use super::csv::{write_failures, write_levels, write_timeline};
 use super::error::ReportError;
 use super::hlog::{HlogError, parse_started_at, write_hlog};
 use super::json::write_json;
-use super::summary::RunSummary;
 use super::text::render_text;
-use crate::metrics::aggregate::HlogEntry;
+use crate::base::hist::HlogEntry;
+use crate::base::summary::RunSummary;
 
 /// The run summary, the file everything else can be recomputed from.
 pub const SUMMARY_JSON: &str = "summary.json";

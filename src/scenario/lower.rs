@@ -27,7 +27,7 @@ pub const DEFAULT_SEED: u64 = 1;
 
 /// Run options that change the plan. The command line fills these (flag > env > default); the
 /// scenario file supplies the seed when the command line does not.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LowerOptions {
     /// Factor applied to the load shape, think times and message intervals; in `(0, 100]`,
     /// 1.0 = real time, 0.1 = ten times faster.
@@ -123,12 +123,8 @@ impl Scenario {
             levels: spans,
             duration,
             flows,
-            rooms: self.rooms.clone(),
-            messages: self.messages.clone(),
-            step_timeout: self.step_timeout,
-            delivery_deadline: self.delivery_deadline,
-            delivery_fails_vu: self.delivery_fails_vu,
-            thresholds: self.thresholds.clone(),
+            conduct: self.conduct.clone(),
+            segment: None,
         }
     }
 }
@@ -357,8 +353,8 @@ mod tests {
         // 3,000 users are reached at 14m30s and held for 2 minutes.
         assert_eq!(plan.levels[29].start, secs(870.0));
         assert_eq!(plan.duration, secs(990.0));
-        assert_eq!(plan.step_timeout, secs(30.0));
-        assert_eq!(plan.delivery_deadline, secs(10.0));
+        assert_eq!(plan.conduct.step_timeout, secs(30.0));
+        assert_eq!(plan.conduct.verify.delivery_deadline, secs(10.0));
         assert_eq!(plan.flows.len(), 1);
         assert_eq!(plan.flows[0].steps.len(), 15);
         assert_eq!(plan.flows[0].steps.last(), Some(&Step::Hold));
@@ -425,8 +421,12 @@ mod tests {
                 max: secs(0.3)
             }
         );
-        assert_eq!(plan.step_timeout, secs(30.0), "not scaled");
-        assert_eq!(plan.delivery_deadline, secs(10.0), "not scaled");
+        assert_eq!(plan.conduct.step_timeout, secs(30.0), "not scaled");
+        assert_eq!(
+            plan.conduct.verify.delivery_deadline,
+            secs(10.0),
+            "not scaled"
+        );
     }
 
     #[test]

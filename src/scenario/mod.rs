@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`duration`]: `"30s"`, `"500ms"`, `"1m30s"` parsing and formatting.
 //! - [`model`]: the file as written (serde, `deny_unknown_fields`).
-//! - [`validate`]: file → [`Scenario`], collecting every problem with its field path.
+//! - [`validate`]: file → [`Scenario`], collecting every problem with its field path; one file per
+//!   part of a scenario (phases and their arithmetic, flows, step order, settings, thresholds).
 //! - [`lower`]: [`Scenario`] + [`LowerOptions`] → one `LoadPlan` (time scale, user cap, seeded flow
 //!   choice).
 //! - [`error`]: [`ScenarioError`] and its one-line-per-problem rendering.
@@ -25,7 +26,7 @@ use std::time::Duration;
 pub use error::{Problem, ScenarioError};
 pub use lower::LowerOptions;
 
-use crate::engine::plan::{Flow, MessageSpec, RoomPolicy, Threshold};
+use crate::engine::plan::{Conduct, Flow};
 use duration::format_duration;
 
 /// A validated scenario: every value checked, every default filled in, durations as written (not
@@ -42,18 +43,8 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     /// VU flows with unscaled think times and message intervals.
     pub flows: Vec<Flow>,
-    /// How VUs are put into rooms.
-    pub rooms: RoomPolicy,
-    /// What chat messages look like.
-    pub messages: MessageSpec,
-    /// Budget of one step.
-    pub step_timeout: Duration,
-    /// Delivery deadline of one message to every other member.
-    pub delivery_deadline: Duration,
-    /// Whether a delivery finding also fails the receiving VU.
-    pub delivery_fails_vu: bool,
-    /// Pass/fail rules.
-    pub thresholds: Vec<Threshold>,
+    /// Rooms, messages, step budget, verification and thresholds: handed to the plan unchanged.
+    pub conduct: Conduct,
 }
 
 /// One load phase.

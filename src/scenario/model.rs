@@ -110,6 +110,8 @@ pub struct TimeoutsFile {
     pub step: Option<DurationValue>,
     /// Delivery deadline of one message to every other member.
     pub delivery: Option<DurationValue>,
+    /// Deadline of a read receipt or reaction update to every other member.
+    pub receipt: Option<DurationValue>,
 }
 
 /// `[verify]`.
@@ -118,6 +120,8 @@ pub struct TimeoutsFile {
 pub struct VerifyFile {
     /// Whether a delivery finding also fails the receiving VU.
     pub delivery_fails_vu: Option<bool>,
+    /// A delivery slower than this is counted as late.
+    pub late_after: Option<DurationValue>,
 }
 
 /// One `[[flow]]`.

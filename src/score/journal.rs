@@ -89,6 +89,31 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// The match this entry decided and its result (a void attempt as a void result with no
+    /// users); `None` for [`Entry::Created`].
+    pub fn match_result(&self) -> Option<(&MatchId, MatchResult)> {
+        match self {
+            Entry::Created { .. } => None,
+            Entry::MatchFinished { id, result, .. } => Some((id, result.clone())),
+            Entry::MatchVoid {
+                id, teams, reason, ..
+            } => Some((
+                id,
+                MatchResult {
+                    outcome: Outcome::Void,
+                    scores: teams
+                        .iter()
+                        .map(|t| MatchScore {
+                            team: t.clone(),
+                            sustained_users: 0,
+                        })
+                        .collect(),
+                    reason: reason.clone(),
+                },
+            )),
+        }
+    }
+
     /// The entry as one journal line, newline included.
     pub fn to_line(&self) -> String {
         let mut line = serde_json::to_string(self).expect("journal entries serialize");
@@ -285,32 +310,15 @@ impl Journal {
 
     /// Applies one match entry read from line `line`.
     fn apply(&mut self, line: usize, entry: Entry) -> Result<(), JournalError> {
-        let (id, result) = match &entry {
-            Entry::MatchFinished { result, .. } if result.outcome == Outcome::Void => {
-                return Err(JournalError::Corrupt {
-                    line,
-                    reason: "a finished match with a void outcome".into(),
-                });
-            }
-            Entry::MatchFinished { id, result, .. } => (id, result.clone()),
-            Entry::MatchVoid {
-                id, teams, reason, ..
-            } => (
-                id,
-                MatchResult {
-                    outcome: Outcome::Void,
-                    scores: teams
-                        .iter()
-                        .map(|t| MatchScore {
-                            team: t.clone(),
-                            sustained_users: 0,
-                        })
-                        .collect(),
-                    reason: reason.clone(),
-                },
-            ),
-            Entry::Created { .. } => unreachable!("handled by replay"),
-        };
+        if let Entry::MatchFinished { result, .. } = &entry
+            && result.outcome == Outcome::Void
+        {
+            return Err(JournalError::Corrupt {
+                line,
+                reason: "a finished match with a void outcome".into(),
+            });
+        }
+        let (id, result) = entry.match_result().expect("replay handles Created");
         self.bracket
             .record(id, result)
             .map_err(|error| JournalError::Inconsistent { line, error })?;
@@ -381,25 +389,8 @@ impl Journal {
         let mut changed = Vec::new();
         let mut diverged_at = None;
         for entry in &self.entries[1..] {
-            let (id, before) = match entry {
-                Entry::MatchFinished { id, result, .. } => (id, result.clone()),
-                Entry::MatchVoid {
-                    id, teams, reason, ..
-                } => (
-                    id,
-                    MatchResult {
-                        outcome: Outcome::Void,
-                        scores: teams
-                            .iter()
-                            .map(|t| MatchScore {
-                                team: t.clone(),
-                                sustained_users: 0,
-                            })
-                            .collect(),
-                        reason: reason.clone(),
-                    },
-                ),
-                Entry::Created { .. } => continue,
+            let Some((id, before)) = entry.match_result() else {
+                continue;
             };
             let decided = bracket
                 .matches()

@@ -1,4 +1,4 @@
-//! Scoring, matches and brackets: pure functions of saved [`RunSummary`](crate::report::RunSummary)
+//! Scoring, matches and brackets: pure functions of saved [`RunSummary`](crate::base::summary::RunSummary)
 //! values. No clocks, no I/O, no tokio — so a match or a whole bracket can be re-scored offline.
 //!
 //! # Layout
@@ -12,7 +12,8 @@
 //!   generator was unhealthy or the run was interrupted.
 //! - [`bracket`]: [`Bracket`], single and double elimination (byes, bracket reset) and round robin as
 //!   a pure state machine: seeding, next matches, recording results (void ones stay pending),
-//!   standings. Serialized into `bracket.json`.
+//!   standings. Serialized into `bracket.json`. One file per concern: the vocabulary, seeding, each
+//!   format's layout, the state machine, the standings.
 //! - `draw`: [`Bracket::render_text`], the bracket as a plain-text tree with results and the match
 //!   being played.
 //! - [`journal`]: the bracket's crash-safe journal as a pure model: JSON-lines entries and

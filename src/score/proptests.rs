@@ -9,8 +9,8 @@ use super::rules::{ScoringRules, TieBreak};
 use super::score::score;
 use super::testkit::{Lvl, summary};
 use super::verdict::{MatchVerdict, judge, judge_scores};
-use crate::metrics::aggregate::{Hist, decode_hist, encode_hist};
-use crate::report::summary::RunSummary;
+use crate::base::hist::{Hist, decode_hist, encode_hist};
+use crate::base::summary::RunSummary;
 
 /// A level of `target` users. Each figure is usually within its rule's limit and sometimes across
 /// it, so generated runs hold some levels and break others.

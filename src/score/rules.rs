@@ -51,6 +51,14 @@ pub struct ScoringRules {
     /// competition judged requests by success and failure only (its 30 s step timeout already fails
     /// slow requests).
     pub request_p99_slo_ms: Option<f64>,
+    /// Whether read receipts and reaction updates count as requests of their level: each expected
+    /// one told in time a success, each missing one a failure, in the request failure ratio and the
+    /// request tie-breaks. Off by default: the competition never checked them, so a server that
+    /// thins them on purpose is not judged for it unless the organizers say so.
+    pub count_receipts: bool,
+    /// Optional p99 limit on read receipts of a level, milliseconds, over every expected receipt (a
+    /// missing one counting as infinitely late). Off by default, like `count_receipts`.
+    pub receipt_p99_slo_ms: Option<f64>,
     /// When true (the default), the sustained level is the last of the unbroken run of levels from
     /// the first one: a server that broke at 500 users and recovered at 1,000 did not sustain 1,000.
     /// When false, it is the highest level that held, wherever it is.
@@ -77,6 +85,8 @@ impl Default for ScoringRules {
             max_request_failure_ratio: DEFAULT_MAX_REQUEST_FAILURE_RATIO,
             delivery_p99_slo_ms: DEFAULT_DELIVERY_P99_SLO_MS,
             request_p99_slo_ms: None,
+            count_receipts: false,
+            receipt_p99_slo_ms: None,
             require_contiguous: true,
             count_incomplete_levels: false,
             void_on_generator_bottleneck: true,
@@ -192,6 +202,9 @@ impl ScoringRules {
         if let Some(ms) = self.request_p99_slo_ms {
             millis("request_p99_slo_ms", ms)?;
         }
+        if let Some(ms) = self.receipt_p99_slo_ms {
+            millis("receipt_p99_slo_ms", ms)?;
+        }
         let mut seen = BTreeSet::new();
         for t in &self.tie_break {
             if !seen.insert(*t) {
@@ -253,6 +266,8 @@ mod tests {
             "max_request_failure_ratio",
             "delivery_p99_slo_ms",
             "request_p99_slo_ms",
+            "count_receipts",
+            "receipt_p99_slo_ms",
             "require_contiguous",
             "count_incomplete_levels",
             "void_on_generator_bottleneck",
@@ -261,6 +276,21 @@ mod tests {
         ] {
             assert!(text.contains(field), "{field} is not described");
         }
+    }
+
+    #[test]
+    fn the_strict_sample_judges_receipts_and_request_latency() {
+        let text = include_str!("../../docs/scoring-strict.toml");
+        let rules = ScoringRules::from_toml_str(text).unwrap();
+        assert_eq!(
+            rules,
+            ScoringRules {
+                count_receipts: true,
+                receipt_p99_slo_ms: Some(2000.0),
+                request_p99_slo_ms: Some(2000.0),
+                ..ScoringRules::default()
+            }
+        );
     }
 
     #[test]

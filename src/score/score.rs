@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{DELIVERY_PERCENTILE, ScoringRules, TieBreak};
 use super::words;
-use crate::metrics::aggregate::decode_hist;
-use crate::report::summary::{LevelRow, RunSummary};
+use crate::base::hist::decode_hist;
+use crate::base::summary::{LevelRow, RunSummary};
 
 /// A rule a level can break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,6 +33,11 @@ pub enum Rule {
     NoDeliveries,
     /// p99 of the other requests above [`ScoringRules::request_p99_slo_ms`]. Milliseconds.
     RequestP99,
+    /// Read receipt p99 above [`ScoringRules::receipt_p99_slo_ms`]. Milliseconds.
+    ReceiptP99,
+    /// More read receipts missing than the receipt p99 can absorb. `actual` is the missing share
+    /// of expected receipts, `limit` the 1 % a p99 tolerates.
+    ReceiptP99Missing,
     /// The run ended before the level did and incomplete levels do not count. `actual` and
     /// `limit` are 0.
     Incomplete,
@@ -49,6 +54,8 @@ impl Rule {
             Rule::DeliveryP99Missing => "delivery p99 lost to missing messages",
             Rule::NoDeliveries => "no deliveries measured",
             Rule::RequestP99 => "request p99",
+            Rule::ReceiptP99 => "receipt p99",
+            Rule::ReceiptP99Missing => "receipt p99 lost to missing receipts",
             Rule::Incomplete => "level cut short",
         }
     }
@@ -73,13 +80,20 @@ impl fmt::Display for BrokenRule {
                 let (a, l) = words::pct_pair(self.actual, self.limit);
                 write!(f, "{name} {a} > {l}")
             }
-            Rule::DeliveryP99 | Rule::RequestP99 => {
+            Rule::DeliveryP99 | Rule::RequestP99 | Rule::ReceiptP99 => {
                 let (a, l) = words::ms_pair(self.actual, self.limit);
                 write!(f, "{name} {a} > {l}")
             }
             Rule::DeliveryP99Missing => {
                 let (a, l) = words::pct_pair(self.actual, self.limit);
                 write!(f, "delivery p99 unbounded: {a} of deliveries missing > {l}")
+            }
+            Rule::ReceiptP99Missing => {
+                let (a, l) = words::pct_pair(self.actual, self.limit);
+                write!(
+                    f,
+                    "receipt p99 unbounded: {a} of read receipts missing > {l}"
+                )
             }
             Rule::NoDeliveries => write!(
                 f,
@@ -107,9 +121,11 @@ pub struct LevelMeasures {
     pub vus_failed: u64,
     /// VUs started so far without any failure, at the end of the level.
     pub vus_passed: u64,
-    /// Successful requests in the level (delivered messages included).
+    /// Successful requests in the level (delivered messages included, and receipts and reaction
+    /// updates told in time when the rules count them).
     pub requests_ok: u64,
-    /// Failed requests in the level (missing deliveries included).
+    /// Failed requests in the level (missing deliveries included, and missing receipts and reaction
+    /// updates when the rules count them).
     pub requests_failed: u64,
     /// `requests_failed / (requests_ok + requests_failed)` (0 without requests).
     pub request_failure_ratio: f64,
@@ -123,6 +139,16 @@ pub struct LevelMeasures {
     pub delivery_p99_ms: Option<f64>,
     /// p99 of every other request in the level.
     pub request_p99_ms: f64,
+    /// Read receipts expected in the level: told in time plus missing.
+    #[serde(default)]
+    pub receipts_expected: u64,
+    /// Read receipts found missing in the level.
+    #[serde(default)]
+    pub receipts_missing: u64,
+    /// Receipt p99 over every expected receipt, a missing one counting as infinitely late; `None`
+    /// when unbounded (more than 1 % missing). 0 for a level without receipts.
+    #[serde(default)]
+    pub receipt_p99_ms: Option<f64>,
 }
 
 impl LevelMeasures {
@@ -245,7 +271,7 @@ fn best<'a>(levels: impl Iterator<Item = (usize, &'a LevelJudgement)>) -> Option
 
 /// Judges one level against the rules.
 pub fn judge_level(row: &LevelRow, rules: &ScoringRules) -> LevelJudgement {
-    let m = measure(row);
+    let m = measure(row, rules);
     let mut broken = Vec::new();
     let mut brk = |rule, actual, limit| {
         broken.push(BrokenRule {
@@ -290,6 +316,17 @@ pub fn judge_level(row: &LevelRow, rules: &ScoringRules) -> LevelJudgement {
     {
         brk(Rule::RequestP99, m.request_p99_ms, slo);
     }
+    if let Some(slo) = rules.receipt_p99_slo_ms {
+        match m.receipt_p99_ms {
+            Some(p99) if p99 > slo => brk(Rule::ReceiptP99, p99, slo),
+            Some(_) => {}
+            None => brk(
+                Rule::ReceiptP99Missing,
+                m.receipts_missing as f64 / m.receipts_expected.max(1) as f64,
+                (100 - DELIVERY_PERCENTILE) as f64 / 100.0,
+            ),
+        }
+    }
     if row.incomplete && !rules.count_incomplete_levels {
         brk(Rule::Incomplete, 0.0, 0.0);
     }
@@ -313,10 +350,14 @@ fn ratio(part: u64, whole: u64) -> f64 {
 
 /// The figures of a level. `requests` already counts every expected delivery (the aggregator records
 /// a delivered message as a successful request and a missing one as a failed request), so deliveries
-/// are not added again here.
-fn measure(row: &LevelRow) -> LevelMeasures {
+/// are not added again here; receipts and reaction updates are added when the rules count them.
+fn measure(row: &LevelRow, rules: &ScoringRules) -> LevelMeasures {
     let vus_active = row.users_active + row.vus_failed_in_level;
-    let requests = row.requests.ok + row.requests.failed;
+    let (mut ok, mut failed) = (row.requests.ok, row.requests.failed);
+    if rules.count_receipts {
+        ok += row.receipts + row.reaction_updates;
+        failed += row.receipts_missing + row.reactions_missing;
+    }
     let expected = row.deliveries + row.deliveries_missing;
     LevelMeasures {
         vus_active,
@@ -324,13 +365,22 @@ fn measure(row: &LevelRow) -> LevelMeasures {
         vu_failure_ratio: ratio(row.vus_failed_in_level, vus_active),
         vus_failed: row.vus_failed,
         vus_passed: row.vus_passed,
-        requests_ok: row.requests.ok,
-        requests_failed: row.requests.failed,
-        request_failure_ratio: ratio(row.requests.failed, requests),
+        requests_ok: ok,
+        requests_failed: failed,
+        request_failure_ratio: ratio(failed, ok + failed),
         deliveries_expected: expected,
         deliveries_missing: row.deliveries_missing,
         delivery_p99_ms: delivery_p99(row),
         request_p99_ms: row.request_p99_ms,
+        receipts_expected: row.receipts + row.receipts_missing,
+        receipts_missing: row.receipts_missing,
+        receipt_p99_ms: p99_with_missing(
+            &row.receipt_histogram,
+            row.receipts,
+            row.receipts_missing,
+            row.receipt_p99_ms,
+        )
+        .or((row.receipts + row.receipts_missing == 0).then_some(0.0)),
     }
 }
 
@@ -341,8 +391,7 @@ fn measure(row: &LevelRow) -> LevelMeasures {
 fn delivery_p99(row: &LevelRow) -> Option<f64> {
     let hist = decode_hist(&row.delivery_histogram).filter(|h| !h.is_empty());
     let delivered = hist.as_ref().map_or(row.deliveries, |h| h.len());
-    let expected = delivered + row.deliveries_missing;
-    if expected == 0 {
+    if delivered + row.deliveries_missing == 0 {
         // Nothing was expected: fine when nothing was sent, unmeasured (unbounded) otherwise.
         return if row.messages_sent == 0 {
             Some(0.0)
@@ -350,12 +399,31 @@ fn delivery_p99(row: &LevelRow) -> Option<f64> {
             None
         };
     }
+    p99_with_missing(
+        &row.delivery_histogram,
+        row.deliveries,
+        row.deliveries_missing,
+        row.delivery_p99_ms,
+    )
+}
+
+/// The p99 over `delivered + missing` expected copies, a missing one counting as infinitely late:
+/// the value at rank ⌈0.99·expected⌉ of the encoded histogram, `None` when that rank falls among the
+/// missing ones (or nothing was expected). Without a histogram, `fallback` (the p99 of the delivered
+/// ones only) stands in when the rank is among them.
+fn p99_with_missing(encoded: &str, delivered: u64, missing: u64, fallback: f64) -> Option<f64> {
+    let hist = decode_hist(encoded).filter(|h| !h.is_empty());
+    let delivered = hist.as_ref().map_or(delivered, |h| h.len());
+    let expected = delivered + missing;
+    if expected == 0 {
+        return None;
+    }
     let rank = (expected * DELIVERY_PERCENTILE).div_ceil(100).max(1);
     if rank > delivered {
         return None;
     }
     let Some(hist) = hist else {
-        return Some(row.delivery_p99_ms);
+        return Some(fallback);
     };
     let mut seen = 0;
     for v in hist.iter_recorded() {
@@ -508,6 +576,52 @@ mod tests {
             bad.broken_rules[0].to_string(),
             "request failure ratio 2.0% > 1.0%"
         );
+    }
+
+    #[test]
+    fn receipts_are_judged_only_when_the_rules_say_so() {
+        // 1,000 receipts expected, 150 missing, the rest told in 3 s; 100 reaction updates, 10
+        // missing.
+        let mut row = Lvl::clean(1000).row(0);
+        let mut h = crate::base::hist::Hist::new(3).unwrap();
+        h.record_n(3_000_000, 850).unwrap();
+        row.receipts = 850;
+        row.receipts_missing = 150;
+        row.receipt_histogram = crate::base::hist::encode_hist(&h);
+        row.reaction_updates = 90;
+        row.reactions_missing = 10;
+        let lenient = judge_level(&row, &rules());
+        assert!(lenient.ok, "{:?}", lenient.broken_rules);
+        assert_eq!(lenient.measures.requests_failed, 0);
+        assert_eq!(lenient.measures.receipts_missing, 150);
+
+        let counted = ScoringRules {
+            count_receipts: true,
+            ..rules()
+        };
+        let j = judge_level(&row, &counted);
+        assert_eq!(j.measures.requests_failed, 160);
+        assert_eq!(j.measures.requests_ok, 10_000 + 850 + 90);
+        assert_eq!(broken(&j), vec![Rule::RequestFailureRatio]);
+
+        let slo = ScoringRules {
+            receipt_p99_slo_ms: Some(2000.0),
+            ..rules()
+        };
+        let j = judge_level(&row, &slo);
+        assert_eq!(broken(&j), vec![Rule::ReceiptP99Missing], "15 % missing");
+        assert_eq!(
+            j.broken_rules[0].to_string(),
+            "receipt p99 unbounded: 15.0% of read receipts missing > 1.0%"
+        );
+        row.receipts_missing = 5;
+        let j = judge_level(&row, &slo);
+        assert_eq!(broken(&j), vec![Rule::ReceiptP99]);
+        assert!(j.broken_rules[0].to_string().starts_with("receipt p99 3,0"));
+        row.receipts = 0;
+        row.receipts_missing = 0;
+        row.receipt_histogram.clear();
+        assert!(judge_level(&row, &slo).ok, "no receipts, nothing to judge");
     }
 
     #[test]

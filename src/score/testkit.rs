@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::metrics::aggregate::{Hist, encode_hist};
-use crate::report::summary::{
+use crate::base::hist::{Hist, encode_hist};
+use crate::base::summary::{
     GeneratorHealth, LevelRow, MessageTotals, RequestTotals, RunSummary, ToolInfo, UserTotals,
 };
 
@@ -123,6 +123,7 @@ impl Lvl {
             request_p99_ms: self.request_p99,
             failures,
             delivery_histogram: histogram,
+            ..LevelRow::default()
         }
     }
 }
@@ -140,7 +141,7 @@ pub(crate) fn summary(levels: Vec<Lvl>) -> RunSummary {
     }
     let last = rows.last().cloned().unwrap_or_default();
     RunSummary {
-        schema_version: crate::report::SCHEMA_VERSION,
+        schema_version: crate::base::summary::SCHEMA_VERSION,
         tool: ToolInfo {
             name: "stampede".into(),
             version: "test".into(),
@@ -172,6 +173,9 @@ pub(crate) fn summary(levels: Vec<Lvl>) -> RunSummary {
             missing: rows.iter().map(|r| r.deliveries_missing).sum(),
             ..MessageTotals::default()
         },
+        receipts: Default::default(),
+        reactions: Default::default(),
+        verify: Default::default(),
         latency: Vec::new(),
         levels: rows,
         timeline: Vec::new(),
@@ -182,5 +186,8 @@ pub(crate) fn summary(levels: Vec<Lvl>) -> RunSummary {
         },
         thresholds: Vec::new(),
         measurement_notes: Vec::new(),
+        plan_hash: String::new(),
+        segment: None,
+        segments: Vec::new(),
     }
 }

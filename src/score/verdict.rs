@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::rules::{ScoringRules, TieBreak};
 use super::score::{LevelJudgement, LevelMeasures, TeamScore, score};
 use super::words;
-use crate::report::summary::RunSummary;
+use crate::base::summary::RunSummary;
 
 /// One team's place in a verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

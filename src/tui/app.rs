@@ -320,8 +320,8 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::summary::TimelineRow;
     use crate::metrics::snapshot::{OpStat, Percentiles, TeamSnapshot};
-    use crate::report::summary::TimelineRow;
 
     fn team_at(t: f64, ops: &[(Op, f64)]) -> TeamSnapshot {
         TeamSnapshot {

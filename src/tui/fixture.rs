@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::app::App;
 use super::bracket::{BracketView, MatchState, MatchView, RoundView, StandingRow};
+use crate::base::summary::{LevelRow, RequestTotals, TimelineRow};
 use crate::metrics::snapshot::{GeneratorSnapshot, OpStat, Percentiles, TeamSnapshot};
 use crate::metrics::{FailureKind, GaugeValues, Op, Snapshot};
-use crate::report::summary::{LevelRow, RequestTotals, TimelineRow};
 
 /// Seconds per level of the fixture's ramp (the competition's 30 s).
 const LEVEL_SECS: u32 = 30;
@@ -182,6 +182,10 @@ fn team(p: Profile, t: u32) -> TeamSnapshot {
                 request_p99_ms: r.request_p99_ms,
                 failures: BTreeMap::new(),
                 delivery_histogram: String::new(),
+                deliveries_late: u64::from(l) * 2,
+                // The level that just ended still awaits its last messages' deliveries.
+                pending: if l + 1 == t / LEVEL_SECS { 37 } else { 0 },
+                ..LevelRow::default()
             }
         })
         .collect();
@@ -202,6 +206,14 @@ fn team(p: Profile, t: u32) -> TeamSnapshot {
         messages_sent: sum(|r| r.messages_sent),
         delivered: sum(|r| r.messages_delivered),
         missing,
+        late: 0,
+        pending: 0,
+        unjudged: 0,
+        receipts: crate::base::summary::ReceiptTotals {
+            missing: u64::from(t / 20),
+            ..Default::default()
+        },
+        reactions: Default::default(),
         messages_per_sec: last.messages_sent as f64,
         deliveries_per_sec: last.messages_delivered as f64,
         failures,
@@ -234,6 +246,7 @@ pub fn snapshot(teams: &[Profile], t: u32) -> Snapshot {
             rss_bytes: 184 * 1024 * 1024,
             bottleneck: false,
         },
+        draining: false,
         done: false,
     }
 }
@@ -359,5 +372,5 @@ pub fn double_elimination() -> BracketView {
         bracket.record(&next.id, result).expect("a ready match");
     }
     let playing = bracket.next_matches().remove(0).id;
-    crate::contest::view::bracket_view("KTB 2024 final", &bracket, Some(&playing))
+    super::bracket_view("KTB 2024 final", &bracket, Some(&playing))
 }

@@ -33,6 +33,7 @@ use super::app::App;
 use super::bracket::BracketView;
 use super::event::{Action, handle_key};
 use super::leader::{Ranker, default_ranker};
+use crate::engine::StopControl;
 use crate::metrics::Snapshot;
 
 /// Time between frames: at most 10 a second. Snapshots come every 250 ms, so this shows each one
@@ -48,6 +49,8 @@ pub struct TuiOptions {
     pub bracket: Option<watch::Receiver<BracketView>>,
     /// The live-leader rule of the match view.
     pub ranker: Ranker,
+    /// Told why the run stops (`q`, Ctrl-C) and cut when Ctrl-C is pressed again while it stops.
+    pub stop: StopControl,
 }
 
 impl TuiOptions {
@@ -57,6 +60,7 @@ impl TuiOptions {
             title: title.into(),
             bracket: None,
             ranker: default_ranker(),
+            stop: StopControl::default(),
         }
     }
 }
@@ -72,8 +76,10 @@ impl std::fmt::Debug for TuiOptions {
 
 /// Shows the scoreboard until the run is over and its end has been shown, or the user leaves.
 ///
-/// `q` (confirmed) or Ctrl-C cancel `interrupt`, the run's own token: the engine stops every user and
-/// the results are written, marked partial, exactly as after a Ctrl-C without the scoreboard. The
+/// `q` (confirmed) or Ctrl-C cancel `interrupt`, the run's own token: the engine stops the load, waits
+/// for what other members still await, and the results are written, marked partial, exactly as after
+/// a Ctrl-C without the scoreboard. Ctrl-C pressed again while it stops cuts that wait short
+/// (`options.stop.cut`) and leaves the scoreboard. The
 /// function returns once the last snapshot (`done`) has been drawn (or the snapshot channel closed),
 /// with the terminal back to normal, so the caller can print the summary. While the display is
 /// paused it waits for the user to resume or leave.
@@ -84,6 +90,7 @@ pub async fn run(
     interrupt: CancellationToken,
     options: TuiOptions,
 ) -> io::Result<()> {
+    let stop = options.stop;
     let mut app = App::new(options.title).with_ranker(options.ranker);
     let mut bracket = options.bracket;
     // What is there already: a view may start after the first snapshots.
@@ -151,10 +158,16 @@ pub async fn run(
                     Action::Nothing => {}
                     Action::Redraw => terminal.draw(&app)?,
                     Action::Cancel => {
+                        stop.set_reason("stopped from the scoreboard");
                         interrupt.cancel();
                         terminal.draw(&app)?;
                     }
-                    Action::Leave => break,
+                    Action::Leave => {
+                        if !app.run_over() {
+                            stop.cut.cancel();
+                        }
+                        break;
+                    }
                 },
                 // ratatui resizes its buffers on the next draw.
                 Some(Ok(Event::Resize(..))) => dirty = true,

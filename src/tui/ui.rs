@@ -327,7 +327,7 @@ fn ramp(snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
     } else {
         (snapshot.elapsed.as_secs_f64() / snapshot.planned.as_secs_f64()).clamp(0.0, 1.0)
     };
-    let label = format!(
+    let mut label = format!(
         "{} of {} · {}",
         format::clock(snapshot.elapsed),
         format::clock(snapshot.planned),
@@ -336,6 +336,17 @@ fn ramp(snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
             snapshot.planned.as_secs_f64()
         )
     );
+    if snapshot.draining && !snapshot.done {
+        let outstanding: u64 = snapshot.teams.iter().map(|t| t.pending).sum();
+        label.push_str(&format!(
+            " · load stopped, draining: {} outstanding",
+            format::int(outstanding)
+        ));
+    }
+    let unjudged: u64 = snapshot.teams.iter().map(|t| t.unjudged).sum();
+    if unjudged > 0 {
+        label.push_str(&format!(" · {} UNJUDGED", format::int(unjudged)));
+    }
     Gauge::default()
         .block(block)
         .ratio(ratio)

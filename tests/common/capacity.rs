@@ -69,6 +69,30 @@ pub async fn stampede(args: &[&str]) -> std::process::Output {
     cmd.output().await.expect("the binary runs")
 }
 
+/// `stampede run --no-tui` of `scenario` against `url` into `out`, with `extra` flags; the run must
+/// end with exit code 0.
+pub async fn run_into(
+    url: &str,
+    scenario: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--no-tui",
+        "--target",
+        url,
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = stampede(&args).await;
+    assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", both(&o));
+    o
+}
+
 /// stdout and stderr, for assertion messages.
 pub fn both(out: &std::process::Output) -> String {
     format!(

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+// Reference servers started in-process; the tests that use them need the `demo` feature.
+#[cfg(feature = "demo")]
 pub mod capacity;
 
 use std::io::{BufRead, BufReader};
@@ -10,7 +12,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use stampede::engine::plan::{
-    Arrival, Flow, LevelSpan, LoadPlan, MessageSpec, RoomAssignment, RoomPolicy, Step,
+    Arrival, Conduct, Flow, LevelSpan, LoadPlan, MessageSpec, RoomAssignment, RoomPolicy, Step,
+    Verify,
 };
 
 /// The repository root.
@@ -60,6 +63,34 @@ impl NodeServer {
             _stdin: stdin,
             url: format!("http://127.0.0.1:{port}"),
         }
+    }
+}
+
+/// What the Node server injected so far (`GET /faults`), each a count of (event, member) copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Faults {
+    /// Chat deliveries dropped.
+    pub dropped: u64,
+    /// Chat deliveries sent twice.
+    pub duplicated: u64,
+    /// Chat deliveries delayed.
+    pub delayed: u64,
+    /// `messagesRead` copies dropped.
+    pub dropped_reads: u64,
+    /// `messageReactionUpdate` copies dropped.
+    pub dropped_reactions: u64,
+}
+
+impl NodeServer {
+    /// What the server injected so far.
+    pub async fn faults(&self) -> Faults {
+        reqwest::get(format!("{}/faults", self.url))
+            .await
+            .expect("node server answers")
+            .json()
+            .await
+            .expect("faults are JSON")
     }
 }
 
@@ -148,18 +179,25 @@ pub fn ramp_plan(
             weight: 1,
             steps,
         }],
-        rooms: RoomPolicy {
-            assignment: RoomAssignment::Groups { size: 5 },
-            hot_room_share: 0.0,
-            password: None,
+        conduct: Conduct {
+            rooms: RoomPolicy {
+                assignment: RoomAssignment::Groups { size: 5 },
+                hot_room_share: 0.0,
+                password: None,
+            },
+            messages: MessageSpec {
+                text: "hello".into(),
+                size: 0,
+            },
+            step_timeout: Duration::from_secs(10),
+            verify: Verify {
+                delivery_deadline: Duration::from_secs(2),
+                receipt_deadline: Duration::from_secs(4),
+                late_after: Duration::from_secs(1),
+                fails_vu: false,
+            },
+            thresholds: vec![],
         },
-        messages: MessageSpec {
-            text: "hello".into(),
-            size: 0,
-        },
-        step_timeout: Duration::from_secs(10),
-        delivery_deadline: Duration::from_secs(2),
-        delivery_fails_vu: false,
-        thresholds: vec![],
+        segment: None,
     }
 }

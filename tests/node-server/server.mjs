@@ -1,16 +1,28 @@
 // A small chat server on the real npm `socket.io` v4 package, speaking the competition protocol
-// (shared/PROTOCOL.md) closely enough for a load generator: REST auth and rooms, socket rooms,
+// (docs/protocol.md) closely enough for a load generator: REST auth and rooms, socket rooms,
 // messages, history, reads, reactions and a streamed AI reply.
 //
 // It exists to prove stampede works against a server it did not write, and it can misbehave on
 // purpose so delivery verification can be tested against a real Socket.IO stack:
 //
-//   node server.mjs [--port 0] [--host 127.0.0.1] [--drop P] [--dup P] [--delay-ms N] [--jitter-ms N]
+//   node server.mjs [--port 0] [--host 127.0.0.1] [--drop P] [--dup P] [--delay-ms N]
+//                   [--delay-share P] [--jitter-ms N] [--drop-reads P] [--drop-reactions P]
+//                   [--health-status N] [--health-body TEXT]
 //
-//   --drop P       each delivery of a chat message to a member other than the sender is skipped with probability P
-//   --dup P        ... is sent twice with probability P
-//   --delay-ms N   ... is delayed by N ms (the sender's own copy is never delayed)
-//   --jitter-ms N  ... is delayed by an extra random 0..N ms (which reorders messages)
+//   --drop P            each delivery of a chat message to a member other than the sender is skipped
+//                       with probability P
+//   --dup P             ... is sent twice with probability P
+//   --delay-ms N        ... is delayed by N ms (the sender's own copy is never delayed)
+//   --delay-share P     ... only with probability P (default 1: every delivery is delayed)
+//   --jitter-ms N       ... is delayed by an extra random 0..N ms (which reorders messages)
+//   --drop-reads P      each `messagesRead` to another member is skipped with probability P
+//   --drop-reactions P  each `messageReactionUpdate` to a member other than the reactor is skipped
+//                       with probability P
+//   --health-status N   answer GET /health with this status and --health-body as text/html
+//   --health-body TEXT  ... (either flag makes /health answer like another service would)
+//
+// `GET /faults` answers what was injected so far: {dropped, duplicated, delayed, droppedReads,
+// droppedReactions}, each a count of (event, member) deliveries.
 //
 // Prints `listening <port>` on stdout once ready; exits on SIGTERM/SIGINT or when stdin closes.
 
@@ -29,6 +41,12 @@ const DROP = Number(opt('drop', '0'));
 const DUP = Number(opt('dup', '0'));
 const DELAY = Number(opt('delay-ms', '0'));
 const JITTER = Number(opt('jitter-ms', '0'));
+const DELAY_SHARE = Number(opt('delay-share', '1'));
+const DROP_READS = Number(opt('drop-reads', '0'));
+const DROP_REACTIONS = Number(opt('drop-reactions', '0'));
+const HEALTH_STATUS = Number(opt('health-status', '200'));
+const HEALTH_BODY = opt('health-body', '');
+const faults = { dropped: 0, duplicated: 0, delayed: 0, droppedReads: 0, droppedReactions: 0 };
 
 const id = () => crypto.randomBytes(12).toString('hex');
 const now = () => new Date().toISOString();
@@ -105,7 +123,14 @@ const server = http.createServer(async (req, res) => {
       return send(res, 400, { success: false, message: 'invalid JSON' });
     }
   }
-  if (req.method === 'GET' && path === '/health') return send(res, 200, { status: 'ok', timestamp: now() });
+  if (req.method === 'GET' && path === '/health') {
+    if (HEALTH_STATUS !== 200 || HEALTH_BODY) {
+      res.writeHead(HEALTH_STATUS, { 'content-type': 'text/html', server: 'wrong-service/1.0' });
+      return res.end(HEALTH_BODY);
+    }
+    return send(res, 200, { status: 'ok', timestamp: now() });
+  }
+  if (req.method === 'GET' && path === '/faults') return send(res, 200, faults);
   if (req.method === 'POST' && path === '/api/auth/register') {
     const { name, email, password } = json;
     if (!name || !email || !password || password.length < 6 || name.length < 2)
@@ -183,12 +208,34 @@ io.use((socket, next) => {
 // Delivers a chat message to one member, with the configured faults (never to the sender).
 function deliver(member, msg, isSender) {
   if (isSender) return member.emit('message', msg);
-  if (Math.random() < DROP) return;
+  if (Math.random() < DROP) {
+    faults.dropped++;
+    return;
+  }
   const copies = Math.random() < DUP ? 2 : 1;
-  const wait = DELAY + (JITTER ? Math.random() * JITTER : 0);
+  if (copies === 2) faults.duplicated++;
+  const delayed = DELAY > 0 && Math.random() < DELAY_SHARE;
+  if (delayed) faults.delayed++;
+  const wait = (delayed ? DELAY : 0) + (JITTER ? Math.random() * JITTER : 0);
   for (let i = 0; i < copies; i++) {
     if (wait > 0) setTimeout(() => member.emit('message', msg), wait);
     else member.emit('message', msg);
+  }
+}
+
+// Sends a room event to its members: to the actor's own socket only when `toActor`, and to every
+// other member unless the copy is dropped (probability `drop`, counted in faults[counter]).
+function toMembers(roomId, actor, toActor, event, payload, drop, counter) {
+  for (const sid of io.sockets.adapter.rooms.get(roomId) ?? []) {
+    const s = io.sockets.sockets.get(sid);
+    if (!s) continue;
+    if (sid === actor) {
+      if (toActor) s.emit(event, payload);
+    } else if (Math.random() < drop) {
+      faults[counter]++;
+    } else {
+      s.emit(event, payload);
+    }
   }
 }
 
@@ -261,7 +308,8 @@ io.on('connection', (socket) => {
   });
   socket.on('markMessagesAsRead', ({ roomId, messageIds } = {}) => {
     for (const mid of messageIds ?? []) byMessageId.get(mid)?.readers.push({ userId: user._id, readAt: now() });
-    socket.to(roomId).emit('messagesRead', { userId: user._id, messageIds });
+    toMembers(roomId, socket.id, false, 'messagesRead', { userId: user._id, messageIds },
+      DROP_READS, 'droppedReads');
   });
   socket.on('messageReaction', ({ messageId, reaction, type } = {}) => {
     const msg = byMessageId.get(messageId);
@@ -269,7 +317,8 @@ io.on('connection', (socket) => {
     const list = (msg.reactions[reaction] ??= []);
     if (type === 'remove') msg.reactions[reaction] = list.filter((u) => u !== user._id);
     else if (!list.includes(user._id)) list.push(user._id);
-    io.to(msg.room).emit('messageReactionUpdate', { messageId, reactions: msg.reactions });
+    toMembers(msg.room, socket.id, true, 'messageReactionUpdate',
+      { messageId, reactions: msg.reactions }, DROP_REACTIONS, 'droppedReactions');
   });
   socket.on('leaveRoom', (roomId) => {
     socket.leave(roomId);

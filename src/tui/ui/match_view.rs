@@ -319,7 +319,7 @@ fn team_table(teams: &[TeamSnapshot], places: &[Place], area: Rect, buf: &mut Bu
 fn over_time(teams: &[TeamSnapshot], area: Rect, buf: &mut Buffer) {
     let [users_area, p99_area] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(area);
     let series =
-        |f: &dyn Fn(&crate::report::summary::TimelineRow) -> Option<f64>| -> Vec<Vec<(f64, f64)>> {
+        |f: &dyn Fn(&crate::base::summary::TimelineRow) -> Option<f64>| -> Vec<Vec<(f64, f64)>> {
             teams
                 .iter()
                 .map(|t| {

@@ -35,7 +35,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [ramp_area, tabs_area, stats_area, charts_area, levels_area] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(u16::from(multi)),
-        Constraint::Length(9),
+        Constraint::Length(10),
         Constraint::Fill(1),
         Constraint::Length(levels_height),
     ])
@@ -183,6 +183,12 @@ fn requests_panel(team: &TeamSnapshot, area: Rect, buf: &mut Buffer) {
             w,
         ),
         kv(
+            label(w, "receipts missing", "rcpt miss"),
+            format::int(team.receipts.missing + team.reactions.missing),
+            failure_style(team.receipts.missing + team.reactions.missing),
+            w,
+        ),
+        kv(
             label(w, "messages / s", "msg/s"),
             format::rate(team.messages_per_sec),
             figure(),
@@ -307,9 +313,15 @@ fn generator_panel(g: &GeneratorSnapshot, team: &TeamSnapshot, area: Rect, buf: 
     Paragraph::new(lines).block(block).render(area, buf);
 }
 
-/// Delivery p50/p95/p99 per second over the team's history.
+/// Delivery p50/p95/p99 per second over the team's history, by arrival (the levels table, by
+/// contrast, charges each delivery to the level its message was sent in).
 fn delivery_chart(team: &TeamSnapshot, area: Rect, buf: &mut Buffer) {
-    let block = panel("Delivery").title(delivery_legend(team, area.width.saturating_sub(14)));
+    let block = panel(if area.width >= 60 {
+        "Delivery by arrival"
+    } else {
+        "Delivery"
+    })
+    .title(delivery_legend(team, area.width.saturating_sub(14)));
     let rows: Vec<_> = team
         .history
         .iter()
@@ -490,9 +502,10 @@ fn levels_table(team: &TeamSnapshot, area: Rect, buf: &mut Buffer) {
             "passed",
             "failed",
             "new failed",
-            "requests ok",
+            "req ok",
             "req failed",
             "deliv p99",
+            "late",
             "req p99",
         ]
         .map(|h| Cell::from(Line::from(h).right_aligned())),
@@ -507,6 +520,10 @@ fn levels_table(team: &TeamSnapshot, area: Rect, buf: &mut Buffer) {
         if l.incomplete {
             level.push('*');
         }
+        if l.pending > 0 {
+            // Messages sent in it are still awaited: its figures may still change.
+            level.push('~');
+        }
         Row::new([
             Cell::from(Line::from(level).right_aligned()),
             n(u64::from(l.target_users)),
@@ -518,17 +535,22 @@ fn levels_table(team: &TeamSnapshot, area: Rect, buf: &mut Buffer) {
             n(l.requests.ok),
             bad(l.requests.failed),
             ms(l.delivery_p99_ms),
+            bad(l.deliveries_late),
             ms(l.request_p99_ms),
         ])
     });
-    let block = panel("Finished levels · successes and failures at each number of users");
+    let block = panel(if levels.iter().any(|l| l.pending > 0) {
+        "Finished levels · successes and failures at each number of users · ~ still being judged"
+    } else {
+        "Finished levels · successes and failures at each number of users"
+    });
     if levels.is_empty() {
         let inner = block.inner(area);
         block.render(area, buf);
         waiting(inner, buf, "no level finished yet");
         return;
     }
-    Table::new(rows, [Constraint::Fill(1); 10])
+    Table::new(rows, [Constraint::Fill(1); 11])
         .header(header)
         .column_spacing(1)
         .block(block)
