@@ -124,7 +124,11 @@ pub fn read_graph(src: &Path, split: &[&str]) -> ModuleGraph {
             }
         }
     }
-    let targets: Vec<String> = graph.edges.values().flat_map(|m| m.keys().cloned()).collect();
+    let targets: Vec<String> = graph
+        .edges
+        .values()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
     graph.nodes.extend(targets);
     graph
 }
@@ -640,7 +644,9 @@ pub fn layer_violations(graph: &ModuleGraph, layers: &[Layer<'_>]) -> Vec<String
     let mut out = Vec::new();
     for node in &graph.nodes {
         if layer_of(node, layers).is_none() {
-            out.push(format!("{node} is in no layer: place it in the layer table"));
+            out.push(format!(
+                "{node} is in no layer: place it in the layer table"
+            ));
         }
     }
     for (from, tos) in &graph.edges {
@@ -666,7 +672,8 @@ pub fn layer_violations(graph: &ModuleGraph, layers: &[Layer<'_>]) -> Vec<String
 
 /// Breaches of "`from` imports nothing under `to`" rules (peers that stay apart).
 pub fn forbidden_imports(graph: &ModuleGraph, rules: &[(&str, &str)]) -> Vec<String> {
-    let under = |node: &str, prefix: &str| node == prefix || node.starts_with(&format!("{prefix}::"));
+    let under =
+        |node: &str, prefix: &str| node == prefix || node.starts_with(&format!("{prefix}::"));
     let mut out = Vec::new();
     for (from, tos) in &graph.edges {
         for to in tos.keys() {
@@ -707,10 +714,7 @@ const SERVER_LAYERS: &[Layer<'static>] = &[
     ("wiring: shared state, settings", &["state", "config"]),
     ("gateway: sockets, sends, the bus", &["gateway"]),
     ("overload: decisions", &["overload"]),
-    (
-        "services",
-        &["auth", "views", "ai", "error", "peer"],
-    ),
+    ("services", &["auth", "views", "ai", "error", "peer"]),
     ("storage", &["store", "blob"]),
     ("ground floor", &["frame"]),
 ];
@@ -725,10 +729,7 @@ fn the_reference_server_has_no_circles() {
         graph.describe()
     );
     let circles = cycles(&graph);
-    let report: Vec<String> = circles
-        .iter()
-        .map(|c| describe_circle(&graph, c))
-        .collect();
+    let report: Vec<String> = circles.iter().map(|c| describe_circle(&graph, c)).collect();
     assert!(
         circles.is_empty(),
         "imports go round in {} circle(s):\n  {}\n\nthe whole graph:\n{}",
@@ -796,7 +797,12 @@ fn a_circle_is_found_and_printed() {
     ]);
     let graph = read_graph(src.path(), &[]);
     let circles = cycles(&graph);
-    assert_eq!(circles, vec![vec!["a", "b", "c", "a"]], "{}", graph.describe());
+    assert_eq!(
+        circles,
+        vec![vec!["a", "b", "c", "a"]],
+        "{}",
+        graph.describe()
+    );
     let text = describe_circle(&graph, &circles[0]);
     assert!(text.contains("b → c: b/inner.rs:1"), "{text}");
 }
@@ -822,12 +828,18 @@ fn comments_strings_and_tests_of_a_file_make_no_false_edges() {
 #[test]
 fn use_trees_child_modules_and_split_directories_resolve() {
     let src = fixture(&[
-        ("lib.rs", "pub mod top;\npub mod low;\npub use low::Thing;\n"),
+        (
+            "lib.rs",
+            "pub mod top;\npub mod low;\npub use low::Thing;\n",
+        ),
         (
             "top/mod.rs",
             "pub mod x;\nuse crate::{low::{self, Thing as T}, top::x::*};\nuse x::Y;\n",
         ),
-        ("top/x.rs", "use super::super::low::deep::Z;\npub struct Y;\n"),
+        (
+            "top/x.rs",
+            "use super::super::low::deep::Z;\npub struct Y;\n",
+        ),
         ("low/mod.rs", "pub mod deep;\npub struct Thing;\n"),
         ("low/deep.rs", "pub struct Z;\n"),
     ]);
@@ -840,5 +852,8 @@ fn use_trees_child_modules_and_split_directories_resolve() {
     let upside_down: &[Layer<'_>] = &[("up", &["low"]), ("down", &["crate", "top"])];
     let broken = layer_violations(&graph, upside_down);
     assert_eq!(broken.len(), 3, "{broken:?}");
-    assert!(broken.iter().any(|b| b.contains("top/mod.rs:2")), "{broken:?}");
+    assert!(
+        broken.iter().any(|b| b.contains("top/mod.rs:2")),
+        "{broken:?}"
+    );
 }

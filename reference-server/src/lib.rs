@@ -146,7 +146,7 @@ impl AppState {
             .room_list_rate_limit
             .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
         let overload = Arc::new(Overload::new(&config.overload));
-        gateway.attach_push_gate(Arc::clone(&overload) as _);
+        gateway.attach_overload(Arc::clone(&overload));
         Ok(AppState {
             config: Arc::new(config),
             store,
@@ -239,7 +239,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
 /// Starts the server around an already wired state (other stores, shared test fixtures).
 pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
-    overload::start(&state).await?;
+    let (tracker, stop) = (
+        state.gateway.tracker(),
+        state.gateway.shutdown_token().clone(),
+    );
+    overload::start(
+        &state.overload,
+        &state.config.overload,
+        &state.config.redis.prefix,
+        &tracker,
+        &stop,
+    )
+    .await?;
+    tracker.spawn(gateway::push::flush_owed(
+        Arc::clone(&state.gateway),
+        Arc::clone(&state.overload),
+        stop,
+    ));
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

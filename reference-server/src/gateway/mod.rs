@@ -11,6 +11,8 @@
 //! - [`session`](mod@session): the one task per connection — heartbeat, decoding, CONNECT
 //!   authentication, dispatch, and cleanup on disconnect.
 //! - [`events`]: the chat events (`joinRoom`, `chatMessage`, …) and the AI reply stream.
+//! - [`push`]: recoverable pushes, delivered as overload control decides (thinned in hot rooms,
+//!   owed pushes flushed when due).
 //!
 //! [`Gateway`] (here) is the registry those parts share: live sessions by sid, the one connected
 //! session per user, room membership, running AI streams. Locks on it are held only for map updates,
@@ -20,6 +22,7 @@ pub mod bus;
 pub mod conn;
 pub mod engine;
 pub mod events;
+pub mod push;
 pub mod session;
 
 use std::collections::HashMap;
@@ -34,8 +37,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::SessionEnd;
-use bus::Bus;
+use crate::overload::Overload;
 use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
+use bus::Bus;
 pub use conn::{Conn, DisconnectReason, Frame};
 
 /// How long a new login or CONNECT waits for the replaced socket to finish its cleanup.
@@ -76,23 +80,8 @@ pub struct Gateway {
     streams: Mutex<HashMap<Id, Vec<ActiveStream>>>,
     /// Cross-instance fan-out, when the store is shared (Redis); without it delivery is local.
     bus: OnceLock<Arc<Bus>>,
-    /// Delivers tagged events from the bus (recoverable pushes, thinned in hot rooms).
-    push_gate: OnceLock<Arc<dyn PushGate>>,
-}
-
-/// Delivers a tagged room event that came over the bus to this instance's members. Overload control
-/// is one: it thins recoverable pushes in hot rooms, per instance, for its own members.
-pub trait PushGate: Send + Sync {
-    /// Delivers `frame` to this instance's members of `room` except `except`; `tag` is what the
-    /// publisher attached.
-    fn deliver(
-        &self,
-        gateway: &Gateway,
-        room: &str,
-        frame: &Frame,
-        except: Option<&str>,
-        tag: &str,
-    );
+    /// Overload control, which thins tagged events from the bus (recoverable pushes in hot rooms).
+    overload: OnceLock<Arc<Overload>>,
 }
 
 impl Gateway {
@@ -106,17 +95,17 @@ impl Gateway {
             registry: RwLock::default(),
             streams: Mutex::default(),
             bus: OnceLock::new(),
-            push_gate: OnceLock::new(),
+            overload: OnceLock::new(),
         }
     }
 
-    /// Hands tagged events from the bus to `gate` from now on (set once, at start).
-    pub fn attach_push_gate(&self, gate: Arc<dyn PushGate>) {
-        let _ = self.push_gate.set(gate);
+    /// Thins tagged events from the bus with `overload` from now on (set once, at start).
+    pub fn attach_overload(&self, overload: Arc<Overload>) {
+        let _ = self.overload.set(overload);
     }
 
-    /// Delivers a room event from the bus: tagged ones through the [`PushGate`], the others to
-    /// every local member.
+    /// Delivers a room event from the bus: tagged ones (recoverable pushes) thinned by overload
+    /// control, the others to every local member.
     pub(crate) fn deliver_from_bus(
         &self,
         room: &str,
@@ -124,8 +113,8 @@ impl Gateway {
         except: Option<&str>,
         tag: Option<&str>,
     ) {
-        match (tag, self.push_gate.get()) {
-            (Some(tag), Some(gate)) => gate.deliver(self, room, frame, except, tag),
+        match (tag, self.overload.get()) {
+            (Some(tag), Some(overload)) => self.deliver_tagged(overload, room, frame, except, tag),
             _ => self.deliver_local(room, frame, except),
         }
     }

@@ -21,9 +21,9 @@ use tokio::time::{Instant, sleep_until};
 use super::conn::{Conn, DisconnectReason, Frame};
 use super::events::{self, EventError, SocketState};
 use super::kick;
-use crate::auth::SessionEnd;
 use crate::AppState;
 use crate::auth::AuthError;
+use crate::auth::SessionEnd;
 use crate::overload::RequestKind;
 use crate::peer::Peer;
 

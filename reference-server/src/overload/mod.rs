@@ -33,18 +33,17 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use protocol::events::{MessagesRead, name};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::AppState;
-use crate::gateway::{self, Gateway};
-use crate::store::{Id, StoreError, UnixMillis};
+use crate::store::UnixMillis;
 pub use bulkhead::{Bulkhead, Refusal};
 pub use config::{ConfigError, OverloadConfig, Trigger};
 pub use coord::{Coordination, LocalCoordination, Notice, RedisCoordination};
 pub use hot::{Audience, Push, PushClass};
-use hot::{HotSet, Owed, RoomBuckets, Thinner};
+pub use hot::{Decision, Owed, OwedBatch};
+use hot::{HotSet, RoomBuckets, Thinner};
 pub use kind::{Reason, Rejection, RequestKind};
 use levels::LevelTracker;
 
@@ -484,108 +483,63 @@ impl Overload {
             .mark(room, Instant::now() + ttl);
     }
 
-    /// Sends a recoverable push to `room`, on every instance. Each instance delivers it to its own
-    /// members through [`deliver_push`](Self::deliver_push): to all of them when the room is not hot
-    /// (or thinning is off for the class), else to the ones [`Thinner`] picks. Fails only with a
-    /// cross-instance bus, when Redis cannot take the event.
-    pub async fn push(
-        &self,
-        gateway: &Gateway,
-        room: &str,
-        class: PushClass,
-        push: Push,
-        audience: Audience<'_>,
-    ) -> Result<(), StoreError> {
-        let Some(frame) = push_frame(&push) else {
-            return Ok(());
-        };
-        let Some(bus) = gateway.bus() else {
-            self.deliver_push(gateway, room, class, push, frame, audience);
-            return Ok(());
-        };
-        let tag = PushTag::new(class, &push, audience.actor);
-        bus.publish_tagged(room, &frame, audience.except, Some(&tag.encode()))
-            .await
+    /// Whether a recoverable push of `class` to `room` is thinned now: control on, the class thinned
+    /// by the running config, and the room hot. When not, every member gets it.
+    pub fn thins(&self, room: &str, class: PushClass) -> bool {
+        let live = self.live.load();
+        live.config.enabled && class.thinned_by(&live.config.hot) && self.is_hot(room)
     }
 
-    /// Delivers a recoverable push, encoded as `frame`, to this instance's members of `room`,
-    /// thinned when the room is hot; what a member misses is owed to it `hot.converge_within` after
-    /// its first miss.
-    pub fn deliver_push(
+    /// Which of `members` (this instance's, in order) get `push` now; the others are owed it
+    /// `hot.converge_within` after their first miss. Counts both. Only for a push that
+    /// [`thins`](Self::thins).
+    pub fn thin(
         &self,
-        gateway: &Gateway,
         room: &str,
         class: PushClass,
-        push: Push,
-        frame: gateway::Frame,
+        push: &Push,
+        members: &[Arc<str>],
         audience: Audience<'_>,
-    ) {
+    ) -> Decision {
         let live = self.live.load();
-        let thin = live.config.enabled && class.thinned_by(&live.config.hot) && self.is_hot(room);
-        if !thin {
-            gateway.deliver_local(room, &frame, audience.except);
-            self.stats.pushed[class.index()]
-                .fetch_add(gateway.room_size(room) as u64, Ordering::Relaxed);
-            return;
-        }
-        let members = gateway.members(room);
-        let sids: Vec<Arc<str>> = members.iter().map(|c| Arc::clone(c.sid())).collect();
         let decision = {
             let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
             thinner.thin(
                 room,
-                &sids,
+                members,
                 audience,
-                &push,
+                push,
                 Instant::now(),
                 &live.config.hot,
             )
         };
-        // `decision.now` keeps the members' order: walk both lists once.
-        let mut chosen = decision.now.iter().peekable();
-        for conn in &members {
-            if chosen
-                .peek()
-                .is_some_and(|sid| Arc::ptr_eq(sid, conn.sid()))
-            {
-                chosen.next();
-                conn.send(frame.clone());
-            }
-        }
         self.stats.pushed[class.index()].fetch_add(decision.now.len() as u64, Ordering::Relaxed);
         self.stats.thinned[class.index()].fetch_add(decision.thinned as u64, Ordering::Relaxed);
+        decision
     }
 
-    /// Sends members of hot rooms what they are owed and is now due: each owed push encoded once,
-    /// for every member owed it that is still here. Yields between rooms' batches, so chat traffic
-    /// is not held up behind them.
-    pub async fn flush_owed(&self, gateway: &Gateway) {
-        let due = {
-            let live = self.live.load();
-            let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
-            thinner.flush(Instant::now(), &live.config.hot)
-        };
-        for batch in due {
-            let (class, frame) = match batch.owed {
-                Owed::Frame(frame) => (owed_class(&frame), Some(frame)),
-                Owed::Receipt {
-                    reader,
-                    message_ids,
-                } => (PushClass::Receipts, receipt_frame(&reader, &message_ids)),
-            };
-            let Some(frame) = frame else { continue };
-            let owed: std::collections::HashSet<Arc<str>> = batch.members.into_iter().collect();
-            let mut sent = 0;
-            // A member that left meanwhile is owed nothing here.
-            for conn in gateway.members(&batch.room) {
-                if owed.contains(conn.sid()) {
-                    conn.send(frame.clone());
-                    sent += 1;
-                }
-            }
-            self.stats.owed_sent[class.index()].fetch_add(sent, Ordering::Relaxed);
-            tokio::task::yield_now().await;
-        }
+    /// Counts `recipients` deliveries of an unthinned push of `class`.
+    pub fn count_pushed(&self, class: PushClass, recipients: u64) {
+        self.stats.pushed[class.index()].fetch_add(recipients, Ordering::Relaxed);
+    }
+
+    /// What members of hot rooms are owed and is due now, taken off the books: the caller sends it.
+    pub fn owed_due(&self) -> Vec<OwedBatch> {
+        let live = self.live.load();
+        let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
+        thinner.flush(Instant::now(), &live.config.hot)
+    }
+
+    /// Counts `sent` owed pushes of `class` delivered.
+    pub fn count_owed_sent(&self, class: PushClass, sent: u64) {
+        self.stats.owed_sent[class.index()].fetch_add(sent, Ordering::Relaxed);
+    }
+
+    /// How often owed pushes are checked for: a quarter of `hot.converge_within` (50 ms to 1 s), so
+    /// a push is at most that much later than its deadline.
+    pub fn owed_check_every(&self) -> Duration {
+        (self.live.load().config.hot.converge_within / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1))
     }
 
     /// Counts a chat message received and its deliveries on this instance.
@@ -729,156 +683,32 @@ impl Overload {
     }
 }
 
-/// `messagesRead {userId, messageIds}`, encoded.
-/// The frame a push sends (a receipt is encoded here).
-fn push_frame(push: &Push) -> Option<gateway::Frame> {
-    match push {
-        Push::Transient(frame) | Push::State { frame, .. } => Some(frame.clone()),
-        Push::Receipt {
-            reader,
-            message_ids,
-        } => receipt_frame(reader, message_ids),
-    }
-}
-
-/// What another instance needs, besides the frame, to thin a push for its own members: travels with
-/// the room event on the bus.
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct PushTag {
-    class: String,
-    #[serde(flatten)]
-    kind: TagKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    actor: Option<String>,
-}
-
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum TagKind {
-    Transient,
-    State { key: String },
-    Receipt { reader: Id, message_ids: Vec<Id> },
-}
-
-impl PushTag {
-    fn new(class: PushClass, push: &Push, actor: Option<&str>) -> PushTag {
-        let kind = match push {
-            Push::Transient(_) => TagKind::Transient,
-            Push::State { key, .. } => TagKind::State { key: key.clone() },
-            Push::Receipt {
-                reader,
-                message_ids,
-            } => TagKind::Receipt {
-                reader: reader.clone(),
-                message_ids: message_ids.clone(),
-            },
-        };
-        PushTag {
-            class: class.as_str().to_owned(),
-            kind,
-            actor: actor.map(str::to_owned),
-        }
-    }
-
-    fn encode(&self) -> String {
-        // A tag is plain strings: encoding cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// The class and the push again, around the frame that travelled with the tag.
-    fn decode(text: &str, frame: &gateway::Frame) -> Option<(PushClass, Push, Option<String>)> {
-        let tag: PushTag = serde_json::from_str(text).ok()?;
-        let class = PushClass::ALL
-            .into_iter()
-            .find(|c| c.as_str() == tag.class)?;
-        let push = match tag.kind {
-            TagKind::Transient => Push::Transient(frame.clone()),
-            TagKind::State { key } => Push::State {
-                key,
-                frame: frame.clone(),
-            },
-            TagKind::Receipt {
-                reader,
-                message_ids,
-            } => Push::Receipt {
-                reader,
-                message_ids,
-            },
-        };
-        Some((class, push, tag.actor))
-    }
-}
-
-/// Pushes that arrive from the bus are thinned here, for this instance's members.
-impl gateway::PushGate for Overload {
-    fn deliver(
-        &self,
-        gateway: &Gateway,
-        room: &str,
-        frame: &gateway::Frame,
-        except: Option<&str>,
-        tag: &str,
-    ) {
-        match PushTag::decode(tag, frame) {
-            Some((class, push, actor)) => self.deliver_push(
-                gateway,
-                room,
-                class,
-                push,
-                // The frame that travelled: a receipt is not encoded again here.
-                frame.clone(),
-                Audience {
-                    except,
-                    actor: actor.as_deref(),
-                },
-            ),
-            None => {
-                tracing::warn!(room, "push with an unreadable tag delivered unthinned");
-                gateway.deliver_local(room, frame, except);
-            }
-        }
-    }
-}
-
-fn receipt_frame(reader: &str, message_ids: &[Id]) -> Option<gateway::Frame> {
-    gateway::encode(
-        name::MESSAGES_READ,
-        Some(&MessagesRead {
-            user_id: reader.to_owned(),
-            message_ids: message_ids.to_vec(),
-        }),
-    )
-}
-
-/// The class of an owed state frame, from its event name (for metrics only).
-fn owed_class(frame: &gateway::Frame) -> PushClass {
-    if frame.as_str().contains(name::PARTICIPANTS_UPDATE) {
-        PushClass::Participants
-    } else {
-        PushClass::Reactions
-    }
-}
-
 /// Starts what runs beside the server: Redis coordination when configured (and the newest config
-/// other instances agreed on), the level sampler, the flush of owed pushes as they fall due, the
-/// listener for other instances' notices, and the config file watcher. They stop at shutdown.
-pub async fn start(state: &AppState) -> Result<(), coord::CoordError> {
-    let overload = &state.overload;
-    if let Some(url) = &state.config.overload.redis_url {
-        let coord = RedisCoordination::connect(url, &state.config.redis.prefix).await?;
+/// other instances agreed on), the level sampler, the listener for other instances' notices, and the
+/// config file watcher, on `tracker`; they stop with `stop`. The gateway runs the flush of owed
+/// pushes ([`Overload::owed_due`]).
+pub async fn start(
+    overload: &Arc<Overload>,
+    settings: &OverloadSettings,
+    redis_prefix: &str,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) -> Result<(), coord::CoordError> {
+    if let Some(url) = &settings.redis_url {
+        let coord = RedisCoordination::connect(url, redis_prefix).await?;
         if let Some((revision, toml)) = coord.latest_config().await? {
             overload.apply_notice(revision, &toml).await;
         }
         overload.set_coordination(Arc::new(coord));
     }
-    let gateway = &state.gateway;
-    let stop = gateway.shutdown_token().clone();
-    let tracker = gateway.tracker();
     tracker.spawn(sample_levels(Arc::clone(overload), stop.clone()));
-    tracker.spawn(flush_owed(state.clone(), stop.clone()));
     tracker.spawn(listen(Arc::clone(overload), stop.clone()));
-    if let Some(path) = &state.config.overload.file {
-        tracker.spawn(watch::watch(Arc::clone(overload), path.clone(), stop));
+    if let Some(path) = &settings.file {
+        tracker.spawn(watch::watch(
+            Arc::clone(overload),
+            path.clone(),
+            stop.clone(),
+        ));
     }
     Ok(())
 }
@@ -912,20 +742,6 @@ async fn sample_levels(overload: Arc<Overload>, stop: CancellationToken) {
     }
 }
 
-/// Sends members of hot rooms what they are owed as it falls due: checked every quarter of
-/// `hot.converge_within` (50 ms to 1 s), so a push is at most that much later than its deadline.
-async fn flush_owed(state: AppState, stop: CancellationToken) {
-    loop {
-        let every = (state.overload.live.load().config.hot.converge_within / 4)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        state.overload.flush_owed(&state.gateway).await;
-    }
-}
-
 /// Applies other instances' notices: hot marks and config revisions. After missing notices (a slow
 /// subscriber), it resynchronizes from the newest stored config.
 async fn listen(overload: Arc<Overload>, stop: CancellationToken) {
@@ -956,6 +772,8 @@ async fn listen(overload: Arc<Overload>, stop: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
+    use protocol::events::name;
+
     use super::*;
 
     fn overload(config: OverloadConfig) -> Arc<Overload> {

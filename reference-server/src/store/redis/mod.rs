@@ -1070,7 +1070,10 @@ mod tests {
         }
         assert_eq!(slot(&k.session("u")), slot(&k.user("u")));
         assert_eq!(k.room_of_channel(&k.channel(room)), Some(room));
-        assert_eq!(k.instance_of_channel(&k.instance_channel("ab12")), Some("ab12"));
+        assert_eq!(
+            k.instance_of_channel(&k.instance_channel("ab12")),
+            Some("ab12")
+        );
         assert_eq!(k.instance_of_channel(&k.channel(room)), None);
     }
 }

@@ -70,7 +70,8 @@ impl RedisStore {
                 })
             }
             PushKind::Subscribe | PushKind::SSubscribe => {
-                let channel: String = redis::from_redis_value(push.data.into_iter().next()?).ok()?;
+                let channel: String =
+                    redis::from_redis_value(push.data.into_iter().next()?).ok()?;
                 let room = self.keys.room_of_channel(&channel)?;
                 Some(Incoming::Subscribed {
                     room: room.to_owned(),
@@ -103,7 +104,12 @@ impl RedisStore {
     }
 
     /// Records socket `sid` of `user` as connected to `instance`.
-    pub async fn add_socket(&self, user: &str, sid: &str, instance: &str) -> Result<(), StoreError> {
+    pub async fn add_socket(
+        &self,
+        user: &str,
+        sid: &str,
+        instance: &str,
+    ) -> Result<(), StoreError> {
         self.conn()
             .hset(self.keys.sockets(user), sid, instance)
             .await
