@@ -33,8 +33,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::SessionEnd;
 use crate::frame::Frame;
-use crate::store::redis::{Envelope, FrameTemplate, Incoming, LoggedEvent, PushInfo, RedisStore};
-use crate::store::{Id, MessageRecord, NewMessage, StoreError, UnixMillis, hex, new_object_id};
+use crate::store::redis::PushInfo;
+use crate::store::{
+    Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage, RedisStore,
+    StoreError, UnixMillis, hex, new_object_id,
+};
 
 /// How long an event beyond a gap waits for the missing ones before they are read from the log.
 /// Publishers of one room race only by their `WAIT`s, which take well under this.
