@@ -247,7 +247,7 @@ pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
         &state.overload,
         &state.config.overload,
         &state.config.redis.prefix,
-        &tracker,
+        tracker,
         &stop,
     )
     .await?;
