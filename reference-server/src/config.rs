@@ -15,6 +15,10 @@ use crate::gateway::GatewaySettings;
 use crate::overload::{OverloadConfig, OverloadSettings};
 use crate::store::redis::{RedisSettings, RedisTarget};
 
+/// Where uploads go by default: under `data/`, the one directory of the working directory the server
+/// writes to (git-ignored), rather than a loose `uploads/` beside the sources.
+pub const DEFAULT_FILES_DIR: &str = "data/uploads";
+
 /// Everything the server needs to run, already validated.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -96,7 +100,7 @@ impl Default for ServerConfig {
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
             ai_chunk_delay: Duration::from_millis(50),
-            files_dir: PathBuf::from("uploads"),
+            files_dir: PathBuf::from(DEFAULT_FILES_DIR),
             max_connections: 10_000,
             outbound_queue: 8192,
             shutdown_deadline: Duration::from_secs(10),
@@ -279,7 +283,7 @@ pub struct Args {
         long,
         alias = "files-dir",
         env = "CHAT_FILES",
-        default_value = "uploads"
+        default_value = DEFAULT_FILES_DIR
     )]
     pub files: String,
     /// S3 endpoint, for S3-compatible services (e.g. http://127.0.0.1:9000); unset for AWS.
@@ -388,7 +392,7 @@ impl Args {
             access_key_id: self.s3_access_key_id.clone(),
             secret_access_key: self.s3_secret_access_key.clone(),
         };
-        Ok((PathBuf::from("uploads"), Some(s3)))
+        Ok((PathBuf::from(DEFAULT_FILES_DIR), Some(s3)))
     }
 
     /// Resolves the flags into a validated config.

@@ -1,6 +1,6 @@
 //! The reference chat server: the competition's chat protocol (REST + Socket.IO v4, see
-//! `PROTOCOL.md`) served well enough for the original web frontend and the real `socket.io-client`, as
-//! the system under test for stampede's demos, tests and benchmarks.
+//! `docs/protocol.md`) served well enough for the original web frontend and the real
+//! `socket.io-client`, as the system under test for stampede's demos, tests and benchmarks.
 //!
 //! Run it in-process with [`start`] (tests and `stampede demo` bind `127.0.0.1:0`), or as the
 //! `reference-server` binary. [`app`] builds the router alone, for handler tests without a socket.
