@@ -1,7 +1,7 @@
 //! Recoverable pushes (typing, reactions, participants, receipts, AI chunks) on their way to members:
 //! overload control decides who gets one now and what is owed ([`Overload::thins`],
 //! [`Overload::thin`], [`Overload::owed_due`]); the gateway, which owns the sockets, encodes and sends.
-//! With a cross-instance bus a push travels with a [`PushTag`], so every instance thins it for its
+//! With a cross-instance bus a push travels with a `PushTag`, so every instance thins it for its
 //! own members.
 
 use std::collections::HashSet;

@@ -1,6 +1,7 @@
 //! Overload control: the server degrades on purpose instead of falling over. Every unit of work is
-//! classified ([`RequestKind`]: REST routes by [`track`], socket events in the gateway's dispatch, AI
-//! streams while they run) and admitted by [`Overload::enter`], the one admission point.
+//! classified ([`RequestKind`]: REST routes by the API's `track` layer, socket events in the
+//! gateway's dispatch, AI streams while they run) and admitted by [`Overload::enter`], the one
+//! admission point.
 //!
 //! The layers, each in its own module and each testable without a server:
 //! - [`config`]: the live [`OverloadConfig`] (TOML, validated, revisioned).
@@ -14,9 +15,12 @@
 //!   with `/admin/overload`).
 //!
 //! This file holds [`Overload`], which ties them together: admission (shed by level, then the
-//! bulkhead), the degradations of the current level, hot-room pushes, config changes, and the
-//! background tasks (level sampler, flush of owed pushes as they fall due, notices from other
+//! bulkhead), the degradations of the current level, hot-room decisions (which push to thin, what
+//! is owed and due), config changes, and the background tasks (level sampler, notices from other
 //! instances). Reads on the hot path are lock-free (`arc-swap` for the config, atomics for the level).
+//!
+//! It decides and never sends: it imports no gateway type and encodes no frame. The gateway asks
+//! ([`Overload::thins`], [`Overload::thin`], [`Overload::owed_due`]) and carries the answer out.
 
 pub mod bulkhead;
 pub mod config;

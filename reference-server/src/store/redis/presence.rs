@@ -143,8 +143,8 @@ impl RedisStore {
         Ok(left.iter().map(Option::is_some).collect())
     }
 
-    /// Records the running AI stream `id` of `room` as `json`, for another
-    /// [`STREAM_TTL_SECS`] seconds.
+    /// Records the running AI stream `id` of `room` as `json`, for another 60 seconds
+    /// (`STREAM_TTL_SECS`).
     pub async fn record_stream(&self, room: &str, id: &str, json: &str) -> Result<(), StoreError> {
         let key = self.keys.streams(room);
         let mut pipe = redis::pipe();
