@@ -21,15 +21,16 @@
 //! - [`engine`]: runs a `LoadPlan`: the ramp controller, one task per VU, pacing, delivery tracking,
 //!   cancellation.
 //! - [`report`]: the [`RunSummary`](report::RunSummary) model and its renderers (JSON, CSV, HdrHistogram
-//!   log, text).
+//!   log, text, the `report.html` page), and two runs compared.
 //! - [`runner`]: from a plan to results on disk: runs the engine, assembles summaries, writes files.
 //! - [`merge`]: the segments of a split run merged into one result, histograms merged exactly.
 //! - [`score`]: pure scoring of saved summaries: levels sustained without problems, match verdicts,
 //!   brackets and their crash-safe journal.
 //! - [`contest`]: matches and brackets played for real: every team under one plan through the
-//!   runner, verdicts and bracket journal on disk, resume, offline rescoring.
+//!   runner, verdicts and bracket journal on disk, resume, offline rescoring, their pages.
 //! - [`tui`]: the live terminal scoreboard (run, match and bracket views), a view of snapshots like
 //!   the progress display.
+//! - [`view`]: view-models every screen draws alike (the bracket's rounds and standings).
 //! - [`cli`]: command-line flags resolved into validated configs, the subcommands, the progress
 //!   display, exit-code policy.
 
@@ -45,3 +46,4 @@ pub mod runner;
 pub mod scenario;
 pub mod score;
 pub mod tui;
+pub mod view;

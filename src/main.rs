@@ -9,7 +9,8 @@ use stampede::cli::config::{
     ValidateConfig,
 };
 use stampede::cli::exit::Exit;
-use stampede::cli::{commands, contest, demo};
+use stampede::cli::report::{CompareConfig, ReportConfig};
+use stampede::cli::{commands, contest, demo, report};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         }
         Command::Rescore(args) => RescoreConfig::resolve(args).and_then(contest::rescore),
         Command::Merge(args) => MergeConfig::resolve(args).and_then(commands::merge),
+        Command::Report(args) => ReportConfig::resolve(args).and_then(report::report),
+        Command::Compare(args) => CompareConfig::resolve(args).and_then(report::compare_dirs),
         Command::Completions(args) => commands::completions(args.shell),
     };
     match outcome {

@@ -82,6 +82,7 @@ fn every_result_file(dir: &Path) -> RunSummary {
         "timeline.csv",
         "failures.csv",
         "latency.hlog",
+        "report.html",
     ] {
         assert!(
             dir.join(file).exists(),

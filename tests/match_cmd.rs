@@ -59,6 +59,7 @@ fn check_match_dir(dir: &Path, mode: &str) {
             "levels.csv",
             "timeline.csv",
             "latency.hlog",
+            "report.html",
         ] {
             assert!(dir.join(team).join(file).exists(), "{team}/{file} missing");
         }

@@ -121,6 +121,7 @@ async fn two_segments_merge_into_exactly_what_one_process_measures() {
         "timeline.csv",
         "failures.csv",
         "latency.hlog",
+        "report.html",
     ] {
         assert!(merged_dir.join(file).exists(), "{file}");
     }

@@ -46,6 +46,17 @@ pub enum Command {
     Rescore(RescoreArgs),
     /// Merge the results of a run's segments (--segment I/N) into one result.
     Merge(MergeArgs),
+    /// Write report.html again from the saved results of a run, match, bracket or merged directory.
+    Report(ReportArgs),
+    /// Two runs (or two matches) of the same scenario side by side, p99 changes judged against noise
+    ///
+    /// Per level and per operation: users held, failures, deliveries and latency percentiles of B
+    /// against A (the baseline). Whether a p99 difference is beyond run-to-run noise is estimated
+    /// from each run's per-second HDR histograms (latency.hlog) by a block bootstrap: 5-second
+    /// blocks drawn with replacement, 400 resamples per side, a 95 % interval of p99(B) / p99(A);
+    /// the difference is real when the whole interval lies above (worse) or below (better) 1.
+    /// Failure ratios use a one-sided two-proportion z-test. See docs/reports.md.
+    Compare(CompareArgs),
     /// Print the shell completion script of every subcommand and flag
     ///
     /// e.g. `stampede completions bash > ~/.local/share/bash-completion/completions/stampede`, or
@@ -225,6 +236,32 @@ pub struct MergeArgs {
     /// The segments' results directories (each written by a run with --segment I/N).
     #[arg(value_name = "SEGMENT_DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+/// `stampede report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results directory written by `stampede run`, `match`, `bracket` or `merge`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// `stampede compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a run's (or merged run's) results directory, or a match directory.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The one compared with it: the same kind of directory as A, of the same scenario.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Also write the comparison as a self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Exit 1 when B is worse than A by more than PCT percent beyond noise (a p99, sustained users
+    /// or the request failure ratio), for CI.
+    #[arg(long, value_name = "PCT")]
+    pub fail_if_worse: Option<f64>,
 }
 
 /// `stampede completions`.

@@ -23,7 +23,8 @@ use crate::contest::{
 use crate::engine::{EngineOptions, StopControl};
 use crate::metrics::Snapshot;
 use crate::score::{Bracket, MatchId, Outcome};
-use crate::tui::{BracketView, TuiOptions, bracket_view};
+use crate::tui::TuiOptions;
+use crate::view::bracket::{BracketView, bracket_view};
 
 /// `stampede match`: checks every team answers, plays the match with the chosen view, writes the
 /// match directory and prints the verdict. Exit 0 when decided (a winner or a tie), 1 when void.

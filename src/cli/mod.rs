@@ -9,6 +9,7 @@
 //!   `ValidateConfig`, `MatchConfig`, `BracketConfig`, `RescoreConfig`.
 //! - [`commands`]: what `run`, `demo` and `validate` do with their config.
 //! - [`contest`]: what `match`, `bracket` and `rescore` do with theirs.
+//! - [`report`](mod@report): `stampede report DIR` (pages written again) and `stampede compare A B`.
 //! - [`demo`]: `stampede demo`, a match of two embedded reference servers (or one run with `--single`);
 //!   in a build without the `demo` feature, an error that says so.
 //! - [`target`]: a server's base URL as given on the command line, checked.
@@ -30,6 +31,7 @@ pub mod exit;
 pub mod metrics_listen;
 pub mod origin;
 pub mod progress;
+pub mod report;
 pub mod signals;
 pub mod target;
 pub mod teams;

@@ -109,5 +109,6 @@ pub fn merge_matches(
         verdict,
     );
     write_match_files(out, &file, &summaries, MATCH_JSON, LEVELS_CSV)?;
+    super::html::write_match_report(out, &file, &summaries).map_err(ContestError::from)?;
     Ok(PlayedMatch { file, summaries })
 }

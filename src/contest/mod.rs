@@ -13,8 +13,11 @@
 //! - [`rescore`](mod@rescore): a match or bracket directory re-judged with other rules, offline.
 //! - [`merge`](mod@merge): a match played in segments, merged and judged once.
 //! - [`files`]: what a match or bracket directory holds, and the models and renderers of its files.
+//! - [`html`]: `report.html` of a match and of a bracket, and [`rebuild`](html::rebuild) of every
+//!   page of a results directory.
 
 pub mod files;
+pub mod html;
 pub mod merge;
 pub mod play;
 pub mod rescore;

@@ -140,7 +140,8 @@ impl PlayedMatch {
 }
 
 /// Plays a match into `dir`: checks every target answers, runs the teams by `setup.mode`, judges
-/// them, and writes `match.json`, `levels.csv` and each team's results under `dir/<team>/`.
+/// them, and writes `match.json`, `levels.csv`, `report.html` and each team's results under
+/// `dir/<team>/`.
 ///
 /// A target that does not answer fails the match before anything runs
 /// ([`ContestError::Unreachable`], naming every such team). `interrupt` stops the runs; what ran is
@@ -225,6 +226,7 @@ pub async fn play_match(
         verdict,
     );
     write_match_files(dir, &file, &summaries, MATCH_JSON, LEVELS_CSV)?;
+    super::html::write_match_report(dir, &file, &summaries)?;
     Ok(PlayedMatch { file, summaries })
 }
 

@@ -587,7 +587,8 @@ fn journal_error(path: &Path, e: JournalError) -> ContestError {
     }
 }
 
-/// Rewrites `bracket.json`, `bracket.txt` and `standings.csv` from the journal's bracket.
+/// Rewrites `bracket.json`, `bracket.txt`, `standings.csv` and `report.html` from the journal's
+/// bracket.
 fn write_views(
     dir: &Path,
     setup: &BracketSetup,
@@ -596,21 +597,24 @@ fn write_views(
     attempts: &[(MatchId, String)],
     playing: Option<&MatchId>,
 ) -> Result<(), ContestError> {
+    let file = bracket_file(
+        setup,
+        plan,
+        journal,
+        journal.bracket(),
+        journal.rules(),
+        attempts,
+        playing,
+    );
     write_bracket_views(
         dir,
         [BRACKET_JSON, BRACKET_TXT, STANDINGS_CSV],
-        &bracket_file(
-            setup,
-            plan,
-            journal,
-            journal.bracket(),
-            journal.rules(),
-            attempts,
-            playing,
-        ),
+        &file,
         journal.bracket(),
         playing,
-    )
+    )?;
+    super::html::write_bracket_report(dir, &file, journal.bracket(), playing)?;
+    Ok(())
 }
 
 /// The `bracket.json` view of `bracket`.

@@ -11,19 +11,24 @@
 //! - [`csv`]: `levels.csv`, `timeline.csv`, `failures.csv`, with their stable column names.
 //! - [`hlog`]: `latency.hlog`, an HdrHistogram interval log tagged by operation.
 //! - [`text`]: the human summary printed at the end of a run (also `summary.txt`).
+//! - [`compare`](mod@compare): two runs side by side, p99 differences judged against run-to-run
+//!   noise by a block bootstrap over the per-second histograms.
+//! - [`html`]: `report.html`, the run as a self-contained page with charts.
 //! - [`write`](mod@write): [`write_run`] puts all of the above in a results directory, each file atomically.
 //! - [`error`]: [`ReportError`], which always names the file.
 
+pub mod compare;
 pub mod csv;
 pub mod error;
 pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod text;
 pub mod thresholds;
 pub mod write;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod schema_tests;
 

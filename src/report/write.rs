@@ -2,8 +2,8 @@
 //!
 //! Each file is rendered into a temporary name beside it, flushed to disk, then renamed over the
 //! final name, so a crash or an error mid-write never leaves a truncated file and never destroys the
-//! previous version of it. Files are written in order of importance (`summary.json` first, the
-//! interval log last) and the first error stops the rest, naming the file and the OS error.
+//! previous version of it. Files are written in order of importance (`summary.json` first, then the
+//! text and CSV files, the interval log, and `report.html` last) and the first error stops the rest, naming the file and the OS error.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write as _};
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::csv::{write_failures, write_levels, write_timeline};
 use super::error::ReportError;
 use super::hlog::{HlogError, parse_started_at, write_hlog};
+use super::html::{REPORT_HTML, run_page};
 use super::json::write_json;
 use super::text::render_text;
 use crate::base::hist::HlogEntry;
@@ -29,6 +30,8 @@ pub const TIMELINE_CSV: &str = "timeline.csv";
 pub const FAILURES_CSV: &str = "failures.csv";
 /// HdrHistogram interval log of latency per operation.
 pub const LATENCY_HLOG: &str = "latency.hlog";
+/// The run as a self-contained page.
+pub const RUN_REPORT_HTML: &str = REPORT_HTML;
 
 /// Where [`write_run`] put each file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,11 +48,13 @@ pub struct WrittenFiles {
     pub failures_csv: PathBuf,
     /// [`LATENCY_HLOG`].
     pub latency_hlog: PathBuf,
+    /// [`RUN_REPORT_HTML`].
+    pub report_html: PathBuf,
 }
 
 impl WrittenFiles {
     /// Every path, in the order written.
-    pub fn paths(&self) -> [&Path; 6] {
+    pub fn paths(&self) -> [&Path; 7] {
         [
             &self.summary_json,
             &self.summary_txt,
@@ -57,6 +62,7 @@ impl WrittenFiles {
             &self.timeline_csv,
             &self.failures_csv,
             &self.latency_hlog,
+            &self.report_html,
         ]
     }
 }
@@ -79,6 +85,7 @@ pub fn write_run(
         timeline_csv: dir.join(TIMELINE_CSV),
         failures_csv: dir.join(FAILURES_CSV),
         latency_hlog: dir.join(LATENCY_HLOG),
+        report_html: dir.join(RUN_REPORT_HTML),
     };
     write_atomic(&files.summary_json, |w| Ok(write_json(w, summary)?))?;
     write_atomic(&files.summary_txt, |w| {
@@ -95,6 +102,9 @@ pub fn write_run(
             ))
         })?;
         Ok(write_hlog(w, started, hlog)?)
+    })?;
+    write_atomic(&files.report_html, |w| {
+        Ok(w.write_all(run_page(summary, hlog).as_bytes())?)
     })?;
     Ok(files)
 }
@@ -214,6 +224,7 @@ mod tests {
                 FAILURES_CSV,
                 LATENCY_HLOG,
                 LEVELS_CSV,
+                RUN_REPORT_HTML,
                 SUMMARY_JSON,
                 SUMMARY_TXT,
                 TIMELINE_CSV
@@ -237,6 +248,8 @@ mod tests {
             .filter(|e| matches!(e, Ok(LogEntry::Interval(_))))
             .count();
         assert_eq!(intervals, fixture::hlog().len());
+        let html = fs::read_to_string(&files.report_html).unwrap();
+        assert_eq!(html, run_page(&s, &fixture::hlog()));
     }
 
     #[test]
@@ -247,7 +260,7 @@ mod tests {
         s.seed = 7;
         let files = write_run(dir.path(), &s, &[]).unwrap();
         assert_eq!(RunSummary::load(&files.summary_json).unwrap().seed, 7);
-        assert_eq!(names(dir.path()).len(), 6);
+        assert_eq!(names(dir.path()).len(), 7);
     }
 
     #[test]
@@ -266,7 +279,7 @@ mod tests {
         assert!(msg.contains("does not decode"), "{msg}");
         // The log was half written when the bad entry came up; none of that reached the old file.
         assert_eq!(fs::read(&files.latency_hlog).unwrap(), before);
-        assert_eq!(names(dir.path()).len(), 6, "temporary removed");
+        assert_eq!(names(dir.path()).len(), 7, "temporary removed");
     }
 
     #[test]

@@ -4,10 +4,10 @@
 
 use std::collections::VecDeque;
 
-use super::bracket::BracketView;
 use super::leader::{Ranker, default_ranker};
 use crate::metrics::snapshot::SNAPSHOT_HISTORY;
 use crate::metrics::{Op, Snapshot};
+use crate::view::bracket::BracketView;
 
 /// The three views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

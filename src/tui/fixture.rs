@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::app::App;
-use super::bracket::{BracketView, MatchState, MatchView, RoundView, StandingRow};
 use crate::base::summary::{LevelRow, RequestTotals, TimelineRow};
 use crate::metrics::snapshot::{GeneratorSnapshot, OpStat, Percentiles, TeamSnapshot};
 use crate::metrics::{FailureKind, GaugeValues, Op, Snapshot};
+use crate::view::bracket::{BracketView, MatchState, MatchView, RoundView, StandingRow};
 
 /// Seconds per level of the fixture's ramp (the competition's 30 s).
 const LEVEL_SECS: u32 = 30;
@@ -372,5 +372,5 @@ pub fn double_elimination() -> BracketView {
         bracket.record(&next.id, result).expect("a ready match");
     }
     let playing = bracket.next_matches().remove(0).id;
-    super::bracket_view("KTB 2024 final", &bracket, Some(&playing))
+    crate::view::bracket::bracket_view("KTB 2024 final", &bracket, Some(&playing))
 }

@@ -11,14 +11,11 @@
 //! - [`ui`]: `impl Widget for &App`: the run, match and bracket views.
 //! - [`leader`]: the live-leader rule of the match view, behind a swappable
 //!   [`Ranker`](leader::Ranker).
-//! - [`bracket`]: the bracket view-model the `bracket` command fills, and
-//!   [`bracket_build`]: how a [`Bracket`](crate::score::Bracket)'s state becomes that view-model.
+//! - The bracket view draws [`crate::view::bracket`], the view-model the report pages draw too.
 //! - [`format`](mod@format): thousands separators, latencies, clocks, text sparklines.
 //! - [`terminal`]: [`run`], the loop that owns the terminal and restores it on every way out.
 
 pub mod app;
-pub mod bracket;
-pub mod bracket_build;
 pub mod event;
 pub mod format;
 pub mod leader;
@@ -31,6 +28,4 @@ mod fixture;
 mod tests;
 
 pub use app::{App, View};
-pub use bracket::{BracketView, MatchState, MatchView, RoundView, StandingRow};
-pub use bracket_build::bracket_view;
 pub use terminal::{TuiOptions, run};

@@ -30,11 +30,11 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::app::App;
-use super::bracket::BracketView;
 use super::event::{Action, handle_key};
 use super::leader::{Ranker, default_ranker};
 use crate::engine::StopControl;
 use crate::metrics::Snapshot;
+use crate::view::bracket::BracketView;
 
 /// Time between frames: at most 10 a second. Snapshots come every 250 ms, so this shows each one
 /// promptly without drawing more often than a person can read.

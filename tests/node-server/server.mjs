@@ -7,7 +7,7 @@
 //
 //   node server.mjs [--port 0] [--host 127.0.0.1] [--drop P] [--dup P] [--delay-ms N]
 //                   [--delay-share P] [--jitter-ms N] [--drop-reads P] [--drop-reactions P]
-//                   [--health-status N] [--health-body TEXT]
+//                   [--health-status N] [--health-body TEXT] [--hostile]
 //
 //   --drop P            each delivery of a chat message to a member other than the sender is skipped
 //                       with probability P
@@ -20,6 +20,8 @@
 //                       with probability P
 //   --health-status N   answer GET /health with this status and --health-body as text/html
 //   --health-body TEXT  ... (either flag makes /health answer like another service would)
+//   --hostile           every request after login answers 500 with markup in its message (an
+//                       <img onerror>, a <script>), as a server trying to run code in a report would
 //
 // `GET /faults` answers what was injected so far: {dropped, duplicated, delayed, droppedReads,
 // droppedReactions}, each a count of (event, member) deliveries.
@@ -46,6 +48,9 @@ const DROP_READS = Number(opt('drop-reads', '0'));
 const DROP_REACTIONS = Number(opt('drop-reactions', '0'));
 const HEALTH_STATUS = Number(opt('health-status', '200'));
 const HEALTH_BODY = opt('health-body', '');
+const HOSTILE = args.includes('--hostile');
+const HOSTILE_MESSAGE =
+  '<img src=x onerror="document.body.dataset.pwned=1"><script>document.title="pwned"</script><b id=injected>bold</b>';
 const faults = { dropped: 0, duplicated: 0, delayed: 0, droppedReads: 0, droppedReactions: 0 };
 
 const id = () => crypto.randomBytes(12).toString('hex');
@@ -149,6 +154,7 @@ const server = http.createServer(async (req, res) => {
   }
   const user = authUser(req);
   if (!user) return send(res, 401, { success: false, message: 'unauthorized' });
+  if (HOSTILE) return send(res, 500, { success: false, message: HOSTILE_MESSAGE });
   if (req.method === 'GET' && path === '/api/rooms') {
     const pageSize = Math.min(Number(url.searchParams.get('pageSize') || 10), 50);
     const page = Number(url.searchParams.get('page') || 0);

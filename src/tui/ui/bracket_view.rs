@@ -9,9 +9,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget};
 
 use super::{ACCENT, OK, WARN, figure, panel, waiting};
 use crate::tui::app::App;
-use crate::tui::bracket::{BracketView, MatchState, MatchView};
 use crate::tui::format;
 use crate::tui::leader::{held, leader};
+use crate::view::bracket::{BracketView, MatchState, MatchView};
 
 /// Width of the connector lines between two rounds.
 const GAP: u16 = 4;

@@ -1,10 +1,10 @@
-//! What the scoreboard's bracket view shows of a [`Bracket`]: rounds of matches with their teams and
+//! What a bracket view shows of a [`Bracket`]: rounds of matches with their teams and
 //! results, the match in play, and the standings, as a [`BracketView`]. The scoreboard draws what it
 //! is given; this is where the bracket's state is put into its words.
 
-use super::format::int;
-use super::{BracketView, MatchState, MatchView, RoundView, StandingRow};
+use super::bracket::{BracketView, MatchState, MatchView, RoundView, StandingRow};
 use crate::score::bracket::{Source, Stage};
+use crate::score::words::int;
 use crate::score::{Bracket, MatchId, MatchStatus, Outcome};
 
 /// The view of `bracket` with `playing` marked as the match in play.

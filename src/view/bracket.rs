@@ -1,8 +1,10 @@
 //! What the bracket view shows: rounds of matches (teams, result or "playing") and standings.
 //!
-//! A plain view-model, filled by whoever plays the bracket (the `bracket` command, from the scoring
-//! module's bracket state) and published to the scoreboard on a `watch` channel. The scoreboard never
-//! computes results itself; it draws what it is given.
+//! A plain view-model, built from the scoring module's bracket state by [`bracket_view`] (whoever
+//! plays the bracket publishes it to the scoreboard on a `watch` channel; the report pages draw it
+//! too). Neither computes results itself; they draw what they are given.
+
+pub use super::build::bracket_view;
 
 /// The whole bracket as the scoreboard draws it.
 #[derive(Debug, Clone, Default, PartialEq)]
