@@ -18,7 +18,8 @@
 //!
 //! This file holds [`Overload`], which ties them together: admission (shed by level, then the
 //! bulkhead), the degradations of the current level, hot-room decisions (which push to thin, what
-//! is owed and due) and config changes; `tasks` runs the rest beside the server. Reads on the hot path are lock-free (`arc-swap` for the config, atomics for the level).
+//! is owed and due) and config changes; `tasks` runs the rest beside the server. Reads on the hot
+//! path are lock-free (`arc-swap` for the config, atomics for the level).
 //!
 //! It decides and never sends: it imports no gateway type and encodes no frame. The gateway asks
 //! ([`Overload::thins`], [`Overload::thin`], [`Overload::owed_due`]) and carries the answer out.
