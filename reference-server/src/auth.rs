@@ -2,7 +2,7 @@
 //! REST call and every socket CONNECT goes through ([`Auth::authenticate`]).
 //!
 //! Not here: who may do what to a room or file (the handlers decide), and kicking the old socket on a
-//! new login (the gateway does, when the login handler asks it to).
+//! new login (the gateway does, when the login handler asks it to; [`SessionEnd`] says why).
 
 use std::time::Duration;
 
@@ -12,8 +12,55 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use protocol::token::{Claims, ClaimsUser, TOKEN_TTL_SECS};
 
-use crate::config::KdfParams;
 use crate::store::{ChatStore, StoreError, UserRecord, hex};
+
+/// Argon2id cost of password hashing.
+///
+/// The default (19 MiB, 2 passes) is OWASP's recommended minimum for argon2id. Measured on the 2-core
+/// development box with `cargo run --release -p reference-server --example kdf_cost`: 15.5 ms per
+/// hash, 62 hashes/s with both cores busy (the original's bcrypt cost 10 was slower still). Every
+/// register and every login costs one hash, so this caps sign-ups + logins at ~60/s and takes CPU
+/// from chat while it does; for load tests that sign users up fast, 4096 KiB × 1 pass gives 1.6 ms
+/// and ~675 hashes/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory per hash in KiB (at least 8).
+    pub memory_kib: u32,
+    /// Passes over the memory (at least 1).
+    pub iterations: u32,
+}
+
+impl Default for KdfParams {
+    fn default() -> Self {
+        KdfParams {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
+    }
+}
+
+impl KdfParams {
+    /// The cheapest cost argon2 allows: for tests only.
+    pub const MINIMAL: KdfParams = KdfParams {
+        memory_kib: 8,
+        iterations: 1,
+    };
+}
+
+/// Why a user's session, and with it the user's socket, is ended from outside that socket (a
+/// REST login or logout, here or on another instance).
+#[derive(Debug, Clone)]
+pub enum SessionEnd {
+    /// The user logged in again elsewhere.
+    DuplicateLogin {
+        /// User agent of the new login.
+        device_info: String,
+        /// Address of the new login.
+        ip_address: String,
+    },
+    /// The user logged out.
+    Logout,
+}
 
 /// Why credentials were refused. The messages are the original service's, so clients that match on
 /// them (its frontend shows them) keep working.

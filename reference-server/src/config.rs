@@ -9,42 +9,15 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::KdfParams;
 use crate::blob::s3::S3Settings;
+use crate::gateway::GatewaySettings;
 use crate::overload::{OverloadConfig, OverloadSettings};
-use crate::store::redis::RedisTarget;
+use crate::store::redis::{RedisSettings, RedisTarget};
 
-/// Argon2id cost of password hashing.
-///
-/// The default (19 MiB, 2 passes) is OWASP's recommended minimum for argon2id. Measured on the 2-core
-/// development box with `cargo run --release -p reference-server --example kdf_cost`: 15.5 ms per
-/// hash, 62 hashes/s with both cores busy (the original's bcrypt cost 10 was slower still). Every
-/// register and every login costs one hash, so this caps sign-ups + logins at ~60/s and takes CPU
-/// from chat while it does; for load tests that sign users up fast, 4096 KiB × 1 pass gives 1.6 ms
-/// and ~675 hashes/s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KdfParams {
-    /// Memory per hash in KiB (at least 8).
-    pub memory_kib: u32,
-    /// Passes over the memory (at least 1).
-    pub iterations: u32,
-}
-
-impl Default for KdfParams {
-    fn default() -> Self {
-        KdfParams {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
-    }
-}
-
-impl KdfParams {
-    /// The cheapest cost argon2 allows: for tests only.
-    pub const MINIMAL: KdfParams = KdfParams {
-        memory_kib: 8,
-        iterations: 1,
-    };
-}
+/// Where uploads go by default: under `data/`, the one directory of the working directory the server
+/// writes to (git-ignored), rather than a loose `uploads/` beside the sources.
+pub const DEFAULT_FILES_DIR: &str = "data/uploads";
 
 /// Everything the server needs to run, already validated.
 #[derive(Debug, Clone)]
@@ -117,28 +90,6 @@ impl StoreConfig {
     }
 }
 
-/// Settings of the Redis store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisSettings {
-    /// Prefix of every key and channel (several deployments can share one Redis).
-    pub prefix: String,
-    /// Replicas that must hold a room event before it is published (Redis `WAIT`), so a failover
-    /// never takes back a message a client saw. `None`: 1 on a cluster, 0 on a standalone server.
-    pub replica_acks: Option<u32>,
-    /// Connect and reply timeout: requests fail this fast while Redis is away.
-    pub timeout: Duration,
-}
-
-impl Default for RedisSettings {
-    fn default() -> Self {
-        RedisSettings {
-            prefix: "chat".into(),
-            replica_acks: None,
-            timeout: Duration::from_millis(1000),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -149,7 +100,7 @@ impl Default for ServerConfig {
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
             ai_chunk_delay: Duration::from_millis(50),
-            files_dir: PathBuf::from("uploads"),
+            files_dir: PathBuf::from(DEFAULT_FILES_DIR),
             max_connections: 10_000,
             outbound_queue: 8192,
             shutdown_deadline: Duration::from_secs(10),
@@ -158,6 +109,18 @@ impl Default for ServerConfig {
             redis: RedisSettings::default(),
             s3: None,
             overload: OverloadSettings::default(),
+        }
+    }
+}
+
+impl From<&ServerConfig> for GatewaySettings {
+    fn from(config: &ServerConfig) -> Self {
+        GatewaySettings {
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_payload: config.max_payload,
+            outbound_queue: config.outbound_queue,
+            ai_chunk_delay: config.ai_chunk_delay,
         }
     }
 }
@@ -320,7 +283,7 @@ pub struct Args {
         long,
         alias = "files-dir",
         env = "CHAT_FILES",
-        default_value = "uploads"
+        default_value = DEFAULT_FILES_DIR
     )]
     pub files: String,
     /// S3 endpoint, for S3-compatible services (e.g. http://127.0.0.1:9000); unset for AWS.
@@ -429,7 +392,7 @@ impl Args {
             access_key_id: self.s3_access_key_id.clone(),
             secret_access_key: self.s3_secret_access_key.clone(),
         };
-        Ok((PathBuf::from("uploads"), Some(s3)))
+        Ok((PathBuf::from(DEFAULT_FILES_DIR), Some(s3)))
     }
 
     /// Resolves the flags into a validated config.

@@ -1,6 +1,6 @@
 //! The reference chat server: the competition's chat protocol (REST + Socket.IO v4, see
-//! `PROTOCOL.md`) served well enough for the original web frontend and the real `socket.io-client`, as
-//! the system under test for stampede's demos, tests and benchmarks.
+//! `docs/protocol.md`) served well enough for the original web frontend and the real
+//! `socket.io-client`, as the system under test for stampede's demos, tests and benchmarks.
 //!
 //! Run it in-process with [`start`] (tests and `stampede demo` bind `127.0.0.1:0`), or as the
 //! `reference-server` binary. [`app`] builds the router alone, for handler tests without a socket.
@@ -13,13 +13,14 @@
 //!   implementation.
 //! - [`auth`]: password hashing, tokens, the one authentication check.
 //! - [`api`]: REST handlers.
-//! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out, chat events.
-//! - [`fanout`]: room events across instances over Redis pub/sub, in order, exactly once.
+//! - [`gateway`]: the Socket.IO server — Engine.IO transports, rooms, fan-out (here and, over
+//!   Redis, across instances), chat events.
 //! - [`ai`]: the deterministic AI bot.
 //! - [`overload`]: overload control — request classification, load levels, bulkheads, hot rooms,
 //!   live configuration, `/metrics` and `/admin/overload`.
 //! - [`views`]: store records → wire DTOs.
 //! - [`error`], [`peer`]: REST errors; who is on the other end of a request.
+//! - [`frame`]: the encoded event frame every layer that moves events shares.
 
 pub mod ai;
 pub mod api;
@@ -27,7 +28,7 @@ pub mod auth;
 pub mod blob;
 pub mod config;
 pub mod error;
-pub mod fanout;
+pub mod frame;
 pub mod gateway;
 pub mod overload;
 pub mod peer;
@@ -44,16 +45,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::rate_limit::RateLimiter;
 use crate::auth::Auth;
+pub use crate::auth::KdfParams;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
 use crate::blob::s3::S3BlobStore;
-pub use crate::config::{KdfParams, ServerConfig, StoreConfig};
-use crate::fanout::Bus;
+pub use crate::config::{ServerConfig, StoreConfig};
+use crate::gateway::bus::{Bus, Local};
 use crate::gateway::{Gateway, GatewaySettings};
 use crate::overload::Overload;
 use crate::store::ChatStore;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisOptions, RedisStore, Timeouts};
+use crate::store::redis::RedisStore;
 
 /// Everything a handler or socket task needs; cheap to clone.
 #[derive(Clone)]
@@ -144,7 +146,7 @@ impl AppState {
             .room_list_rate_limit
             .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
         let overload = Arc::new(Overload::new(&config.overload));
-        gateway.attach_push_gate(Arc::clone(&overload) as _);
+        gateway.attach_overload(Arc::clone(&overload));
         Ok(AppState {
             config: Arc::new(config),
             store,
@@ -161,7 +163,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let socket = get(gateway::engine::get).post(gateway::engine::post);
     api::router(&state)
-        .merge(overload::admin::router())
+        .merge(api::admin::router())
         .route(protocol::SOCKET_PATH, socket.clone())
         .route("/socket.io", socket)
         .layer(tower_http::cors::CorsLayer::very_permissive())
@@ -216,18 +218,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 url: url.clone(),
                 reason: e.to_string(),
             };
-            let options = RedisOptions {
-                prefix: config.redis.prefix.clone(),
-                timeouts: Timeouts {
-                    connect: config.redis.timeout,
-                    response: config.redis.timeout,
-                },
-                replica_acks: config
-                    .redis
-                    .replica_acks
-                    .unwrap_or(u32::from(target.is_cluster())),
-                ..RedisOptions::default()
-            };
+            let options = config.redis.options(&target);
             let (pushes, inbox) = tokio::sync::mpsc::unbounded_channel();
             let store = RedisStore::connect(target, options, pushes)
                 .await
@@ -236,7 +227,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             let store = Arc::new(store);
             let state = AppState::new(config, Arc::clone(&store) as _, blobs)?;
             let stop = state.gateway.shutdown_token().clone();
-            let bus = Bus::start(store, inbox, &state.gateway, stop)
+            let local: std::sync::Weak<dyn Local> = Arc::downgrade(&state.gateway) as _;
+            let bus = Bus::start(store, inbox, local, stop)
                 .await
                 .map_err(|e| failed(&e))?;
             state.gateway.attach_bus(bus);
@@ -247,7 +239,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
 /// Starts the server around an already wired state (other stores, shared test fixtures).
 pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
-    overload::start(&state).await?;
+    let (tracker, stop) = (
+        state.gateway.tracker(),
+        state.gateway.shutdown_token().clone(),
+    );
+    overload::start(
+        &state.overload,
+        &state.config.overload,
+        &state.config.redis.prefix,
+        tracker,
+        &stop,
+    )
+    .await?;
+    tracker.spawn(gateway::push::flush_owed(
+        Arc::clone(&state.gateway),
+        Arc::clone(&state.overload),
+        stop,
+    ));
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

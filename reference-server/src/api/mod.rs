@@ -9,7 +9,11 @@
 //! - [`users`]: profile, profile image, and serving profile images.
 //! - [`upload`]: the multipart → blob store path shared by file and profile image uploads.
 //! - [`rate_limit`]: the optional per-IP limit of the room list.
+//! - [`admission`]: overload control's route layer and the REST look of its refusals.
+//! - [`admin`]: `/admin/overload` (live overload config) and `/metrics`.
 
+pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod extract;
 pub mod files;
@@ -29,8 +33,9 @@ use protocol::rest::HealthResponse;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::overload::{self, RequestKind, Route};
+use crate::overload::RequestKind;
 use crate::store::UnixMillis;
+use admission::Route;
 
 /// Largest JSON body accepted (the original's `express.json()` default: 100 kB).
 pub const JSON_BODY_LIMIT: usize = 100 * 1024;
@@ -56,7 +61,7 @@ fn login(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<AppSta
 fn tagged(state: &AppState, tag: Route, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.layer(middleware::from_fn_with_state(
         (Arc::clone(&state.overload), tag),
-        overload::track,
+        admission::track,
     ))
 }
 

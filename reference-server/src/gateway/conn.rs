@@ -9,13 +9,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::ws::{Utf8Bytes, WebSocket};
+use axum::extract::ws::WebSocket;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// One encoded Engine.IO text frame. Cloning shares the bytes, so a broadcast encodes once and every
-/// recipient's queue holds a reference-counted pointer.
-pub type Frame = Utf8Bytes;
+pub use crate::frame::Frame;
 
 /// Why a connection ended, in Socket.IO's words where Socket.IO has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

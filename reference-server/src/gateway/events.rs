@@ -504,10 +504,9 @@ pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, que
         // ends with aiMessageComplete or aiMessageError, which are not thinned.
         if let Some(frame) = super::encode(name::AI_MESSAGE_CHUNK, Some(&event)) {
             emit_or_log(
-                state
-                    .overload
+                gateway
                     .push(
-                        gateway,
+                        &state.overload,
                         room,
                         PushClass::AiChunks,
                         Push::Transient(frame),
@@ -650,9 +649,9 @@ async fn mark_read(
         )
         .await?;
     state
-        .overload
+        .gateway
         .push(
-            &state.gateway,
+            &state.overload,
             &request.room_id,
             PushClass::Receipts,
             Push::Receipt {
@@ -699,9 +698,9 @@ async fn react(
     // latest one within `hot.converge_within`. The reactor always gets it (it waits for it).
     if let Some(frame) = super::encode(name::MESSAGE_REACTION_UPDATE, Some(&update)) {
         state
-            .overload
+            .gateway
             .push(
-                &state.gateway,
+                &state.overload,
                 &message.room,
                 PushClass::Reactions,
                 Push::State {
@@ -786,9 +785,9 @@ async fn push_participants<T: serde::Serialize>(
         return Ok(());
     };
     state
-        .overload
+        .gateway
         .push(
-            &state.gateway,
+            &state.overload,
             room,
             PushClass::Participants,
             Push::State {

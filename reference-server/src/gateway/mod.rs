@@ -4,20 +4,25 @@
 //! hooks are ours to decide (ARCHITECTURE-server.md has the measurements).
 //!
 //! # Layout
+//! - [`bus`]: room events across instances over Redis pub/sub, in order, exactly once.
 //! - [`conn`]: the shared handle of one session — bounded outbound queue, close signal.
 //! - [`engine`]: the HTTP side of `/socket.io/`: handshakes, polling GET/POST, websocket upgrades and
 //!   the upgrade probe.
 //! - [`session`](mod@session): the one task per connection — heartbeat, decoding, CONNECT
 //!   authentication, dispatch, and cleanup on disconnect.
 //! - [`events`]: the chat events (`joinRoom`, `chatMessage`, …) and the AI reply stream.
+//! - [`push`]: recoverable pushes, delivered as overload control decides (thinned in hot rooms,
+//!   owed pushes flushed when due).
 //!
 //! [`Gateway`] (here) is the registry those parts share: live sessions by sid, the one connected
 //! session per user, room membership, running AI streams. Locks on it are held only for map updates,
 //! never across an `.await`.
 
+pub mod bus;
 pub mod conn;
 pub mod engine;
 pub mod events;
+pub mod push;
 pub mod session;
 
 use std::collections::HashMap;
@@ -31,9 +36,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::ServerConfig;
-use crate::fanout::Bus;
+use crate::auth::SessionEnd;
+use crate::overload::Overload;
 use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
+use bus::Bus;
 pub use conn::{Conn, DisconnectReason, Frame};
 
 /// How long a new login or CONNECT waits for the replaced socket to finish its cleanup.
@@ -54,18 +60,6 @@ pub struct GatewaySettings {
     pub ai_chunk_delay: Duration,
 }
 
-impl From<&ServerConfig> for GatewaySettings {
-    fn from(config: &ServerConfig) -> Self {
-        GatewaySettings {
-            ping_interval: config.ping_interval,
-            ping_timeout: config.ping_timeout,
-            max_payload: config.max_payload,
-            outbound_queue: config.outbound_queue,
-            ai_chunk_delay: config.ai_chunk_delay,
-        }
-    }
-}
-
 #[derive(Default)]
 struct Registry {
     /// Every live session, by Engine.IO sid.
@@ -74,20 +68,6 @@ struct Registry {
     users: HashMap<Id, Arc<Conn>>,
     /// Room id → members by sid. A session is in at most one room (the original's rule).
     rooms: HashMap<Id, HashMap<Arc<str>, Arc<Conn>>>,
-}
-
-/// Why a user's socket is being ended from outside (a REST call).
-#[derive(Debug, Clone)]
-pub enum SessionEnd {
-    /// The user logged in again elsewhere.
-    DuplicateLogin {
-        /// User agent of the new login.
-        device_info: String,
-        /// Address of the new login.
-        ip_address: String,
-    },
-    /// The user logged out.
-    Logout,
 }
 
 /// Registry of connections, rooms and AI streams; the one fan-out point.
@@ -100,23 +80,8 @@ pub struct Gateway {
     streams: Mutex<HashMap<Id, Vec<ActiveStream>>>,
     /// Cross-instance fan-out, when the store is shared (Redis); without it delivery is local.
     bus: OnceLock<Arc<Bus>>,
-    /// Delivers tagged events from the bus (recoverable pushes, thinned in hot rooms).
-    push_gate: OnceLock<Arc<dyn PushGate>>,
-}
-
-/// Delivers a tagged room event that came over the bus to this instance's members. Overload control
-/// is one: it thins recoverable pushes in hot rooms, per instance, for its own members.
-pub trait PushGate: Send + Sync {
-    /// Delivers `frame` to this instance's members of `room` except `except`; `tag` is what the
-    /// publisher attached.
-    fn deliver(
-        &self,
-        gateway: &Gateway,
-        room: &str,
-        frame: &Frame,
-        except: Option<&str>,
-        tag: &str,
-    );
+    /// Overload control, which thins tagged events from the bus (recoverable pushes in hot rooms).
+    overload: OnceLock<Arc<Overload>>,
 }
 
 impl Gateway {
@@ -130,17 +95,17 @@ impl Gateway {
             registry: RwLock::default(),
             streams: Mutex::default(),
             bus: OnceLock::new(),
-            push_gate: OnceLock::new(),
+            overload: OnceLock::new(),
         }
     }
 
-    /// Hands tagged events from the bus to `gate` from now on (set once, at start).
-    pub fn attach_push_gate(&self, gate: Arc<dyn PushGate>) {
-        let _ = self.push_gate.set(gate);
+    /// Thins tagged events from the bus with `overload` from now on (set once, at start).
+    pub fn attach_overload(&self, overload: Arc<Overload>) {
+        let _ = self.overload.set(overload);
     }
 
-    /// Delivers a room event from the bus: tagged ones through the [`PushGate`], the others to
-    /// every local member.
+    /// Delivers a room event from the bus: tagged ones (recoverable pushes) thinned by overload
+    /// control, the others to every local member.
     pub(crate) fn deliver_from_bus(
         &self,
         room: &str,
@@ -148,8 +113,8 @@ impl Gateway {
         except: Option<&str>,
         tag: Option<&str>,
     ) {
-        match (tag, self.push_gate.get()) {
-            (Some(tag), Some(gate)) => gate.deliver(self, room, frame, except, tag),
+        match (tag, self.overload.get()) {
+            (Some(tag), Some(overload)) => self.deliver_tagged(overload, room, frame, except, tag),
             _ => self.deliver_local(room, frame, except),
         }
     }
@@ -469,6 +434,22 @@ impl Gateway {
     /// Resolves when every session and AI stream task has finished (after [`begin_shutdown`](Self::begin_shutdown)).
     pub async fn wait_idle(&self) {
         self.tracker.wait().await;
+    }
+}
+
+/// The bus hands this instance's share of every room event, and other instances' session ends, to
+/// the registry.
+impl bus::Local for Gateway {
+    fn deliver(&self, room: &str, frame: &Frame, except: Option<&str>, tag: Option<&str>) {
+        self.deliver_from_bus(room, frame, except, tag);
+    }
+
+    fn end_socket(&self, sid: &str, why: SessionEnd) {
+        self.kick_sid(sid, why);
+    }
+
+    fn has_members(&self, room: &str) -> bool {
+        self.room_size(room) > 0
     }
 }
 

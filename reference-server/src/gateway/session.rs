@@ -20,9 +20,10 @@ use tokio::time::{Instant, sleep_until};
 
 use super::conn::{Conn, DisconnectReason, Frame};
 use super::events::{self, EventError, SocketState};
-use super::{SessionEnd, kick};
+use super::kick;
 use crate::AppState;
 use crate::auth::AuthError;
+use crate::auth::SessionEnd;
 use crate::overload::RequestKind;
 use crate::peer::Peer;
 

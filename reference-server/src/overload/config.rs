@@ -2,7 +2,7 @@
 //! while the server runs. This module owns the format (serde), the defaults and their reasons, and
 //! validation with messages that name the field and what is allowed; it does not own where a config
 //! comes from (file, admin endpoint, other instances: [`watch`](super::watch),
-//! [`admin`](super::admin), [`coord`](super::coord)) nor how it is applied ([`Overload`](super::Overload)).
+//! [`admin`](crate::api::admin), [`coord`](super::coord)) nor how it is applied ([`Overload`](super::Overload)).
 //!
 //! A config is applied whole or not at all: [`OverloadConfig::parse`] and [`OverloadConfig::validate`]
 //! run before anything changes, so a bad document leaves the running revision in place.
@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::RequestKind;
+use super::kind::RequestKind;
 
 /// The whole overload configuration. Every field has a default, so a file names only what it changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

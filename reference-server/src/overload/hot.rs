@@ -44,7 +44,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use super::config::HotConfig;
-use crate::gateway::Frame;
+use crate::frame::Frame;
 use crate::store::Id;
 
 /// A token bucket with the clock passed in.

@@ -1,6 +1,7 @@
 //! Overload control: the server degrades on purpose instead of falling over. Every unit of work is
-//! classified ([`RequestKind`]: REST routes by [`track`], socket events in the gateway's dispatch, AI
-//! streams while they run) and admitted by [`Overload::enter`], the one admission point.
+//! classified ([`RequestKind`]: REST routes by the API's `track` layer, socket events in the
+//! gateway's dispatch, AI streams while they run) and admitted by [`Overload::enter`], the one
+//! admission point.
 //!
 //! The layers, each in its own module and each testable without a server:
 //! - [`config`]: the live [`OverloadConfig`] (TOML, validated, revisioned).
@@ -9,21 +10,28 @@
 //! - [`hot`]: token bucket per room → hot rooms; probabilistic thinning of recoverable pushes with a
 //!   guaranteed minimum and convergence (LINE OpenChat).
 //! - [`coord`]: agreement between instances on hot rooms and config (local, or Redis).
-//! - [`watch`]: the watched config file; [`admin`]: the authenticated admin endpoint and `/metrics`;
-//!   [`metrics`]: the Prometheus text.
+//! - [`kind`]: the kinds of work, refusal reasons and refusals every layer above speaks of.
+//! - [`watch`]: the watched config file; [`metrics`]: the Prometheus text (served by the REST API,
+//!   with `/admin/overload`).
+//! - `tasks`: what runs beside the server ([`start`]): the level sampler and the listener for other
+//!   instances' notices.
 //!
 //! This file holds [`Overload`], which ties them together: admission (shed by level, then the
-//! bulkhead), the degradations of the current level, hot-room pushes, config changes, and the
-//! background tasks (level sampler, flush of owed pushes as they fall due, notices from other
-//! instances). Reads on the hot path are lock-free (`arc-swap` for the config, atomics for the level).
+//! bulkhead), the degradations of the current level, hot-room decisions (which push to thin, what
+//! is owed and due) and config changes; `tasks` runs the rest beside the server. Reads on the hot
+//! path are lock-free (`arc-swap` for the config, atomics for the level).
+//!
+//! It decides and never sends: it imports no gateway type and encodes no frame. The gateway asks
+//! ([`Overload::thins`], [`Overload::thin`], [`Overload::owed_due`]) and carries the answer out.
 
-pub mod admin;
 pub mod bulkhead;
 pub mod config;
 pub mod coord;
 pub mod hot;
+pub mod kind;
 pub mod levels;
 pub mod metrics;
+mod tasks;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -32,97 +40,18 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use protocol::events::{MessagesRead, name};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
-use crate::gateway::{self, Gateway};
-use crate::store::{Id, StoreError, UnixMillis};
+use crate::store::UnixMillis;
 pub use bulkhead::{Bulkhead, Refusal};
 pub use config::{ConfigError, OverloadConfig, Trigger};
 pub use coord::{Coordination, LocalCoordination, Notice, RedisCoordination};
 pub use hot::{Audience, Push, PushClass};
-use hot::{HotSet, Owed, RoomBuckets, Thinner};
+pub use hot::{Decision, Owed, OwedBatch};
+use hot::{HotSet, RoomBuckets, Thinner};
+pub use kind::{Reason, Rejection, RequestKind};
 use levels::LevelTracker;
-
-/// The kinds of work the server tells apart, each with its own bulkhead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestKind {
-    /// Register, login, logout, token checks, profile reads and updates.
-    Auth,
-    /// `GET /api/rooms`.
-    RoomList,
-    /// Creating, reading, joining and leaving rooms (REST and socket).
-    RoomOps,
-    /// Loading message history.
-    History,
-    /// Sending messages, reactions and read receipts.
-    MessageSend,
-    /// Uploads, downloads, views and deletes of files and profile images.
-    Files,
-    /// AI reply streams.
-    Ai,
-}
-
-impl RequestKind {
-    /// Every kind, in a fixed order.
-    pub const ALL: [RequestKind; 7] = [
-        RequestKind::Auth,
-        RequestKind::RoomList,
-        RequestKind::RoomOps,
-        RequestKind::History,
-        RequestKind::MessageSend,
-        RequestKind::Files,
-        RequestKind::Ai,
-    ];
-
-    /// Stable camelCase name (used in `/health` and logs).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::Auth => "auth",
-            RequestKind::RoomList => "roomList",
-            RequestKind::RoomOps => "roomOps",
-            RequestKind::History => "history",
-            RequestKind::MessageSend => "messageSend",
-            RequestKind::Files => "files",
-            RequestKind::Ai => "ai",
-        }
-    }
-
-    /// Stable snake_case name (the config file's tables and the metrics' `kind` label).
-    pub fn config_name(self) -> &'static str {
-        match self {
-            RequestKind::Auth => "auth",
-            RequestKind::RoomList => "room_list",
-            RequestKind::RoomOps => "room_ops",
-            RequestKind::History => "history",
-            RequestKind::MessageSend => "message_send",
-            RequestKind::Files => "files",
-            RequestKind::Ai => "ai",
-        }
-    }
-
-    /// The kind of a client → server socket event; `None` for events the server does not serve.
-    pub fn of_event(event: &str) -> Option<RequestKind> {
-        Some(match event {
-            name::JOIN_ROOM | name::LEAVE_ROOM => RequestKind::RoomOps,
-            name::FETCH_PREVIOUS_MESSAGES => RequestKind::History,
-            name::CHAT_MESSAGE | name::MARK_MESSAGES_AS_READ | name::MESSAGE_REACTION => {
-                RequestKind::MessageSend
-            }
-            _ => return None,
-        })
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use tasks::start;
 
 /// How the server is told about overload control at startup; part of
 /// [`ServerConfig`](crate::ServerConfig).
@@ -177,122 +106,6 @@ pub struct Live {
     /// When it was applied here.
     pub applied_at: UnixMillis,
 }
-
-/// Why a unit of work was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The kind's bulkhead and its queue were full.
-    BulkheadFull,
-    /// Waited in the bulkhead's queue for `max_wait` without a slot.
-    QueueTimeout,
-    /// The kind is shed at the current level.
-    Shed,
-    /// A background client's login at a level that refuses them.
-    Background,
-    /// The request ran past the server-side timeout.
-    Timeout,
-}
-
-impl Reason {
-    /// Every reason, in a fixed order.
-    pub const ALL: [Reason; 5] = [
-        Reason::BulkheadFull,
-        Reason::QueueTimeout,
-        Reason::Shed,
-        Reason::Background,
-        Reason::Timeout,
-    ];
-
-    /// Stable snake_case name (metrics label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::BulkheadFull => "bulkhead_full",
-            Reason::QueueTimeout => "queue_timeout",
-            Reason::Shed => "shed",
-            Reason::Background => "background",
-            Reason::Timeout => "timeout",
-        }
-    }
-}
-
-/// A refused unit of work and what to tell the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The kind refused.
-    pub kind: RequestKind,
-    /// Why.
-    pub reason: Reason,
-    /// The load level when it was refused.
-    pub level: u8,
-    /// When to retry; `None` means "do not retry".
-    pub retry_after: Option<Duration>,
-}
-
-impl Rejection {
-    /// The explanation sent to the client.
-    pub fn message(&self) -> String {
-        let what = match self.reason {
-            Reason::BulkheadFull => format!(
-                "too many {} requests in progress",
-                self.kind.config_name().replace('_', " ")
-            ),
-            Reason::QueueTimeout => format!(
-                "{} requests waited too long for a free slot",
-                self.kind.config_name().replace('_', " ")
-            ),
-            Reason::Shed => format!(
-                "{} requests are paused at load level {}",
-                self.kind.config_name().replace('_', " "),
-                self.level
-            ),
-            Reason::Background => {
-                format!("background logins are refused at load level {}", self.level)
-            }
-            Reason::Timeout => "the request took longer than the server allows right now".into(),
-        };
-        match self.retry_after {
-            Some(after) => format!(
-                "Server overloaded: {what}; retry in {} s",
-                after.as_secs().max(1)
-            ),
-            None => format!("Server overloaded: {what}; do not retry"),
-        }
-    }
-
-    /// The REST response: 503, `Retry-After` or `x-retry: no`, and a JSON body a client can read.
-    pub fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "success": false,
-            "message": self.message(),
-            "error": {"code": "OVERLOADED", "message": self.message()},
-            "retry": self.retry_after.is_some(),
-            "retryAfterMs": self.retry_after.map(|d| d.as_millis() as u64),
-            "level": self.level,
-        });
-        let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        match self.retry_after {
-            Some(after) => {
-                headers.insert(
-                    axum::http::header::RETRY_AFTER,
-                    HeaderValue::from(after.as_secs().max(1)),
-                );
-            }
-            None => {
-                headers.insert(X_RETRY, HeaderValue::from_static("no"));
-            }
-        }
-        headers.insert(X_LOAD_LEVEL, HeaderValue::from(u16::from(self.level)));
-        response
-    }
-}
-
-/// Response header: `no` when clients should not retry failed requests.
-pub const X_RETRY: HeaderName = HeaderName::from_static("x-retry");
-/// Response header: the load level.
-pub const X_LOAD_LEVEL: HeaderName = HeaderName::from_static("x-load-level");
-/// Request header a client sets to `background` when it runs in the background.
-pub const X_CLIENT_STATE: HeaderName = HeaderName::from_static("x-client-state");
 
 /// Counters exported by `/metrics`.
 #[derive(Debug, Default)]
@@ -431,7 +244,8 @@ impl Overload {
         self.live.load_full()
     }
 
-    fn enabled(&self) -> bool {
+    /// True when overload control acts (not switched off by config or `--overload off`).
+    pub fn enabled(&self) -> bool {
         self.live.load().config.enabled
     }
 
@@ -675,108 +489,63 @@ impl Overload {
             .mark(room, Instant::now() + ttl);
     }
 
-    /// Sends a recoverable push to `room`, on every instance. Each instance delivers it to its own
-    /// members through [`deliver_push`](Self::deliver_push): to all of them when the room is not hot
-    /// (or thinning is off for the class), else to the ones [`Thinner`] picks. Fails only with a
-    /// cross-instance bus, when Redis cannot take the event.
-    pub async fn push(
-        &self,
-        gateway: &Gateway,
-        room: &str,
-        class: PushClass,
-        push: Push,
-        audience: Audience<'_>,
-    ) -> Result<(), StoreError> {
-        let Some(frame) = push_frame(&push) else {
-            return Ok(());
-        };
-        let Some(bus) = gateway.bus() else {
-            self.deliver_push(gateway, room, class, push, frame, audience);
-            return Ok(());
-        };
-        let tag = PushTag::new(class, &push, audience.actor);
-        bus.publish_tagged(room, &frame, audience.except, Some(&tag.encode()))
-            .await
+    /// Whether a recoverable push of `class` to `room` is thinned now: control on, the class thinned
+    /// by the running config, and the room hot. When not, every member gets it.
+    pub fn thins(&self, room: &str, class: PushClass) -> bool {
+        let live = self.live.load();
+        live.config.enabled && class.thinned_by(&live.config.hot) && self.is_hot(room)
     }
 
-    /// Delivers a recoverable push, encoded as `frame`, to this instance's members of `room`,
-    /// thinned when the room is hot; what a member misses is owed to it `hot.converge_within` after
-    /// its first miss.
-    pub fn deliver_push(
+    /// Which of `members` (this instance's, in order) get `push` now; the others are owed it
+    /// `hot.converge_within` after their first miss. Counts both. Only for a push that
+    /// [`thins`](Self::thins).
+    pub fn thin(
         &self,
-        gateway: &Gateway,
         room: &str,
         class: PushClass,
-        push: Push,
-        frame: gateway::Frame,
+        push: &Push,
+        members: &[Arc<str>],
         audience: Audience<'_>,
-    ) {
+    ) -> Decision {
         let live = self.live.load();
-        let thin = live.config.enabled && class.thinned_by(&live.config.hot) && self.is_hot(room);
-        if !thin {
-            gateway.deliver_local(room, &frame, audience.except);
-            self.stats.pushed[class.index()]
-                .fetch_add(gateway.room_size(room) as u64, Ordering::Relaxed);
-            return;
-        }
-        let members = gateway.members(room);
-        let sids: Vec<Arc<str>> = members.iter().map(|c| Arc::clone(c.sid())).collect();
         let decision = {
             let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
             thinner.thin(
                 room,
-                &sids,
+                members,
                 audience,
-                &push,
+                push,
                 Instant::now(),
                 &live.config.hot,
             )
         };
-        // `decision.now` keeps the members' order: walk both lists once.
-        let mut chosen = decision.now.iter().peekable();
-        for conn in &members {
-            if chosen
-                .peek()
-                .is_some_and(|sid| Arc::ptr_eq(sid, conn.sid()))
-            {
-                chosen.next();
-                conn.send(frame.clone());
-            }
-        }
         self.stats.pushed[class.index()].fetch_add(decision.now.len() as u64, Ordering::Relaxed);
         self.stats.thinned[class.index()].fetch_add(decision.thinned as u64, Ordering::Relaxed);
+        decision
     }
 
-    /// Sends members of hot rooms what they are owed and is now due: each owed push encoded once,
-    /// for every member owed it that is still here. Yields between rooms' batches, so chat traffic
-    /// is not held up behind them.
-    pub async fn flush_owed(&self, gateway: &Gateway) {
-        let due = {
-            let live = self.live.load();
-            let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
-            thinner.flush(Instant::now(), &live.config.hot)
-        };
-        for batch in due {
-            let (class, frame) = match batch.owed {
-                Owed::Frame(frame) => (owed_class(&frame), Some(frame)),
-                Owed::Receipt {
-                    reader,
-                    message_ids,
-                } => (PushClass::Receipts, receipt_frame(&reader, &message_ids)),
-            };
-            let Some(frame) = frame else { continue };
-            let owed: std::collections::HashSet<Arc<str>> = batch.members.into_iter().collect();
-            let mut sent = 0;
-            // A member that left meanwhile is owed nothing here.
-            for conn in gateway.members(&batch.room) {
-                if owed.contains(conn.sid()) {
-                    conn.send(frame.clone());
-                    sent += 1;
-                }
-            }
-            self.stats.owed_sent[class.index()].fetch_add(sent, Ordering::Relaxed);
-            tokio::task::yield_now().await;
-        }
+    /// Counts `recipients` deliveries of an unthinned push of `class`.
+    pub fn count_pushed(&self, class: PushClass, recipients: u64) {
+        self.stats.pushed[class.index()].fetch_add(recipients, Ordering::Relaxed);
+    }
+
+    /// What members of hot rooms are owed and is due now, taken off the books: the caller sends it.
+    pub fn owed_due(&self) -> Vec<OwedBatch> {
+        let live = self.live.load();
+        let mut thinner = self.thinner.lock().unwrap_or_else(PoisonError::into_inner);
+        thinner.flush(Instant::now(), &live.config.hot)
+    }
+
+    /// Counts `sent` owed pushes of `class` delivered.
+    pub fn count_owed_sent(&self, class: PushClass, sent: u64) {
+        self.stats.owed_sent[class.index()].fetch_add(sent, Ordering::Relaxed);
+    }
+
+    /// How often owed pushes are checked for: a quarter of `hot.converge_within` (50 ms to 1 s), so
+    /// a push is at most that much later than its deadline.
+    pub fn owed_check_every(&self) -> Duration {
+        (self.live.load().config.hot.converge_within / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1))
     }
 
     /// Counts a chat message received and its deliveries on this instance.
@@ -920,284 +689,10 @@ impl Overload {
     }
 }
 
-/// `messagesRead {userId, messageIds}`, encoded.
-/// The frame a push sends (a receipt is encoded here).
-fn push_frame(push: &Push) -> Option<gateway::Frame> {
-    match push {
-        Push::Transient(frame) | Push::State { frame, .. } => Some(frame.clone()),
-        Push::Receipt {
-            reader,
-            message_ids,
-        } => receipt_frame(reader, message_ids),
-    }
-}
-
-/// What another instance needs, besides the frame, to thin a push for its own members: travels with
-/// the room event on the bus.
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct PushTag {
-    class: String,
-    #[serde(flatten)]
-    kind: TagKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    actor: Option<String>,
-}
-
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum TagKind {
-    Transient,
-    State { key: String },
-    Receipt { reader: Id, message_ids: Vec<Id> },
-}
-
-impl PushTag {
-    fn new(class: PushClass, push: &Push, actor: Option<&str>) -> PushTag {
-        let kind = match push {
-            Push::Transient(_) => TagKind::Transient,
-            Push::State { key, .. } => TagKind::State { key: key.clone() },
-            Push::Receipt {
-                reader,
-                message_ids,
-            } => TagKind::Receipt {
-                reader: reader.clone(),
-                message_ids: message_ids.clone(),
-            },
-        };
-        PushTag {
-            class: class.as_str().to_owned(),
-            kind,
-            actor: actor.map(str::to_owned),
-        }
-    }
-
-    fn encode(&self) -> String {
-        // A tag is plain strings: encoding cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// The class and the push again, around the frame that travelled with the tag.
-    fn decode(text: &str, frame: &gateway::Frame) -> Option<(PushClass, Push, Option<String>)> {
-        let tag: PushTag = serde_json::from_str(text).ok()?;
-        let class = PushClass::ALL
-            .into_iter()
-            .find(|c| c.as_str() == tag.class)?;
-        let push = match tag.kind {
-            TagKind::Transient => Push::Transient(frame.clone()),
-            TagKind::State { key } => Push::State {
-                key,
-                frame: frame.clone(),
-            },
-            TagKind::Receipt {
-                reader,
-                message_ids,
-            } => Push::Receipt {
-                reader,
-                message_ids,
-            },
-        };
-        Some((class, push, tag.actor))
-    }
-}
-
-/// Pushes that arrive from the bus are thinned here, for this instance's members.
-impl gateway::PushGate for Overload {
-    fn deliver(
-        &self,
-        gateway: &Gateway,
-        room: &str,
-        frame: &gateway::Frame,
-        except: Option<&str>,
-        tag: &str,
-    ) {
-        match PushTag::decode(tag, frame) {
-            Some((class, push, actor)) => self.deliver_push(
-                gateway,
-                room,
-                class,
-                push,
-                // The frame that travelled: a receipt is not encoded again here.
-                frame.clone(),
-                Audience {
-                    except,
-                    actor: actor.as_deref(),
-                },
-            ),
-            None => {
-                tracing::warn!(room, "push with an unreadable tag delivered unthinned");
-                gateway.deliver_local(room, frame, except);
-            }
-        }
-    }
-}
-
-fn receipt_frame(reader: &str, message_ids: &[Id]) -> Option<gateway::Frame> {
-    gateway::encode(
-        name::MESSAGES_READ,
-        Some(&MessagesRead {
-            user_id: reader.to_owned(),
-            message_ids: message_ids.to_vec(),
-        }),
-    )
-}
-
-/// The class of an owed state frame, from its event name (for metrics only).
-fn owed_class(frame: &gateway::Frame) -> PushClass {
-    if frame.as_str().contains(name::PARTICIPANTS_UPDATE) {
-        PushClass::Participants
-    } else {
-        PushClass::Reactions
-    }
-}
-
-/// Starts what runs beside the server: Redis coordination when configured (and the newest config
-/// other instances agreed on), the level sampler, the flush of owed pushes as they fall due, the
-/// listener for other instances' notices, and the config file watcher. They stop at shutdown.
-pub async fn start(state: &AppState) -> Result<(), coord::CoordError> {
-    let overload = &state.overload;
-    if let Some(url) = &state.config.overload.redis_url {
-        let coord = RedisCoordination::connect(url, &state.config.redis.prefix).await?;
-        if let Some((revision, toml)) = coord.latest_config().await? {
-            overload.apply_notice(revision, &toml).await;
-        }
-        overload.set_coordination(Arc::new(coord));
-    }
-    let gateway = &state.gateway;
-    let stop = gateway.shutdown_token().clone();
-    let tracker = gateway.tracker();
-    tracker.spawn(sample_levels(Arc::clone(overload), stop.clone()));
-    tracker.spawn(flush_owed(state.clone(), stop.clone()));
-    tracker.spawn(listen(Arc::clone(overload), stop.clone()));
-    if let Some(path) = &state.config.overload.file {
-        tracker.spawn(watch::watch(Arc::clone(overload), path.clone(), stop));
-    }
-    Ok(())
-}
-
-/// Samples the scheduler lag — how late this task wakes from a sleep — and feeds the level; and
-/// records the share of each interval the runtime's workers were busy.
-async fn sample_levels(overload: Arc<Overload>, stop: CancellationToken) {
-    let runtime = tokio::runtime::Handle::current().metrics();
-    let busy = || -> Duration {
-        (0..runtime.num_workers())
-            .map(|w| runtime.worker_total_busy_duration(w))
-            .sum()
-    };
-    let mut last = (Instant::now(), busy());
-    loop {
-        let every = overload.live.load().config.levels.sample_every;
-        let asked = Instant::now();
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        let now = Instant::now();
-        overload.sample(now.duration_since(asked).saturating_sub(every), now);
-        let total = busy();
-        overload.observe_busy_ratio(levels::busy_ratio(
-            total.saturating_sub(last.1),
-            now.duration_since(last.0),
-            runtime.num_workers(),
-        ));
-        last = (now, total);
-    }
-}
-
-/// Sends members of hot rooms what they are owed as it falls due: checked every quarter of
-/// `hot.converge_within` (50 ms to 1 s), so a push is at most that much later than its deadline.
-async fn flush_owed(state: AppState, stop: CancellationToken) {
-    loop {
-        let every = (state.overload.live.load().config.hot.converge_within / 4)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        state.overload.flush_owed(&state.gateway).await;
-    }
-}
-
-/// Applies other instances' notices: hot marks and config revisions. After missing notices (a slow
-/// subscriber), it resynchronizes from the newest stored config.
-async fn listen(overload: Arc<Overload>, stop: CancellationToken) {
-    let mut notices = overload.coordination().subscribe();
-    loop {
-        let notice = tokio::select! {
-            () = stop.cancelled() => return,
-            notice = notices.recv() => notice,
-        };
-        match notice {
-            Ok(Notice::Hot { room, ttl_ms }) => {
-                overload.mark_hot_locally(&room, Duration::from_millis(ttl_ms));
-            }
-            Ok(Notice::Config { revision, toml }) => overload.apply_notice(revision, &toml).await,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(
-                    missed,
-                    "overload notices missed; resynchronizing the config"
-                );
-                if let Ok(Some((revision, toml))) = overload.coordination().latest_config().await {
-                    overload.apply_notice(revision, &toml).await;
-                }
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-/// What a REST route is, for [`track`].
-#[derive(Debug, Clone, Copy)]
-pub struct Route {
-    /// Its kind.
-    pub kind: RequestKind,
-    /// True for register and login: the routes a background client may be refused.
-    pub login: bool,
-}
-
-/// Route middleware: tags the request with its kind (as a request extension), refuses background
-/// logins when the level says so, admits it through [`Overload::enter`], bounds it by the level's
-/// timeout, and labels the response with the level (and `x-retry: no` when clients should not
-/// retry).
-pub async fn track(
-    State((overload, route)): State<(Arc<Overload>, Route)>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    request.extensions_mut().insert(route.kind);
-    let background = request
-        .headers()
-        .get(X_CLIENT_STATE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"background"));
-    if route.login
-        && background
-        && let Some(refusal) = overload.refuse_background()
-    {
-        return refusal.into_response();
-    }
-    let in_flight = match overload.enter(route.kind).await {
-        Ok(in_flight) => in_flight,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let mut response = match overload.request_timeout() {
-        None => next.run(request).await,
-        Some(budget) => match tokio::time::timeout(budget, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => overload.timed_out(route.kind).into_response(),
-        },
-    };
-    drop(in_flight);
-    if overload.enabled() {
-        let headers = response.headers_mut();
-        headers.insert(X_LOAD_LEVEL, HeaderValue::from(u16::from(overload.level())));
-        if overload.no_retry() {
-            headers.insert(X_RETRY, HeaderValue::from_static("no"));
-        }
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
+    use protocol::events::name;
+
     use super::*;
 
     fn overload(config: OverloadConfig) -> Arc<Overload> {

@@ -14,6 +14,10 @@
 pub mod memory;
 pub mod redis;
 
+/// The room event log and presence on Redis, as the cross-instance bus (`gateway::bus`) reads and
+/// writes them: the store owns their keys, scripts and wire format.
+pub use redis::{Envelope, FrameTemplate, Incoming, LoggedEvent, RedisStore};
+
 use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};

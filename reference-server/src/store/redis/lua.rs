@@ -82,6 +82,11 @@ return {{ts, 0, ''}}"
 /// Runs after `WAIT`, so everything up to `committed` is on a replica: catching up to it never reads
 /// an event a failover could take back.
 ///
+/// Why the mark only grows: publishers of one room finish their `WAIT`s in any order, so a lower seq
+/// may publish after a higher one; by then the higher one's `WAIT` has covered it (replication is in
+/// order). Why one script: a subscriber that reads `committed` and then the log must not see a mark
+/// ahead of what was published, nor a publish the mark does not cover yet.
+///
 /// `KEYS`: room hash. `ARGV`: seq, publish command, channel, envelope.
 pub const PUBLISH: &str = r#"
 local c = tonumber(redis.call('HGET', KEYS[1], 'committed') or '0')
@@ -103,14 +108,17 @@ for _, e in ipairs(envs) do out[#out + 1] = e end
 return out
 "#;
 
-/// The room's last seq (where a new subscriber starts).
+/// The room's last seq (where a new subscriber starts). Read after the subscription is confirmed, so
+/// an event with a later seq reaches the subscriber live and an earlier one is already history.
 ///
 /// `KEYS`: room hash. → seq.
 pub const SEQ: &str = r#"
 return tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 "#;
 
-/// Creates a room whose only participant is its creator.
+/// Creates a room whose only participant is its creator. The counters start here (`seq` and
+/// `committed` for the event log, `joins` for join order, `last_ts` for strictly increasing message
+/// timestamps), so every later script can rely on them being present.
 ///
 /// `KEYS`: room hash, members. `ARGV`: name, creator, password hash ('' = none), created_at.
 pub const CREATE_ROOM: &str = r#"
@@ -122,6 +130,11 @@ return 1
 "#;
 
 /// Adds (`ARGV[2]` = '1') or removes a participant; returns the room.
+///
+/// Why one script: the room is checked, changed and read back in one step, so a join never revives
+/// a deleted room and the answer is the membership this change produced, not a later one. The score
+/// is a per-room join counter rather than a clock, so join order is exact even within a millisecond,
+/// and a second join keeps the first score.
 ///
 /// `KEYS`: room hash, members. `ARGV`: user, add. → `{-1}` or `{hash…, '', member…}`.
 pub const MEMBERSHIP: &str = r#"
@@ -195,6 +208,11 @@ pub fn message() -> String {
 }
 
 /// Marks messages of one room as read by one user, once each, in reading order.
+///
+/// Why one script: check-and-set per message (`HEXISTS` then `HSET`) must not interleave with the same
+/// user's other tab marking the same ids, or the reader would be counted twice; the reader's position
+/// (`HLEN` before the write) keeps readers in the order they read. Message keys share the room's
+/// hash tag, so the whole batch is on one slot.
 ///
 /// `KEYS`: room hash. `ARGV`: message key prefix, user, at, id… → newly marked count.
 pub const MARK_READ: &str = r#"

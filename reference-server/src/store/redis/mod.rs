@@ -6,37 +6,55 @@
 //! room) and the room list's sorted sets live elsewhere; they are written in an order that never
 //! exposes a half-made entity (claim the unique name first, index a room after it exists).
 //!
-//! This module also owns the room event log that [`fanout`](crate::fanout) publishes from: the log
-//! is kept on the room's slot so a message and its event are written by one script.
+//! This module also owns what instances on one Redis share besides chat state: the room event log
+//! ([`log`]), kept on the room's slot so a message and its event are written by one script, and
+//! presence ([`presence`]). The cross-instance bus (`gateway::bus`) uses them through the methods
+//! and types they export; key names, scripts and wire formats stay here.
 //!
 //! # Layout
 //! - [`conn`]: `--store` URL parsing and the connection (standalone or cluster).
 //! - [`lua`]: the scripts.
+//! - [`log`]: the room event log: append, publish, catch up; [`Envelope`].
+//! - `records`: decoding hashes and replies into the store's records; Redis errors sorted.
+//! - [`presence`]: sockets per user, running AI streams, instance control channels, and what
+//!   arrives on the pub/sub connection ([`Incoming`]).
 
 pub mod conn;
+pub mod log;
 pub mod lua;
+pub mod presence;
+mod records;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::try_join_all;
-use protocol::events::{MessageType, ReactionOp, Reactions};
+use protocol::events::{ReactionOp, Reactions};
 use protocol::rest::{RoomListQuery, RoomSortField, SortOrder};
-use redis::{AsyncCommands, PushInfo, RedisError, Script, Value};
+use redis::{AsyncCommands, Script, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
     ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
-    ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord,
-    UserUpdate, new_object_id, room_page,
+    RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
+    new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
+pub use log::{Envelope, FrameTemplate, LoggedEvent};
+pub use presence::Incoming;
+use records::{
+    corrupt, file_from, id_of_member, kind_str, message_from, pairs, reactions_from, room_from,
+    session_from, store_error, strings, user_from,
+};
+/// What the Redis connection pushes (pub/sub messages, subscription confirmations, disconnects);
+/// [`RedisStore::incoming`] says what each one means.
+pub use redis::PushInfo;
 
 /// Sessions live as long as the tokens that name them (`auth::TOKEN_TTL_SECS`).
 const SESSION_TTL_SECS: u64 = 24 * 60 * 60;
 
-/// Settings of the Redis backend.
+/// Settings of the Redis backend, resolved (see [`RedisSettings::options`]).
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
     /// Prefix of every key and channel, so several deployments (or tests) can share one Redis.
@@ -64,26 +82,64 @@ impl Default for RedisOptions {
     }
 }
 
+/// Settings of the Redis store as configured (`--redis-*`); part of [`ServerConfig`](crate::ServerConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// Prefix of every key and channel (several deployments can share one Redis).
+    pub prefix: String,
+    /// Replicas that must hold a room event before it is published (Redis `WAIT`), so a failover
+    /// never takes back a message a client saw. `None`: 1 on a cluster, 0 on a standalone server.
+    pub replica_acks: Option<u32>,
+    /// Connect and reply timeout: requests fail this fast while Redis is away.
+    pub timeout: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            prefix: "chat".into(),
+            replica_acks: None,
+            timeout: Duration::from_millis(1000),
+        }
+    }
+}
+
+impl RedisSettings {
+    /// The backend's options for a store at `target`: the same timeout for connecting and for
+    /// replies, and the replica acknowledgements a cluster needs unless told otherwise.
+    pub fn options(&self, target: &RedisTarget) -> RedisOptions {
+        RedisOptions {
+            prefix: self.prefix.clone(),
+            timeouts: Timeouts {
+                connect: self.timeout,
+                response: self.timeout,
+            },
+            replica_acks: self.replica_acks.unwrap_or(u32::from(target.is_cluster())),
+            ..RedisOptions::default()
+        }
+    }
+}
+
 /// The key scheme (documented in ARCHITECTURE-server.md).
 #[derive(Debug, Clone)]
-pub(crate) struct Keys {
+struct Keys {
     p: String,
 }
 
 impl Keys {
-    pub(crate) fn user(&self, id: &str) -> String {
+    fn user(&self, id: &str) -> String {
         format!("{}:{{u:{id}}}", self.p)
     }
     fn session(&self, user: &str) -> String {
         format!("{}:{{u:{user}}}:session", self.p)
     }
-    pub(crate) fn sockets(&self, user: &str) -> String {
+    fn sockets(&self, user: &str) -> String {
         format!("{}:{{u:{user}}}:sockets", self.p)
     }
     fn email(&self, email: &str) -> String {
         format!("{}:email:{{{email}}}", self.p)
     }
-    pub(crate) fn room(&self, id: &str) -> String {
+    fn room(&self, id: &str) -> String {
         format!("{}:{{r:{id}}}", self.p)
     }
     fn members(&self, room: &str) -> String {
@@ -98,24 +154,31 @@ impl Keys {
     fn message(&self, room: &str, id: &str) -> String {
         format!("{}:{{r:{room}}}:m:{id}", self.p)
     }
-    pub(crate) fn log(&self, room: &str) -> String {
+    fn log(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:log", self.p)
     }
-    pub(crate) fn streams(&self, room: &str) -> String {
+    fn streams(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:streams", self.p)
     }
-    pub(crate) fn channel(&self, room: &str) -> String {
+    fn channel(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:ev", self.p)
     }
     /// The room id in a channel name made by [`channel`](Self::channel).
-    pub(crate) fn room_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+    fn room_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
         channel
             .strip_prefix(&self.p)?
             .strip_prefix(":{r:")?
             .strip_suffix("}:ev")
     }
-    pub(crate) fn instance_channel(&self, instance: &str) -> String {
+    fn instance_channel(&self, instance: &str) -> String {
         format!("{}:{{i:{instance}}}:ctl", self.p)
+    }
+    /// The instance id in a channel name made by [`instance_channel`](Self::instance_channel).
+    fn instance_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel
+            .strip_prefix(&self.p)?
+            .strip_prefix(":{i:")?
+            .strip_suffix("}:ctl")
     }
     fn message_room(&self, id: &str) -> String {
         format!("{}:mroom:{{{id}}}", self.p)
@@ -205,200 +268,6 @@ pub struct RedisStore {
     scripts: Scripts,
 }
 
-/// A message event to log together with the message: the `message` frame split around its
-/// timestamp, which only the store knows once it has ordered the message.
-#[derive(Debug, Clone)]
-pub struct FrameTemplate {
-    /// Everything before the timestamp.
-    pub prefix: String,
-    /// Everything after it.
-    pub suffix: String,
-    /// Engine.IO sid that must not receive it.
-    pub except: Option<String>,
-}
-
-/// A logged room event, ready to publish.
-#[derive(Debug, Clone)]
-pub struct LoggedEvent {
-    /// Its place in the room's order.
-    pub seq: u64,
-    /// `seq \n except \n frame`.
-    pub envelope: String,
-}
-
-/// Why a [`StoreError`] is what it is.
-pub(crate) fn store_error(e: RedisError) -> StoreError {
-    if e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_cluster_error()
-        || matches!(
-            e.kind(),
-            redis::ErrorKind::Server(
-                redis::ServerErrorKind::TryAgain
-                    | redis::ServerErrorKind::ClusterDown
-                    | redis::ServerErrorKind::MasterDown
-                    | redis::ServerErrorKind::BusyLoading
-                    | redis::ServerErrorKind::ReadOnly
-            )
-        )
-    {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Backend(e.to_string())
-    }
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("corrupt {what} record in Redis"))
-}
-
-/// Flat field/value list → map.
-fn pairs(values: Vec<String>) -> HashMap<String, String> {
-    let mut map = HashMap::with_capacity(values.len() / 2);
-    let mut it = values.into_iter();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        map.insert(k, v);
-    }
-    map
-}
-
-fn strings(v: Value) -> Result<Vec<String>, StoreError> {
-    redis::from_redis_value(v).map_err(|_| corrupt("reply"))
-}
-
-fn millis(map: &HashMap<String, String>, field: &str) -> UnixMillis {
-    UnixMillis(map.get(field).and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-fn user_from(id: &str, h: HashMap<String, String>) -> Result<UserRecord, StoreError> {
-    let mut h = h;
-    let created_at = millis(&h, "at");
-    Ok(UserRecord {
-        id: id.to_owned(),
-        name: h.remove("name").ok_or_else(|| corrupt("user"))?,
-        email: h.remove("email").ok_or_else(|| corrupt("user"))?,
-        password_hash: h.remove("pw").unwrap_or_default(),
-        profile_image: h.remove("img").unwrap_or_default(),
-        created_at,
-    })
-}
-
-/// A room from the `{hash…, '', member…}` reply of the room scripts.
-fn room_from(id: &str, flat: Vec<String>) -> Result<Option<RoomRecord>, StoreError> {
-    if flat.is_empty() {
-        return Ok(None);
-    }
-    let split = flat
-        .iter()
-        .position(String::is_empty)
-        .filter(|i| i % 2 == 0)
-        .ok_or_else(|| corrupt("room"))?;
-    let mut flat = flat;
-    let participants = flat.split_off(split + 1);
-    flat.pop();
-    let mut h = pairs(flat);
-    let created_at = millis(&h, "at");
-    Ok(Some(RoomRecord {
-        id: id.to_owned(),
-        name: h.remove("name").ok_or_else(|| corrupt("room"))?,
-        creator: h.remove("creator").unwrap_or_default(),
-        password_hash: h.remove("pw"),
-        participants,
-        created_at,
-    }))
-}
-
-fn kind_str(kind: MessageType) -> &'static str {
-    match kind {
-        MessageType::Text => "text",
-        MessageType::File => "file",
-        MessageType::System => "system",
-        MessageType::Ai => "ai",
-    }
-}
-
-fn kind_from(s: &str) -> Result<MessageType, StoreError> {
-    Ok(match s {
-        "text" => MessageType::Text,
-        "file" => MessageType::File,
-        "system" => MessageType::System,
-        "ai" => MessageType::Ai,
-        _ => return Err(corrupt("message")),
-    })
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
-/// A message from `{hash, readers, reactions}`.
-fn message_from(room: &str, id: &str, parts: Vec<Value>) -> Result<MessageRecord, StoreError> {
-    let mut parts = parts.into_iter();
-    let mut h = pairs(strings(parts.next().ok_or_else(|| corrupt("message"))?)?);
-    let readers = pairs(strings(parts.next().unwrap_or(Value::Nil))?);
-    let reactions = pairs(strings(parts.next().unwrap_or(Value::Nil))?);
-    let mut readers: Vec<(u64, ReaderRecord)> = readers
-        .into_iter()
-        .filter_map(|(user, v)| {
-            let (order, at) = v.split_once(':')?;
-            Some((
-                order.parse().ok()?,
-                ReaderRecord {
-                    user,
-                    at: UnixMillis(at.parse().ok()?),
-                },
-            ))
-        })
-        .collect();
-    readers.sort_by_key(|(order, _)| *order);
-    let mentions: Vec<String> = h
-        .get("mentions")
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default();
-    Ok(MessageRecord {
-        id: id.to_owned(),
-        room: room.to_owned(),
-        kind: kind_from(h.get("kind").map(String::as_str).unwrap_or(""))?,
-        content: h.remove("content").unwrap_or_default(),
-        sender: non_empty(h.remove("sender")),
-        file: non_empty(h.remove("file")),
-        ai_type: non_empty(h.remove("ai")),
-        mentions,
-        timestamp: millis(&h, "ts"),
-        readers: readers.into_iter().map(|(_, r)| r).collect(),
-        reactions: reactions_from(reactions),
-    })
-}
-
-fn reactions_from(map: HashMap<String, String>) -> Reactions {
-    map.into_iter()
-        .map(|(emoji, users)| (emoji, users.split_whitespace().map(str::to_owned).collect()))
-        .filter(|(_, users): &(String, Vec<String>)| !users.is_empty())
-        .collect()
-}
-
-fn file_from(id: &str, h: HashMap<String, String>) -> Result<FileRecord, StoreError> {
-    let mut h = h;
-    let uploaded_at = millis(&h, "at");
-    Ok(FileRecord {
-        id: id.to_owned(),
-        filename: h.remove("filename").ok_or_else(|| corrupt("file"))?,
-        originalname: h.remove("originalname").unwrap_or_default(),
-        mimetype: h.remove("mimetype").unwrap_or_default(),
-        size: h.get("size").and_then(|s| s.parse().ok()).unwrap_or(0),
-        owner: h.remove("owner").unwrap_or_default(),
-        uploaded_at,
-        rooms: h
-            .remove("rooms")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-    })
-}
-
 impl RedisStore {
     /// Connects to `target` and checks it answers. Pub/sub pushes go to `pushes` (the fan-out reads
     /// them); pass a sender whose receiver is dropped when there is no fan-out.
@@ -437,12 +306,8 @@ impl RedisStore {
         &self.options
     }
 
-    pub(crate) fn conn(&self) -> RedisConn {
+    fn conn(&self) -> RedisConn {
         self.conn.clone()
-    }
-
-    pub(crate) fn keys(&self) -> &Keys {
-        &self.keys
     }
 
     async fn room_reply(
@@ -457,191 +322,6 @@ impl RedisStore {
             inv.arg(*a);
         }
         inv.invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)
-    }
-
-    /// Logs a room event (nothing stored besides it); `None` when the room does not exist.
-    pub(crate) async fn log_event(
-        &self,
-        room: &str,
-        except: Option<&str>,
-        frame: &str,
-    ) -> Result<Option<LoggedEvent>, StoreError> {
-        let reply: Vec<Value> = self
-            .scripts
-            .event
-            .key(self.keys.room(room))
-            .key(self.keys.log(room))
-            .arg(except.unwrap_or(""))
-            .arg(frame)
-            .arg(self.options.log_cap)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        logged(reply)
-    }
-
-    /// Stores a message and logs its `message` event in one script: the room's event order is its
-    /// history order.
-    pub(crate) async fn append_with_event(
-        &self,
-        id: Id,
-        message: NewMessage,
-        template: Option<&FrameTemplate>,
-    ) -> Result<(MessageRecord, Option<LoggedEvent>), StoreError> {
-        let room = message.room.clone();
-        // The index first: a message that exists is always findable by id. An index entry whose
-        // script then fails points at nothing, which reads as "no such message".
-        let _: () = self
-            .conn()
-            .set(self.keys.message_room(&id), &room)
-            .await
-            .map_err(store_error)?;
-        let mentions = serde_json::to_string(&message.mentions).unwrap_or_else(|_| "[]".into());
-        let mut inv = self.scripts.append.key(self.keys.room(&room));
-        inv.key(self.keys.msgs(&room))
-            .key(self.keys.message(&room, &id))
-            .key(self.keys.log(&room))
-            .arg(&id)
-            .arg(UnixMillis::now().0)
-            .arg(kind_str(message.kind))
-            .arg(&message.content)
-            .arg(message.sender.as_deref().unwrap_or(""))
-            .arg(message.file.as_deref().unwrap_or(""))
-            .arg(message.ai_type.as_deref().unwrap_or(""))
-            .arg(&mentions);
-        if let Some(t) = template {
-            inv.arg(t.except.as_deref().unwrap_or(""))
-                .arg(&t.prefix)
-                .arg(&t.suffix)
-                .arg(self.options.log_cap);
-        }
-        let reply: Vec<Value> = inv
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        let mut reply = reply.into_iter();
-        let ts: i64 = reply
-            .next()
-            .and_then(|v| redis::from_redis_value(v).ok())
-            .ok_or_else(|| corrupt("append reply"))?;
-        if ts < 0 {
-            let _: Result<(), _> = self.conn().del(self.keys.message_room(&id)).await;
-            return Err(StoreError::NotFound("room"));
-        }
-        let event = logged(reply.collect())?;
-        let record = MessageRecord {
-            id,
-            room,
-            kind: message.kind,
-            content: message.content,
-            sender: message.sender,
-            file: message.file,
-            ai_type: message.ai_type,
-            mentions: message.mentions,
-            timestamp: UnixMillis(ts),
-            readers: Vec::new(),
-            reactions: Reactions::new(),
-        };
-        Ok((record, event.filter(|e| e.seq > 0)))
-    }
-
-    /// Waits until `replica_acks` replicas hold everything written to `room`'s master so far.
-    pub(crate) async fn wait_replicas(&self, room: &str) -> Result<(), StoreError> {
-        let want = self.options.replica_acks;
-        if want == 0 {
-            return Ok(());
-        }
-        let timeout = self.options.timeouts.response.as_millis() as u64;
-        let mut cmd = redis::cmd("WAIT");
-        cmd.arg(want).arg(timeout);
-        let got: i64 = redis::from_redis_value(
-            self.conn
-                .to_master_of(&self.keys.room(room), cmd)
-                .await
-                .map_err(store_error)?,
-        )
-        .map_err(|_| corrupt("WAIT reply"))?;
-        if got < i64::from(want) {
-            return Err(StoreError::Unavailable(format!(
-                "only {got} of {want} replicas acknowledged within {timeout} ms"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Fails when `replica_acks` replicas do not acknowledge a write (a cluster without replicas, a
-    /// replica that is down): every room event would fail the same way later.
-    pub async fn check_replicas(&self) -> Result<(), StoreError> {
-        if self.options.replica_acks == 0 {
-            return Ok(());
-        }
-        let probe = format!("{}:probe", self.options.prefix);
-        let _: () = self
-            .conn()
-            .set(self.keys.room(&probe), 1)
-            .await
-            .map_err(store_error)?;
-        self.wait_replicas(&probe).await.map_err(|e| {
-            StoreError::Unavailable(format!(
-                "{e}; give every master {} replica(s) or lower --redis-replica-acks",
-                self.options.replica_acks
-            ))
-        })
-    }
-
-    /// Publishes a logged event and advances the room's committed mark.
-    pub(crate) async fn publish(&self, room: &str, event: &LoggedEvent) -> Result<(), StoreError> {
-        let _: Value = self
-            .scripts
-            .publish
-            .key(self.keys.room(room))
-            .arg(event.seq)
-            .arg(self.conn.publish_command())
-            .arg(self.keys.channel(room))
-            .arg(&event.envelope)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    /// Logged events of `room` with `from <= seq <= to` (`to` = `None`: up to the committed mark),
-    /// and the committed mark.
-    pub(crate) async fn fetch_events(
-        &self,
-        room: &str,
-        from: u64,
-        to: Option<u64>,
-    ) -> Result<(u64, Vec<String>), StoreError> {
-        let reply: Vec<Value> = self
-            .scripts
-            .fetch
-            .key(self.keys.room(room))
-            .key(self.keys.log(room))
-            .arg(from)
-            .arg(to.unwrap_or(0))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        let mut reply = reply.into_iter();
-        let committed: u64 = reply
-            .next()
-            .and_then(|v| redis::from_redis_value(v).ok())
-            .ok_or_else(|| corrupt("log reply"))?;
-        let envs = reply
-            .map(|v| redis::from_redis_value(v).map_err(|_| corrupt("log entry")))
-            .collect::<Result<_, _>>()?;
-        Ok((committed, envs))
-    }
-
-    /// The last seq of `room`'s events.
-    pub(crate) async fn room_seq(&self, room: &str) -> Result<u64, StoreError> {
-        self.scripts
-            .seq
-            .key(self.keys.room(room))
-            .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)
     }
@@ -711,32 +391,6 @@ impl RedisStore {
         .map_err(store_error)?;
         Ok(members.into_iter().map(|m| id_of_member(&m)).collect())
     }
-}
-
-fn id_of_member(member: &[u8]) -> String {
-    let tail = &member[member.len().saturating_sub(24)..];
-    String::from_utf8_lossy(tail).into_owned()
-}
-
-fn logged(reply: Vec<Value>) -> Result<Option<LoggedEvent>, StoreError> {
-    let mut it = reply.into_iter();
-    let seq: i64 = match it.next() {
-        Some(v) => redis::from_redis_value(v).map_err(|_| corrupt("event reply"))?,
-        None => return Ok(None),
-    };
-    if seq < 0 {
-        return Ok(None);
-    }
-    let envelope: String = it
-        .next()
-        .map(redis::from_redis_value)
-        .transpose()
-        .map_err(|_| corrupt("event reply"))?
-        .unwrap_or_default();
-    Ok(Some(LoggedEvent {
-        seq: seq as u64,
-        envelope,
-    }))
 }
 
 #[async_trait]
@@ -1204,14 +858,6 @@ impl ChatStore for RedisStore {
     }
 }
 
-fn session_from(v: &str) -> Option<SessionRecord> {
-    let (id, at) = v.split_once('|')?;
-    Some(SessionRecord {
-        session_id: id.to_owned(),
-        created_at: UnixMillis(at.parse().ok()?),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1244,5 +890,10 @@ mod tests {
         }
         assert_eq!(slot(&k.session("u")), slot(&k.user("u")));
         assert_eq!(k.room_of_channel(&k.channel(room)), Some(room));
+        assert_eq!(
+            k.instance_of_channel(&k.instance_channel("ab12")),
+            Some("ab12")
+        );
+        assert_eq!(k.instance_of_channel(&k.channel(room)), None);
     }
 }

@@ -1,4 +1,4 @@
-//! Cross-instance fan-out over Redis pub/sub: any number of server instances on one Redis (standalone
+//! [`Bus`]: cross-instance fan-out over Redis pub/sub: any number of server instances on one Redis (standalone
 //! or Cluster) share rooms, and every member of a room receives every room event exactly once, in the
 //! room's order, whichever instance it is connected to. Also carries "end this socket" notices
 //! between instances (a login on A ends the user's socket on B).
@@ -17,20 +17,27 @@
 //!    so an instance's own events are not delivered twice.
 //!
 //! Without a bus (the memory store) the gateway delivers locally and none of this runs.
+//!
+//! The bus delivers to this instance through [`Local`], which the gateway implements: it holds no
+//! gateway type. What the events look like in Redis (keys, scripts, the envelope) is the store's
+//! ([`store::redis::log`](crate::store::redis::log), [`presence`](crate::store::redis::presence)).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use protocol::events::ActiveStream;
-use redis::{AsyncCommands, PushInfo, PushKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::{Frame, Gateway, SessionEnd};
-use crate::store::redis::{FrameTemplate, LoggedEvent, RedisStore, store_error};
-use crate::store::{Id, MessageRecord, NewMessage, StoreError, hex, new_object_id};
+use crate::auth::SessionEnd;
+use crate::frame::Frame;
+use crate::store::redis::PushInfo;
+use crate::store::{
+    Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage, RedisStore,
+    StoreError, UnixMillis, hex, new_object_id,
+};
 
 /// How long an event beyond a gap waits for the missing ones before they are read from the log.
 /// Publishers of one room race only by their `WAIT`s, which take well under this.
@@ -39,45 +46,40 @@ const GAP_WAIT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_millis(50);
 /// A room without local members keeps its subscription this long (a rejoin costs no resubscribe).
 const IDLE_UNSUBSCRIBE: Duration = Duration::from_secs(10);
-/// How long a running AI stream's entry outlives its last update: it is removed when the stream
-/// ends, so only an instance that died mid-stream leaves one, and not for longer than this.
-const STREAM_TTL_SECS: i64 = 60;
 /// How long ending a socket on another instance may take before its presence entry is dropped as
 /// stale (its instance is gone).
 const KICK_WAIT: Duration = Duration::from_secs(2);
 
-/// One delivered room event.
-struct Envelope {
+/// One room event on its way to local members.
+struct Event {
     seq: u64,
     except: Option<String>,
-    /// What the publisher attached for the receiving instances (see [`crate::gateway::PushGate`]).
+    /// What the publisher attached for the receiving instances (see [`Local::deliver`]).
     tag: Option<String>,
     frame: Frame,
 }
 
-/// `seq \n except [\t tag] \n frame`: a session id never holds a tab, a JSON tag never a raw newline.
-fn parse_envelope(text: &str) -> Option<Envelope> {
-    let (seq, rest) = text.split_once('\n')?;
-    let (head, frame) = rest.split_once('\n')?;
-    let (except, tag) = match head.split_once('\t') {
-        Some((except, tag)) => (except, Some(tag.to_owned())),
-        None => (head, None),
-    };
-    Some(Envelope {
-        seq: seq.parse().ok()?,
-        except: (!except.is_empty()).then(|| except.to_owned()),
-        tag,
-        frame: Frame::from(frame),
-    })
+impl From<Envelope> for Event {
+    fn from(env: Envelope) -> Self {
+        Event {
+            seq: env.seq,
+            except: env.except,
+            tag: env.tag,
+            frame: Frame::from(env.frame),
+        }
+    }
 }
 
-/// The envelope's second line: the excepted session, and the tag after a tab.
-fn envelope_head(except: Option<&str>, tag: Option<&str>) -> Option<String> {
-    match (except, tag) {
-        (except, Some(tag)) => Some(format!("{}\t{tag}", except.unwrap_or(""))),
-        (Some(except), None) => Some(except.to_owned()),
-        (None, None) => None,
-    }
+/// This instance's side of the bus: where it hands what it receives. The gateway implements it, so
+/// the bus needs no gateway type (and is held by the gateway, not the other way round).
+pub trait Local: Send + Sync {
+    /// Delivers a room event, in the room's order, to this instance's members of `room` except
+    /// `except`; `tag` is what the publisher attached (a push to thin), if anything.
+    fn deliver(&self, room: &str, frame: &Frame, except: Option<&str>, tag: Option<&str>);
+    /// Ends the local socket `sid` on behalf of another instance.
+    fn end_socket(&self, sid: &str, why: SessionEnd);
+    /// True while this instance has members in `room`.
+    fn has_members(&self, room: &str) -> bool;
 }
 
 /// Subscription state of one room on this instance.
@@ -86,7 +88,7 @@ struct RoomSub {
     /// point read (events meanwhile wait in `pending`).
     next: u64,
     /// Events that arrived ahead of `next`.
-    pending: BTreeMap<u64, Envelope>,
+    pending: BTreeMap<u64, Event>,
     /// Since when `pending` holds an event beyond a gap.
     gap_since: Option<Instant>,
     /// The subscription came back after a reconnect: catch up from the log.
@@ -116,16 +118,16 @@ pub struct Bus {
     rooms: Mutex<HashMap<Id, RoomSub>>,
     /// Serializes subscribe and unsubscribe, so a room is never being both.
     sub_lock: tokio::sync::Mutex<()>,
-    gateway: Weak<Gateway>,
+    local: Weak<dyn Local>,
 }
 
 impl Bus {
-    /// Starts the fan-out for `gateway` on `store`'s connection, whose pushes arrive on `pushes`.
-    /// Runs until `stop` fires.
+    /// Starts the fan-out for `local` (this instance's gateway) on `store`'s connection, whose
+    /// pushes arrive on `pushes`. Runs until `stop` fires.
     pub async fn start(
         store: Arc<RedisStore>,
         pushes: UnboundedReceiver<PushInfo>,
-        gateway: &Arc<Gateway>,
+        local: Weak<dyn Local>,
         stop: CancellationToken,
     ) -> Result<Arc<Bus>, StoreError> {
         let bus = Arc::new(Bus {
@@ -133,14 +135,9 @@ impl Bus {
             instance: hex(&rand::random::<[u8; 8]>()),
             rooms: Mutex::default(),
             sub_lock: tokio::sync::Mutex::new(()),
-            gateway: Arc::downgrade(gateway),
+            local,
         });
-        let control = bus.store.keys().instance_channel(&bus.instance);
-        bus.store
-            .conn()
-            .subscribe(&control)
-            .await
-            .map_err(store_error)?;
+        bus.store.subscribe_instance(&bus.instance).await?;
         tokio::spawn(Arc::clone(&bus).dispatch(pushes, stop.clone()));
         tokio::spawn(Arc::clone(&bus).repair(stop));
         Ok(bus)
@@ -170,13 +167,8 @@ impl Bus {
                 resubscribe: false,
                 last_used: Instant::now(),
             });
-            let channel = self.store.keys().channel(room);
             let started = async {
-                self.store
-                    .conn()
-                    .subscribe(&channel)
-                    .await
-                    .map_err(store_error)?;
+                self.store.subscribe_room(room).await?;
                 // Read after the subscription is confirmed: every later event is received, every
                 // earlier one belongs before this member's time in the room.
                 self.store.room_seq(room).await
@@ -186,7 +178,7 @@ impl Bus {
                 Ok(seq) => seq,
                 Err(e) => {
                     self.rooms().remove(room);
-                    let _ = self.store.conn().unsubscribe(&channel).await;
+                    let _ = self.store.unsubscribe_room(room).await;
                     return Err(e);
                 }
             };
@@ -219,8 +211,8 @@ impl Bus {
         self.publish_tagged(room, frame, except, None).await
     }
 
-    /// [`publish`](Self::publish) with a tag each receiving instance hands to its
-    /// [`PushGate`](crate::gateway::PushGate) with the frame.
+    /// [`publish`](Self::publish) with a tag that each receiving instance's [`Local::deliver`]
+    /// gets with the frame.
     pub async fn publish_tagged(
         &self,
         room: &str,
@@ -228,10 +220,9 @@ impl Bus {
         except: Option<&str>,
         tag: Option<&str>,
     ) -> Result<(), StoreError> {
-        let head = envelope_head(except, tag);
         let Some(event) = self
             .store
-            .log_event(room, head.as_deref(), frame.as_str())
+            .log_event(room, except, tag, frame.as_str())
             .await?
         else {
             // A room that does not exist has no members to tell.
@@ -258,7 +249,7 @@ impl Bus {
             file: message.file.clone(),
             ai_type: message.ai_type.clone(),
             mentions: message.mentions.clone(),
-            timestamp: crate::store::UnixMillis(0),
+            timestamp: UnixMillis(0),
             readers: Vec::new(),
             reactions: Default::default(),
         };
@@ -288,9 +279,7 @@ impl Bus {
     /// Registers `sid` as a connected socket of `user` on this instance and ends every other socket
     /// of the user elsewhere (one connected socket per user, across instances).
     pub async fn claim_user(&self, user: &str, sid: &str, why: &SessionEnd) {
-        let key = self.store.keys().sockets(user);
-        let set: Result<(), _> = self.store.conn().hset(&key, sid, &self.instance).await;
-        if let Err(e) = set {
+        if let Err(e) = self.store.add_socket(user, sid, &self.instance).await {
             tracing::warn!(error = %e, "could not record a socket's presence");
             return;
         }
@@ -303,31 +292,21 @@ impl Bus {
         let Ok(json) = serde_json::to_string(stream) else {
             return;
         };
-        let key = self.store.keys().streams(room);
-        let mut pipe = redis::pipe();
-        pipe.hset(&key, &stream.id, json)
-            .ignore()
-            .expire(&key, STREAM_TTL_SECS)
-            .ignore();
-        let done: Result<(), _> = pipe.query_async(&mut self.store.conn()).await;
-        if let Err(e) = done {
+        if let Err(e) = self.store.record_stream(room, &stream.id, &json).await {
             tracing::warn!(error = %e, "could not record a running AI stream");
         }
     }
 
     /// Forgets the stream `id` of `room` (it has ended).
     pub async fn stream_ended(&self, room: &str, id: &str) {
-        let key = self.store.keys().streams(room);
-        let done: Result<(), _> = self.store.conn().hdel(&key, id).await;
-        if let Err(e) = done {
+        if let Err(e) = self.store.remove_stream(room, id).await {
             tracing::warn!(error = %e, "could not clear an ended AI stream");
         }
     }
 
     /// The AI streams running in `room` on any instance (none when Redis does not answer).
     pub async fn streams(&self, room: &str) -> Vec<ActiveStream> {
-        let key = self.store.keys().streams(room);
-        let all: HashMap<String, String> = match self.store.conn().hgetall(&key).await {
+        let all = match self.store.stream_entries(room).await {
             Ok(all) => all,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the running AI streams");
@@ -335,7 +314,7 @@ impl Bus {
             }
         };
         let mut streams: Vec<ActiveStream> = all
-            .values()
+            .iter()
             .filter_map(|json| serde_json::from_str(json).ok())
             .collect();
         streams.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then(a.id.cmp(&b.id)));
@@ -344,9 +323,7 @@ impl Bus {
 
     /// Forgets `sid` (its socket has finished).
     pub async fn release_user(&self, user: &str, sid: &str) {
-        let key = self.store.keys().sockets(user);
-        let done: Result<(), _> = self.store.conn().hdel(&key, sid).await;
-        if let Err(e) = done {
+        if let Err(e) = self.store.remove_sockets(user, &[sid]).await {
             tracing::warn!(error = %e, "could not clear a socket's presence");
         }
     }
@@ -354,8 +331,7 @@ impl Bus {
     /// Ends `user`'s sockets on other instances (all but `keep`) and waits, briefly, until they
     /// have finished their cleanup.
     pub async fn end_remote(&self, user: &str, keep: Option<&str>, why: &SessionEnd) {
-        let key = self.store.keys().sockets(user);
-        let sockets: HashMap<String, String> = match self.store.conn().hgetall(&key).await {
+        let sockets: HashMap<String, String> = match self.store.sockets(user).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read a user's sockets");
@@ -386,23 +362,18 @@ impl Bus {
             let Ok(body) = serde_json::to_string(&kick) else {
                 continue;
             };
-            let channel = self.store.keys().instance_channel(inst);
-            let mut cmd = redis::cmd(self.store.conn().publish_command());
-            cmd.arg(&channel).arg(body);
-            if let Err(e) = self.store.conn().to_master_of(&channel, cmd).await {
+            if let Err(e) = self.store.notify_instance(inst, &body).await {
                 tracing::warn!(error = %e, "could not send a session end to another instance");
             }
         }
         let deadline = Instant::now() + KICK_WAIT;
-        let sids: Vec<&String> = remote.iter().map(|(sid, _)| sid).collect();
+        let sids: Vec<&str> = remote.iter().map(|(sid, _)| sid.as_str()).collect();
         while Instant::now() < deadline {
-            let mut cmd = redis::cmd("HMGET");
-            cmd.arg(&key).arg(&sids);
-            let left: Vec<Option<String>> = match cmd.query_async(&mut self.store.conn()).await {
+            let left = match self.store.sockets_left(user, &sids).await {
                 Ok(left) => left,
                 Err(_) => return,
             };
-            if left.iter().all(Option::is_none) {
+            if !left.contains(&true) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -413,7 +384,7 @@ impl Bus {
             user,
             "sockets on another instance did not end in time; dropping them"
         );
-        let _: Result<(), _> = self.store.conn().hdel(&key, &sids).await;
+        let _ = self.store.remove_sockets(user, &sids).await;
     }
 
     /// Reads pushes: room events, control notices, and resubscription confirmations.
@@ -422,7 +393,6 @@ impl Bus {
         mut pushes: UnboundedReceiver<PushInfo>,
         stop: CancellationToken,
     ) {
-        let control = self.store.keys().instance_channel(&self.instance);
         loop {
             let push = tokio::select! {
                 () = stop.cancelled() => return,
@@ -431,45 +401,24 @@ impl Bus {
                     None => return,
                 },
             };
-            match push.kind {
-                PushKind::Message | PushKind::SMessage => {
-                    let mut data = push.data.into_iter();
-                    let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
-                        continue;
-                    };
-                    let (Ok(channel), Ok(payload)) = (
-                        redis::from_redis_value::<String>(channel),
-                        redis::from_redis_value::<String>(payload),
-                    ) else {
-                        continue;
-                    };
-                    if channel == control {
-                        self.on_kick(&payload);
-                    } else if let Some(room) = self.store.keys().room_of_channel(&channel) {
-                        match parse_envelope(&payload) {
-                            Some(env) => self.on_event(room, env),
-                            None => tracing::warn!(room, "malformed room event dropped"),
-                        }
-                    }
+            match self.store.incoming(push) {
+                Some(Incoming::Event { room, payload }) => match Envelope::parse(&payload) {
+                    Some(env) => self.on_event(&room, env.into()),
+                    None => tracing::warn!(room, "malformed room event dropped"),
+                },
+                Some(Incoming::Control { instance, payload }) if instance == self.instance => {
+                    self.on_kick(&payload);
                 }
-                PushKind::Subscribe | PushKind::SSubscribe => {
+                Some(Incoming::Subscribed { room }) => {
                     // Also sent when the client resubscribes after a reconnect or failover: events
                     // published meanwhile were missed, so the room catches up from its log.
-                    let channel = push
-                        .data
-                        .into_iter()
-                        .next()
-                        .and_then(|c| redis::from_redis_value::<String>(c).ok());
-                    if let Some(room) = channel
-                        .as_deref()
-                        .and_then(|c| self.store.keys().room_of_channel(c))
-                        && let Some(sub) = self.rooms().get_mut(room)
+                    if let Some(sub) = self.rooms().get_mut(&room)
                         && sub.next > 0
                     {
                         sub.stale = true;
                     }
                 }
-                PushKind::Disconnection => {
+                Some(Incoming::Disconnected) => {
                     tracing::warn!("redis connection lost; subscriptions will catch up on return");
                     for sub in self.rooms().values_mut() {
                         if sub.next > 0 {
@@ -477,12 +426,12 @@ impl Bus {
                         }
                     }
                 }
-                _ => {}
+                Some(Incoming::Control { .. }) | None => {}
             }
         }
     }
 
-    fn on_event(&self, room: &str, env: Envelope) {
+    fn on_event(&self, room: &str, env: Event) {
         let out = {
             let mut rooms = self.rooms();
             let Some(sub) = rooms.get_mut(room) else {
@@ -506,15 +455,15 @@ impl Bus {
         self.deliver(room, out);
     }
 
-    fn deliver(&self, room: &str, events: Vec<Envelope>) {
+    fn deliver(&self, room: &str, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
-        let Some(gateway) = self.gateway.upgrade() else {
+        let Some(local) = self.local.upgrade() else {
             return;
         };
         for env in events {
-            gateway.deliver_from_bus(room, &env.frame, env.except.as_deref(), env.tag.as_deref());
+            local.deliver(room, &env.frame, env.except.as_deref(), env.tag.as_deref());
         }
     }
 
@@ -523,7 +472,7 @@ impl Bus {
             tracing::warn!("malformed session notice dropped");
             return;
         };
-        let Some(gateway) = self.gateway.upgrade() else {
+        let Some(local) = self.local.upgrade() else {
             return;
         };
         let why = if kick.reason == "logout" {
@@ -534,7 +483,7 @@ impl Bus {
                 ip_address: kick.ip_address,
             }
         };
-        gateway.kick_sid(&kick.sid, why);
+        local.end_socket(&kick.sid, why);
     }
 
     /// Every tick: fills gaps that did not close by themselves, catches up rooms whose subscription
@@ -555,8 +504,7 @@ impl Bus {
                 .map(|(room, _)| room.clone())
                 .collect();
             for room in again {
-                let channel = self.store.keys().channel(&room);
-                let ok = self.store.conn().subscribe(&channel).await.is_ok();
+                let ok = self.store.subscribe_room(&room).await.is_ok();
                 if let Some(sub) = self.rooms().get_mut(&room)
                     && ok
                 {
@@ -609,15 +557,15 @@ impl Bus {
 
     /// Adds events read from the log (everything up to `upto` that is still missing is gone from
     /// the log: trimmed, or never logged) and delivers what is now in order.
-    fn merge(&self, room: &str, upto: u64, envs: Vec<String>) {
+    fn merge(&self, room: &str, upto: u64, envs: Vec<Envelope>) {
         let out = {
             let mut rooms = self.rooms();
             let Some(sub) = rooms.get_mut(room) else {
                 return;
             };
-            for env in envs.iter().filter_map(|e| parse_envelope(e)) {
+            for env in envs {
                 if env.seq >= sub.next {
-                    sub.pending.entry(env.seq).or_insert(env);
+                    sub.pending.entry(env.seq).or_insert_with(|| env.into());
                 }
             }
             let mut out = drain(sub);
@@ -640,7 +588,7 @@ impl Bus {
 
     /// Unsubscribes rooms that have had no local member for a while.
     async fn sweep(&self) {
-        let Some(gateway) = self.gateway.upgrade() else {
+        let Some(local) = self.local.upgrade() else {
             return;
         };
         let _guard = self.sub_lock.lock().await;
@@ -649,7 +597,7 @@ impl Bus {
             let now = Instant::now();
             let mut idle = Vec::new();
             for (room, sub) in rooms.iter_mut() {
-                if gateway.room_size(room) > 0 {
+                if local.has_members(room) {
                     sub.last_used = now;
                 } else if now.duration_since(sub.last_used) >= IDLE_UNSUBSCRIBE {
                     idle.push(room.clone());
@@ -660,9 +608,8 @@ impl Bus {
             }
             idle
         };
-        let channels: HashSet<String> = idle.iter().map(|r| self.store.keys().channel(r)).collect();
-        for channel in channels {
-            if let Err(e) = self.store.conn().unsubscribe(&channel).await {
+        for room in &idle {
+            if let Err(e) = self.store.unsubscribe_room(room).await {
                 tracing::debug!(error = %e, "unsubscribe failed");
             }
         }
@@ -670,7 +617,7 @@ impl Bus {
 }
 
 /// Takes the events that are next in order out of `pending`.
-fn drain(sub: &mut RoomSub) -> Vec<Envelope> {
+fn drain(sub: &mut RoomSub) -> Vec<Event> {
     let mut out = Vec::new();
     while let Some(env) = sub.pending.remove(&sub.next) {
         sub.next += 1;
@@ -686,41 +633,12 @@ fn drain(sub: &mut RoomSub) -> Vec<Envelope> {
 mod tests {
     use super::*;
 
-    fn env(seq: u64) -> Envelope {
-        Envelope {
+    fn env(seq: u64) -> Event {
+        Event {
             seq,
             except: None,
             tag: None,
             frame: Frame::from(seq.to_string()),
-        }
-    }
-
-    #[test]
-    fn envelopes_round_trip() {
-        let e = parse_envelope("12\nabc\n42[\"message\",{\"a\":\"x\\ny\"}]").unwrap();
-        assert_eq!(e.seq, 12);
-        assert_eq!(e.except.as_deref(), Some("abc"));
-        assert_eq!(e.frame.as_str(), "42[\"message\",{\"a\":\"x\\ny\"}]");
-        assert!(parse_envelope("12\n\nf").unwrap().except.is_none());
-        assert!(parse_envelope("x\n\nf").is_none());
-    }
-
-    #[test]
-    fn tagged_envelopes_round_trip() {
-        for (except, tag) in [
-            (
-                Some("sid1"),
-                Some(r#"{"class":"receipts","kind":"transient"}"#),
-            ),
-            (None, Some("t")),
-            (Some("sid1"), None),
-            (None, None),
-        ] {
-            let head = envelope_head(except, tag).unwrap_or_default();
-            let e = parse_envelope(&format!("3\n{head}\n42[\"x\"]")).unwrap();
-            assert_eq!(e.except.as_deref(), except);
-            assert_eq!(e.tag.as_deref(), tag);
-            assert_eq!(e.frame.as_str(), "42[\"x\"]");
         }
     }
 

@@ -8,7 +8,7 @@
 //!
 //! A change is validated first: a bad document gets 400 with every problem named, and the running
 //! config (its revision in the answer) stays. A good one gets the next revision and is propagated to
-//! every instance through [`Coordination`](super::Coordination).
+//! every instance through [`Coordination`](crate::overload::Coordination).
 
 use axum::Router;
 use axum::extract::State;
@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::{ChangeError, OverloadConfig, Source, metrics};
 use crate::AppState;
+use crate::overload::{ChangeError, ConfigError, OverloadConfig, Source, metrics};
 
 /// The admin and metrics routes.
 pub fn router() -> Router<AppState> {
@@ -114,7 +114,7 @@ async fn patch(State(state): State<AppState>, headers: HeaderMap, body: String) 
     apply(&state, patched).await
 }
 
-async fn apply(state: &AppState, config: Result<OverloadConfig, super::ConfigError>) -> Response {
+async fn apply(state: &AppState, config: Result<OverloadConfig, ConfigError>) -> Response {
     let result = match config {
         Ok(config) => state.overload.change(config, Source::Admin).await,
         Err(e) => Err(ChangeError::Invalid(e)),
