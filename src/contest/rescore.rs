@@ -232,8 +232,6 @@ fn rescore_bracket(dir: &Path, rules: Option<NewRules>) -> Result<Rescored, Cont
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use tokio_util::sync::CancellationToken;
 
     use super::*;
@@ -241,18 +239,9 @@ mod tests {
     use crate::contest::files::{BRACKET_JSON, STANDINGS_CSV};
     use crate::contest::play::{MatchSetup, play_match};
     use crate::contest::teams::{SavedTeam, TeamEntry};
-    use crate::contest::testkit::Scripted;
+    use crate::contest::testkit::{Scripted, smoke_plan};
     use crate::contest::tournament::{BracketSetup, SeedBy, Start, play_bracket};
     use crate::score::{Decision, Format, Outcome};
-
-    fn plan() -> Arc<crate::engine::plan::LoadPlan> {
-        let scenario = crate::scenario::Scenario::from_toml(
-            include_str!("../../scenarios/smoke.toml"),
-            "smoke.toml",
-        )
-        .unwrap();
-        Arc::new(scenario.lower(&crate::scenario::LowerOptions::default()))
-    }
 
     /// Everything breaks (20 ms deliveries against a 1 ms SLO) and nothing separates equals.
     fn everything_ties() -> NewRules {
@@ -267,7 +256,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&[("a", 20), ("b", 40)]);
         let setup = MatchSetup {
-            plan: plan(),
+            plan: smoke_plan(),
             teams: vec![
                 TeamEntry::new("a", "http://a:1"),
                 TeamEntry::new("b", "http://b:1"),
@@ -313,7 +302,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&[("a", 20), ("b", 40)]);
         let setup = MatchSetup {
-            plan: plan(),
+            plan: smoke_plan(),
             teams: vec![
                 TeamEntry::new("a", "http://a:1"),
                 TeamEntry::new("b", "http://b:1"),

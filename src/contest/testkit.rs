@@ -17,6 +17,17 @@ use crate::report::write_run;
 use crate::runner::{Destination, RunnerError, Written};
 use crate::score::testkit::{Lvl, summary};
 
+/// The plan of `scenarios/smoke.toml` as lowered by default: what scripted matches and brackets
+/// play (the scripted executor writes their results; the plan only has to be a real one).
+pub(crate) fn smoke_plan() -> Arc<LoadPlan> {
+    let scenario = crate::scenario::Scenario::from_toml(
+        include_str!("../../scenarios/smoke.toml"),
+        "smoke.toml",
+    )
+    .expect("the smoke scenario is valid");
+    Arc::new(scenario.lower(&crate::scenario::LowerOptions::default()))
+}
+
 /// User levels of every scripted run: 10, 20, … 90.
 pub(crate) const LEVELS: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
 

@@ -195,28 +195,17 @@ fn rebuild_bracket(dir: &Path, written: &mut Vec<PathBuf>) -> Result<(), Contest
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::contest::files::Mode;
     use crate::contest::play::{MatchSetup, play_match};
     use crate::contest::teams::{SavedTeam, TeamEntry};
-    use crate::contest::testkit::Scripted;
+    use crate::contest::testkit::{Scripted, smoke_plan};
     use crate::contest::tournament::{SeedBy, Start, play_bracket};
     use crate::report::html::run::SCORING_SLO_MS;
     use crate::report::html::testkit::{HOSTILE, NEVER};
     use crate::score::{Format, ScoringRules};
-
-    fn plan() -> Arc<crate::engine::plan::LoadPlan> {
-        let scenario = crate::scenario::Scenario::from_toml(
-            include_str!("../../../scenarios/smoke.toml"),
-            "smoke.toml",
-        )
-        .unwrap();
-        Arc::new(scenario.lower(&crate::scenario::LowerOptions::default()))
-    }
 
     #[test]
     fn the_run_pages_slo_is_the_scoring_default() {
@@ -231,7 +220,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&[("a", 20), ("b", 40)]);
         let setup = MatchSetup {
-            plan: plan(),
+            plan: smoke_plan(),
             teams: vec![
                 TeamEntry::new("a", "http://a:1"),
                 TeamEntry::new("b", "http://b:1"),
