@@ -199,10 +199,7 @@ pub(super) fn match_headline(h: &mut Html, file: &MatchFile) {
                 Cell::text(t.name.clone()),
                 Cell::num(int(x.users_started)),
                 Cell::num(int(x.users_passed)),
-                Cell::class(
-                    int(x.users_failed),
-                    if x.users_failed > 0 { "bad" } else { "num" },
-                ),
+                Cell::failures(x.users_failed),
                 Cell::num(int(x.peak_connected)),
                 Cell::num(int(x.requests_ok)),
                 Cell::class(
@@ -215,14 +212,7 @@ pub(super) fn match_headline(h: &mut Html, file: &MatchFile) {
                 ),
                 Cell::num(int(x.messages_sent)),
                 Cell::num(int(x.delivered)),
-                Cell::class(
-                    int(x.deliveries_missing),
-                    if x.deliveries_missing > 0 {
-                        "bad"
-                    } else {
-                        "num"
-                    },
-                ),
+                Cell::failures(x.deliveries_missing),
                 Cell::num(ms(x.delivery_p99_ms)),
                 Cell::class(
                     match (x.partial, x.generator_bottleneck) {
@@ -357,32 +347,11 @@ type TeamColumn = (&'static str, fn(&LevelRow) -> Cell);
 const TEAM_COLUMNS: &[TeamColumn] = &[
     ("active", |l| Cell::num(int(l.users_active))),
     ("VUs failed in level", |l| {
-        Cell::class(
-            int(l.vus_failed_in_level),
-            if l.vus_failed_in_level > 0 {
-                "bad"
-            } else {
-                "num"
-            },
-        )
+        Cell::failures(l.vus_failed_in_level)
     }),
     ("requests ok", |l| Cell::num(int(l.requests.ok))),
-    ("requests failed", |l| {
-        Cell::class(
-            int(l.requests.failed),
-            if l.requests.failed > 0 { "bad" } else { "num" },
-        )
-    }),
-    ("missing", |l| {
-        Cell::class(
-            int(l.deliveries_missing),
-            if l.deliveries_missing > 0 {
-                "bad"
-            } else {
-                "num"
-            },
-        )
-    }),
+    ("requests failed", |l| Cell::failures(l.requests.failed)),
+    ("missing", |l| Cell::failures(l.deliveries_missing)),
     ("delivery p99", |l| {
         Cell::num(ms((l.deliveries > 0).then_some(l.delivery_p99_ms)))
     }),

@@ -121,6 +121,11 @@ impl Cell {
         }
     }
 
+    /// A count of failures of some kind: a figure, marked bad when it is above zero.
+    pub fn failures(n: u64) -> Cell {
+        Cell::class(super::format::int(n), if n > 0 { "bad" } else { "num" })
+    }
+
     /// Text with a class.
     pub fn class(text: impl Into<String>, class: &'static str) -> Cell {
         Cell {

@@ -328,35 +328,14 @@ const LEVEL_COLUMNS: &[LevelColumn] = &[
     ("active", |l| Cell::num(int(l.users_active))),
     ("connected", |l| Cell::num(int(l.users_connected))),
     ("VUs failed in level", |l| {
-        Cell::class(
-            int(l.vus_failed_in_level),
-            if l.vus_failed_in_level > 0 {
-                "bad"
-            } else {
-                "num"
-            },
-        )
+        Cell::failures(l.vus_failed_in_level)
     }),
     ("VUs failed so far", |l| Cell::num(int(l.vus_failed))),
     ("requests ok", |l| Cell::num(int(l.requests.ok))),
-    ("requests failed", |l| {
-        Cell::class(
-            int(l.requests.failed),
-            if l.requests.failed > 0 { "bad" } else { "num" },
-        )
-    }),
+    ("requests failed", |l| Cell::failures(l.requests.failed)),
     ("sent", |l| Cell::num(int(l.messages_sent))),
     ("delivered", |l| Cell::num(int(l.deliveries))),
-    ("missing", |l| {
-        Cell::class(
-            int(l.deliveries_missing),
-            if l.deliveries_missing > 0 {
-                "bad"
-            } else {
-                "num"
-            },
-        )
-    }),
+    ("missing", |l| Cell::failures(l.deliveries_missing)),
     ("delivery p50", |l| {
         Cell::num(ms((l.deliveries > 0).then_some(l.delivery_p50_ms)))
     }),
