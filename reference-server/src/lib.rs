@@ -19,7 +19,10 @@
 //! - [`overload`]: overload control — request classification, load levels, bulkheads, hot rooms,
 //!   live configuration, `/metrics` and `/admin/overload`.
 //! - [`views`]: store records → wire DTOs.
-//! - [`error`], [`peer`]: REST errors; who is on the other end of a request.
+//! - [`error`], [`peer`], [`limit`]: REST errors; who is on the other end of a request; request
+//!   counting per client.
+//! - [`state`]: [`AppState`], what every door is handed; the gateway takes only its share of it
+//!   ([`gateway::GatewayState`]), so nothing below the root imports the root.
 //! - [`frame`]: the encoded event frame every layer that moves events shares.
 
 pub mod ai;
@@ -30,8 +33,10 @@ pub mod config;
 pub mod error;
 pub mod frame;
 pub mod gateway;
+pub mod limit;
 pub mod overload;
 pub mod peer;
+pub mod state;
 pub mod store;
 pub mod views;
 
@@ -43,7 +48,6 @@ use axum::routing::get;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::rate_limit::RateLimiter;
 use crate::auth::Auth;
 pub use crate::auth::KdfParams;
 use crate::blob::BlobStore;
@@ -52,28 +56,12 @@ use crate::blob::s3::S3BlobStore;
 pub use crate::config::{ServerConfig, StoreConfig};
 use crate::gateway::bus::{Bus, Local};
 use crate::gateway::{Gateway, GatewaySettings};
+use crate::limit::RateLimiter;
 use crate::overload::Overload;
+pub use crate::state::AppState;
 use crate::store::ChatStore;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
-
-/// Everything a handler or socket task needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The settings the server runs with.
-    pub config: Arc<ServerConfig>,
-    /// Chat state.
-    pub store: Arc<dyn ChatStore>,
-    /// File contents.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Password hashing and tokens.
-    pub auth: Arc<Auth>,
-    /// Connections, rooms and fan-out.
-    pub gateway: Arc<Gateway>,
-    /// Overload control: admission, levels, hot rooms, live config.
-    pub overload: Arc<Overload>,
-    pub(crate) room_list_limiter: Option<Arc<RateLimiter>>,
-}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::AppState;
 use crate::overload::{ChangeError, ConfigError, OverloadConfig, Source, metrics};
+use crate::state::AppState;
 
 /// The admin and metrics routes.
 pub fn router() -> Router<AppState> {

@@ -9,11 +9,11 @@ use protocol::rest::{
 };
 
 use super::extract::{ApiJson, Authed};
-use crate::AppState;
 use crate::auth::SessionEnd;
 use crate::auth::new_session_id;
 use crate::error::ApiError;
 use crate::peer::Peer;
+use crate::state::AppState;
 use crate::store::{NewUser, SessionRecord, StoreError, UnixMillis, UserRecord};
 use crate::views;
 

@@ -10,9 +10,9 @@ use protocol::rest::{AUTH_TOKEN_HEADER, SESSION_ID_HEADER};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::AppState;
 use crate::auth::AuthError;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// A JSON body; rejections become 4xx `{success:false,message}`.

@@ -10,9 +10,9 @@ use protocol::rest::{StatusResponse, UploadResponse};
 
 use super::extract::{ApiMultipart, Authed};
 use super::upload::{self, Policy};
-use crate::AppState;
 use crate::blob::{BlobKey, Namespace};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{FileRecord, NewFile};
 use crate::views;
 

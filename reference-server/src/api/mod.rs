@@ -31,9 +31,9 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Router, middleware};
 use protocol::rest::HealthResponse;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::overload::RequestKind;
+use crate::state::AppState;
 use crate::store::UnixMillis;
 use admission::Route;
 

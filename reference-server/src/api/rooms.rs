@@ -10,8 +10,8 @@ use protocol::rest::{
 };
 
 use super::extract::{ApiJson, ApiQuery, Authed, OptionalJson};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{NewRoom, RoomRecord};
 use crate::views;
 

@@ -11,9 +11,9 @@ use protocol::rest::{ProfileImageResponse, ProfileResponse, StatusResponse, Upda
 use super::auth::MAX_NAME;
 use super::extract::{ApiJson, ApiMultipart, Authed};
 use super::upload::{self, Policy};
-use crate::AppState;
 use crate::blob::{BlobKey, Namespace};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::UserUpdate;
 use crate::views;
 

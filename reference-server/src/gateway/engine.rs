@@ -22,9 +22,9 @@ use protocol::engineio::{OpenPacket, PROBE_PING, PROBE_PONG, RECORD_SEPARATOR};
 use serde::Deserialize;
 use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc, oneshot};
 
+use super::GatewayState;
 use super::conn::{Conn, Frame, Polling};
 use super::session::{Link, Outbound, Session, random_sid};
-use crate::AppState;
 use crate::overload::Overload;
 use crate::peer::Peer;
 
@@ -100,7 +100,7 @@ fn check_version(query: &EngineQuery) -> Result<(), EngineError> {
 
 /// `GET /socket.io/`: handshakes, polling GETs and websocket upgrades.
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     query: Result<Query<EngineQuery>, axum::extract::rejection::QueryRejection>,
     peer: Peer,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -136,7 +136,7 @@ pub async fn get(
 
 /// `POST /socket.io/`: packets from a polling client.
 pub async fn post(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     query: Result<Query<EngineQuery>, axum::extract::rejection::QueryRejection>,
     request: Request,
 ) -> Response {
@@ -183,7 +183,7 @@ fn configure(ws: WebSocketUpgrade, max_payload: usize) -> WebSocketUpgrade {
         .max_frame_size(max_payload)
 }
 
-fn open_packet(state: &AppState, sid: &str, upgrades: &[&str]) -> String {
+fn open_packet(state: &GatewayState, sid: &str, upgrades: &[&str]) -> String {
     let settings = state.gateway.settings();
     OpenPacket {
         sid: sid.to_owned(),
@@ -196,7 +196,7 @@ fn open_packet(state: &AppState, sid: &str, upgrades: &[&str]) -> String {
 }
 
 /// A new session's connection permit, or the reason there is none.
-fn admit(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, EngineError> {
+fn admit(state: &GatewayState) -> Result<tokio::sync::OwnedSemaphorePermit, EngineError> {
     if state.gateway.shutdown_token().is_cancelled() {
         return Err(EngineError::TooManyConnections);
     }
@@ -206,7 +206,7 @@ fn admit(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, EngineEr
 }
 
 /// A websocket-only session: the open packet is the first frame on the socket.
-fn open_websocket(state: AppState, ws: WebSocketUpgrade, peer: Peer) -> Response {
+fn open_websocket(state: GatewayState, ws: WebSocketUpgrade, peer: Peer) -> Response {
     let permit = match admit(&state) {
         Ok(permit) => permit,
         Err(e) => return e.into_response(),
@@ -234,7 +234,7 @@ fn open_websocket(state: AppState, ws: WebSocketUpgrade, peer: Peer) -> Response
 }
 
 /// A polling session: the open packet is the handshake's response body.
-fn open_polling(state: AppState, peer: Peer) -> Response {
+fn open_polling(state: GatewayState, peer: Peer) -> Response {
     let permit = match admit(&state) {
         Ok(permit) => permit,
         Err(e) => return e.into_response(),
@@ -299,7 +299,7 @@ async fn poll(conn: Arc<Conn>, max_payload: usize, overload: &Overload) -> Respo
 }
 
 /// A websocket for an existing polling session: run the probe, then hand the socket to the session.
-fn upgrade_polling(state: &AppState, ws: WebSocketUpgrade, sid: &str) -> Response {
+fn upgrade_polling(state: &GatewayState, ws: WebSocketUpgrade, sid: &str) -> Response {
     let Some(conn) = state.gateway.lookup(sid) else {
         return EngineError::UnknownSid.into_response();
     };

@@ -17,9 +17,9 @@ use protocol::events::{
 use protocol::socketio::Event;
 use serde::Deserialize;
 
+use super::GatewayState;
 use super::conn::Conn;
 use super::{send_bare, send_event};
-use crate::AppState;
 use crate::ai;
 use crate::overload::{Audience, Push, PushClass, Rejection, RequestKind};
 use crate::store::{Id, MessageRecord, NewMessage, StoreError, UnixMillis, UserRecord};
@@ -180,7 +180,7 @@ fn invalid(message: impl Into<String>) -> Failure {
 
 /// Runs the handler of a client event.
 pub(crate) async fn handle(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &mut SocketState,
     event: &Event<'_>,
@@ -240,7 +240,7 @@ fn payload<'a, T: Deserialize<'a>>(event: &Event<'a>, shape: &str) -> Result<T, 
 
 /// Checks that the room exists and `user` is one of its participants.
 async fn require_participant(
-    state: &AppState,
+    state: &GatewayState,
     room_id: &str,
     user: &UserRecord,
 ) -> Result<(), Failure> {
@@ -267,7 +267,7 @@ fn system_message(room: &str, content: String) -> NewMessage {
 }
 
 /// Marks what a user was just shown as read by them, as the original's history loader did.
-async fn mark_shown_as_read(state: &AppState, room: &str, user: &str, shown: &[MessageRecord]) {
+async fn mark_shown_as_read(state: &GatewayState, room: &str, user: &str, shown: &[MessageRecord]) {
     let ids: Vec<Id> = shown.iter().map(|m| m.id.clone()).collect();
     if ids.is_empty() {
         return;
@@ -284,7 +284,7 @@ async fn mark_shown_as_read(state: &AppState, room: &str, user: &str, shown: &[M
 /// `joinRoom roomId`: leave the previous room, join this one, reply with recent history, and tell the
 /// room.
 async fn join_room(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &mut SocketState,
     event: &Event<'_>,
@@ -366,7 +366,7 @@ async fn join_room(
 /// `chatMessage {room, type, content, fileData?}`: store and broadcast to the whole room, sender
 /// included; start AI streams for mentions.
 async fn chat_message(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &SocketState,
     event: &Event<'_>,
@@ -450,7 +450,7 @@ async fn chat_message(
 
 /// Streams one bot's reply to a room: `aiMessageStart`, chunks, then the stored message's
 /// `aiMessageComplete` (or `aiMessageError`). Stops early when the server shuts down.
-pub(crate) async fn stream_ai_reply(state: &AppState, room: &str, bot: &str, query: &str) {
+pub(crate) async fn stream_ai_reply(state: &GatewayState, room: &str, bot: &str, query: &str) {
     let gateway = &state.gateway;
     let started = UnixMillis::now();
     let stream_id = format!(
@@ -578,7 +578,7 @@ fn emit_or_log(result: Result<(), StoreError>) {
 }
 
 /// Waits `delay`; false when the server began shutting down meanwhile.
-async fn pause(state: &AppState, delay: Duration) -> bool {
+async fn pause(state: &GatewayState, delay: Duration) -> bool {
     let shutdown = state.gateway.shutdown_token();
     if delay.is_zero() {
         tokio::task::yield_now().await;
@@ -592,7 +592,7 @@ async fn pause(state: &AppState, delay: Duration) -> bool {
 
 /// `fetchPreviousMessages {roomId, before?}`: `messageLoadStart`, then one batch older than `before`.
 async fn fetch_previous(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &SocketState,
     event: &Event<'_>,
@@ -628,7 +628,7 @@ async fn fetch_previous(
 
 /// `markMessagesAsRead {roomId, messageIds}`: record, then tell the *other* members.
 async fn mark_read(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &SocketState,
     event: &Event<'_>,
@@ -669,7 +669,7 @@ async fn mark_read(
 
 /// `messageReaction {messageId, reaction, type}`: update, then tell the whole room.
 async fn react(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &SocketState,
     event: &Event<'_>,
@@ -719,7 +719,7 @@ async fn react(
 
 /// `leaveRoom roomId`: leave the socket's current room (anything else is ignored, as in the original).
 async fn leave_room(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &mut SocketState,
     event: &Event<'_>,
@@ -744,7 +744,7 @@ pub(crate) enum Departure {
 /// Takes the socket out of the room and the user out of its participants, stores the notice, and
 /// tells the remaining members.
 pub(crate) async fn depart(
-    state: &AppState,
+    state: &GatewayState,
     conn: &Arc<Conn>,
     socket: &SocketState,
     room_id: &str,
@@ -776,7 +776,7 @@ pub(crate) async fn depart(
 /// the latest list within `hot.converge_within`. `joiner` (already sent the list in
 /// `joinRoomSuccess`) is not skipped either way.
 async fn push_participants<T: serde::Serialize>(
-    state: &AppState,
+    state: &GatewayState,
     room: &str,
     participants: &T,
     joiner: Option<&Arc<str>>,

@@ -36,11 +36,26 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::SessionEnd;
+use crate::auth::{Auth, SessionEnd};
 use crate::overload::Overload;
 use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
 use bus::Bus;
 pub use conn::{Conn, DisconnectReason, Frame};
+
+/// What the socket doors (`/socket.io/` and every task they start) are handed: the registry and
+/// the services below the gateway. The server builds it from its whole state, so the gateway never
+/// names the layer that wires it.
+#[derive(Clone)]
+pub struct GatewayState {
+    /// Connections, rooms and fan-out.
+    pub gateway: Arc<Gateway>,
+    /// Chat state.
+    pub store: Arc<dyn ChatStore>,
+    /// Tokens: socket CONNECT is authenticated like REST.
+    pub auth: Arc<Auth>,
+    /// Overload control: admission, levels, hot rooms.
+    pub overload: Arc<Overload>,
+}
 
 /// How long a new login or CONNECT waits for the replaced socket to finish its cleanup.
 const KICK_WAIT: Duration = Duration::from_secs(2);

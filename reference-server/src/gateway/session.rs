@@ -18,10 +18,10 @@ use serde_json::value::RawValue;
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
+use super::GatewayState;
 use super::conn::{Conn, DisconnectReason, Frame};
 use super::events::{self, EventError, SocketState};
 use super::kick;
-use crate::AppState;
 use crate::auth::AuthError;
 use crate::auth::SessionEnd;
 use crate::overload::RequestKind;
@@ -91,7 +91,7 @@ enum Step {
 
 /// One connection's state, owned by its task.
 pub(crate) struct Session {
-    state: AppState,
+    state: GatewayState,
     conn: Arc<Conn>,
     peer: Peer,
     opened: Instant,
@@ -102,7 +102,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(
-        state: AppState,
+        state: GatewayState,
         conn: Arc<Conn>,
         peer: Peer,
         permit: OwnedSemaphorePermit,
