@@ -244,7 +244,8 @@ pub fn merge_runs(runs: &[SegmentRun], missing: &[u32]) -> (RunSummary, Vec<Hlog
     s.measurement_notes.push(format!(
         "Merged from {} of {} segments of one plan (fingerprint {}): counts added, histograms \
          merged and every percentile recomputed from them; users.peak_connected is the highest \
-         per-second sum of connected users (at least each segment's own peak).",
+         per-second sum of connected users, a segment that skipped a second counted with its last \
+         row (and at least each segment's own peak).",
         summaries.len(),
         summaries.len() + missing.len(),
         s.plan_hash
@@ -395,6 +396,10 @@ fn merge_hlog<'a>(entries: impl Iterator<Item = &'a HlogEntry>) -> Vec<HlogEntry
         .collect()
 }
 
+/// The merged timeline: per second, counts added over the segments that closed that second, and the
+/// gauges (users running, connected, failed so far) of every segment running then. A segment whose
+/// aggregator fell behind skips seconds (a busy machine, a stalled process); for those its last
+/// gauges still count, so the sum of connected users never drops because a row is missing.
 fn merge_timeline(summaries: &[&RunSummary], hlog: &[HlogEntry]) -> Vec<TimelineRow> {
     let mut by_second: BTreeMap<i64, TimelineRow> = BTreeMap::new();
     for x in summaries {
@@ -406,6 +411,26 @@ fn merge_timeline(summaries: &[&RunSummary], hlog: &[HlogEntry]) -> Vec<Timeline
                     ..TimelineRow::default()
                 })
                 .add_counts(t);
+        }
+    }
+    let seconds: Vec<i64> = by_second.keys().copied().collect();
+    for x in summaries {
+        let mut rows = x.timeline.iter().peekable();
+        let mut last: Option<&TimelineRow> = None;
+        let end = x.timeline.last().map_or(i64::MIN, |t| second_of(t.t_secs));
+        for &second in &seconds {
+            let mut own = false;
+            while let Some(row) = rows.next_if(|t| second_of(t.t_secs) <= second) {
+                own |= second_of(row.t_secs) == second;
+                last = Some(row);
+            }
+            if let Some(last) = last
+                && !own
+                && second < end
+                && let Some(merged) = by_second.get_mut(&second)
+            {
+                merged.add_gauges(last);
+            }
         }
     }
     // Latency per second from the merged interval histograms: the interval that ends at a row's
@@ -501,4 +526,35 @@ pub fn merge_dirs(out: &Path, dirs: &[PathBuf], allow_missing: bool) -> Result<M
     let (summary, hlog) = merge_runs(&runs, &missing);
     let files = crate::report::write_run(out, &summary, &hlog)?;
     Ok(Merged { summary, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t_secs: f64, connected: u64, requests_ok: u64) -> TimelineRow {
+        TimelineRow {
+            t_secs,
+            active_users: connected,
+            connected_users: connected,
+            requests_ok,
+            ..TimelineRow::default()
+        }
+    }
+
+    /// A segment whose aggregator skipped seconds 2 and 3 still holds its users then: the merged
+    /// gauges carry its last row, its counts are not repeated, and after its last row it counts
+    /// no more.
+    #[test]
+    fn a_skipped_second_keeps_the_segments_users() {
+        let mut a = RunSummary::empty("http://127.0.0.1:1");
+        a.timeline = (1..=5).map(|t| row(t as f64, 100, 10)).collect();
+        let mut b = RunSummary::empty("http://127.0.0.1:1");
+        b.timeline = vec![row(1.0, 50, 5), row(4.0, 70, 5)];
+        let merged = merge_timeline(&[&a, &b], &[]);
+        let connected: Vec<u64> = merged.iter().map(|t| t.connected_users).collect();
+        let requests: Vec<u64> = merged.iter().map(|t| t.requests_ok).collect();
+        assert_eq!(connected, [150, 150, 150, 170, 100]);
+        assert_eq!(requests, [15, 10, 10, 15, 10]);
+    }
 }

@@ -112,6 +112,28 @@ fn validate_prints_the_plan_of_a_good_file() {
     );
 }
 
+/// A reader that has gone away (`stampede validate … | head -1` after its line) is no error: the
+/// command stops printing, exits as it would have, and does not panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["validate", "scenarios/ktb-2024.toml"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("the binary runs");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.is_empty(),
+        "a closed pipe is not worth a warning: {err}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
 #[test]
 fn validate_names_file_field_and_allowed_values() {
     let path = scratch_file(
@@ -171,6 +193,22 @@ fn run_refuses_a_bad_target() {
         assert!(err.starts_with("error: --target: "), "{err}");
         assert!(err.contains(needle), "{target}: {err}");
     }
+
+    // A target nobody listens on, given by its variable: the advice names the variable.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{port}");
+    let out = stampede(
+        &["run", "--scenario", "scenarios/smoke.toml", "--no-tui"],
+        &[("STAMPEDE_TARGET", &target)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("failed the check before the run"), "{err}");
+    assert!(err.contains("Fix STAMPEDE_TARGET (--target)"), "{err}");
 }
 
 #[test]

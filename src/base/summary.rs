@@ -506,15 +506,22 @@ impl LevelRow {
 }
 
 impl TimelineRow {
-    /// Adds the counts and gauges of the same second of another part of the run; the level and
-    /// target are the larger, the scheduler lag the worst, CPU the sum (percent of one core over
-    /// every process). Latency is left to the caller.
-    pub fn add_counts(&mut self, o: &TimelineRow) {
+    /// Adds the gauges of another part of the run (users running, connected, failed so far; the
+    /// larger level and target), not its counts: a part that has no row for this second is still
+    /// running with the gauges of its last one.
+    pub fn add_gauges(&mut self, o: &TimelineRow) {
         self.level = self.level.max(o.level);
         self.target_users = self.target_users.max(o.target_users);
         self.active_users += o.active_users;
         self.connected_users += o.connected_users;
         self.vus_failed += o.vus_failed;
+    }
+
+    /// Adds the counts and gauges of the same second of another part of the run; the level and
+    /// target are the larger, the scheduler lag the worst, CPU the sum (percent of one core over
+    /// every process). Latency is left to the caller.
+    pub fn add_counts(&mut self, o: &TimelineRow) {
+        self.add_gauges(o);
         self.requests_ok += o.requests_ok;
         self.requests_failed += o.requests_failed;
         self.messages_sent += o.messages_sent;

@@ -173,9 +173,9 @@ fn view_title(plan: &LoadPlan, destinations: &[Destination]) -> String {
 pub fn report(written: &[Written]) -> Exit {
     let mut all_held = true;
     for w in written {
-        println!("{}", render_text(&w.summary));
+        crate::outln!("{}", render_text(&w.summary));
         if let Some(dir) = w.files.summary_json.parent() {
-            println!("results written to {}", dir.display());
+            crate::outln!("results written to {}", dir.display());
         }
         all_held &= w.summary.thresholds_passed();
     }
@@ -224,7 +224,7 @@ pub fn merge(config: MergeConfig) -> Result<Exit, CliError> {
         let played =
             crate::contest::merge::merge_matches(&config.out, &config.dirs, config.allow_missing)
                 .map_err(|e| CliError::Input(e.to_string()))?;
-        print!("{}", super::contest::match_text(&played.file, &config.out));
+        crate::out!("{}", super::contest::match_text(&played.file, &config.out));
         return Ok(if played.verdict().void.is_some() {
             Exit::NotDecided
         } else {
@@ -232,8 +232,8 @@ pub fn merge(config: MergeConfig) -> Result<Exit, CliError> {
         });
     }
     let merged = crate::merge::merge_dirs(&config.out, &config.dirs, config.allow_missing)?;
-    println!("{}", render_text(&merged.summary));
-    println!(
+    crate::outln!("{}", render_text(&merged.summary));
+    crate::outln!(
         "merged {} segment(s) into {}",
         merged.summary.segments.len(),
         config.out.display()
@@ -262,7 +262,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Exit, CliError> {
 /// `stampede validate`: the file is valid (resolution already loaded and lowered it); print what it
 /// will do.
 pub fn validate(config: ValidateConfig) -> Result<Exit, CliError> {
-    print!(
+    crate::out!(
         "{}: ok\n{}",
         config.file.display(),
         plan_summary(&config.scenario, &config.plan)

@@ -85,7 +85,7 @@ pub fn play_match(config: MatchConfig) -> Result<Exit, CliError> {
                 Exit::Ok
             });
         }
-        print!("{}", match_text(&played.file, &config.out_dir));
+        crate::out!("{}", match_text(&played.file, &config.out_dir));
         Ok(if played.verdict().void.is_some() {
             Exit::NotDecided
         } else {
@@ -205,7 +205,7 @@ pub fn play_bracket(config: BracketConfig) -> Result<Exit, CliError> {
                     _ => {}
                 }
                 if !quiet {
-                    print!("{}", event_text(&event));
+                    crate::out!("{}", event_text(&event));
                 }
             };
             let options = EngineOptions {
@@ -379,13 +379,13 @@ fn attempt_text(attempt: u32) -> String {
 /// Prints the bracket and how it ended; returns the exit code.
 fn print_bracket_end(outcome: &BracketOutcome, dir: &Path, resume: &str) -> Exit {
     if let Some(journal) = &outcome.journal {
-        println!(
+        crate::outln!(
             "\n{}\n\n{}",
             outcome.setup.title,
             journal.bracket().render_text(None)
         );
     }
-    println!(
+    crate::outln!(
         "results: {} (bracket.txt, bracket.json, standings.csv, journal.jsonl, matches/)",
         dir.display()
     );
@@ -396,19 +396,19 @@ fn print_bracket_end(outcome: &BracketOutcome, dir: &Path, resume: &str) -> Exit
                 .as_ref()
                 .and_then(|j| j.bracket().champion());
             match champion {
-                Some(c) => println!("champion: {c}"),
-                None => println!("finished: first place is shared"),
+                Some(c) => crate::outln!("champion: {c}"),
+                None => crate::outln!("finished: first place is shared"),
             }
             Exit::Ok
         }
         Some(Stopped::Interrupted { during }) => {
             match during {
-                Some(id) => println!(
+                Some(id) => crate::outln!(
                     "INTERRUPTED during {id}: it is not recorded and will be played again."
                 ),
-                None => println!("INTERRUPTED: the bracket is not finished."),
+                None => crate::outln!("INTERRUPTED: the bracket is not finished."),
             }
-            println!("Continue it with: {resume}");
+            crate::outln!("Continue it with: {resume}");
             Exit::NotDecided
         }
         Some(Stopped::VoidLimit {
@@ -419,7 +419,7 @@ fn print_bracket_end(outcome: &BracketOutcome, dir: &Path, resume: &str) -> Exit
             let name = id
                 .as_ref()
                 .map_or_else(|| "the qualifying match".to_string(), |id| id.to_string());
-            println!(
+            crate::outln!(
                 "STOPPED: {name} was void {attempts} times in a row. Last time: {reason}\n\
                  The load generator was not healthy enough to judge the teams: give it more room \
                  (fewer users, more cores, --source-ips, another machine) and continue with: {resume}"
@@ -437,14 +437,14 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
     match contest::rescore(dir, config.rules)? {
         Rescored::Match { before, after } => {
             let note = after.rescored.as_ref().expect("rescore notes its source");
-            println!(
+            crate::outln!(
                 "rescored {} with {}",
                 dir.join("match.json").display(),
                 note.rules_from
             );
-            println!("  as played: {}", before.verdict.reason);
-            println!("  now:       {}", after.verdict.reason);
-            println!(
+            crate::outln!("  as played: {}", before.verdict.reason);
+            crate::outln!("  now:       {}", after.verdict.reason);
+            crate::outln!(
                 "{}",
                 if note.changed {
                     "THE OUTCOME CHANGED"
@@ -452,7 +452,7 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
                     "the outcome is unchanged"
                 }
             );
-            println!(
+            crate::outln!(
                 "written: {}, {}",
                 dir.join(contest::files::RESCORED_JSON).display(),
                 dir.join(contest::files::RESCORED_LEVELS_CSV).display()
@@ -469,7 +469,7 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
             bracket,
         } => {
             let note = after.rescored.as_ref().expect("rescore notes its source");
-            println!(
+            crate::outln!(
                 "rescored {} with {}",
                 dir.join(contest::files::JOURNAL).display(),
                 note.rules_from
@@ -480,10 +480,10 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
                 Outcome::Void => "void".into(),
             };
             if note.changed.is_empty() {
-                println!("no match outcome changed");
+                crate::outln!("no match outcome changed");
             }
             for c in &note.changed {
-                println!(
+                crate::outln!(
                     "changed: {} {} → {}",
                     c.id,
                     outcome(&c.before),
@@ -491,19 +491,19 @@ pub fn rescore(config: RescoreConfig) -> Result<Exit, CliError> {
                 );
             }
             if let Some(id) = &note.diverged_at {
-                println!(
+                crate::outln!(
                     "DIVERGED at {id}: under these rules other teams would have met there, so the \
                      bracket from {id} on would have to be played again"
                 );
             }
             let was = before.bracket().champion();
-            println!("\n{}\n\n{}", after.title, bracket.render_text(None));
-            println!(
+            crate::outln!("\n{}\n\n{}", after.title, bracket.render_text(None));
+            crate::outln!(
                 "champion as played: {}; as re-scored: {}",
                 was.as_deref().unwrap_or("–"),
                 after.champion.as_deref().unwrap_or("– (not decided)")
             );
-            println!(
+            crate::outln!(
                 "written: {}, {}, {}",
                 dir.join(contest::files::RESCORED_BRACKET_JSON).display(),
                 dir.join(contest::files::RESCORED_BRACKET_TXT).display(),

@@ -120,6 +120,12 @@ impl CliError {
                 Some(var) => format!("{flag} (from {var}): {message}"),
                 None => self.to_string(),
             },
+            CliError::Unreachable { .. } => match super::origin::env_origin("--target", argv) {
+                Some(var) => self
+                    .to_string()
+                    .replace("Fix --target", &format!("Fix {var} (--target)")),
+                None => self.to_string(),
+            },
             _ => self.to_string(),
         }
     }

@@ -20,6 +20,7 @@
 //! - [`progress`]: the plain progress display used when the terminal scoreboard is off.
 //! - [`metrics_listen`]: `--metrics-listen`, the live snapshots as Prometheus text over HTTP.
 //! - [`signals`]: Ctrl-C, SIGTERM and SIGHUP: an orderly stop, then a stop at once.
+//! - [`stdout`](mod@stdout): `out!`/`outln!`, printing that stops quietly when the reader has gone.
 
 pub mod args;
 pub mod commands;
@@ -33,6 +34,7 @@ pub mod origin;
 pub mod progress;
 pub mod report;
 pub mod signals;
+pub mod stdout;
 pub mod target;
 pub mod teams;
 pub mod workers;

@@ -75,7 +75,7 @@ impl CompareConfig {
 pub fn report(config: ReportConfig) -> Result<Exit, CliError> {
     let written = crate::contest::html::rebuild(&config.dir)?;
     for path in written {
-        println!("wrote {}", path.display());
+        crate::outln!("wrote {}", path.display());
     }
     Ok(Exit::Ok)
 }
@@ -139,16 +139,16 @@ pub fn compare_dirs(config: CompareConfig) -> Result<Exit, CliError> {
         .collect();
     for ((team, c), w) in pairs.iter().zip(&worse) {
         if let Some(team) = team {
-            println!("== team {team}");
+            crate::outln!("== team {team}");
         }
-        print!("{}", render_text(c));
+        crate::out!("{}", render_text(c));
         if let Some(pct) = config.fail_if_worse {
             if w.is_empty() {
-                println!("not worse than A by more than {pct} % beyond noise");
+                crate::outln!("not worse than A by more than {pct} % beyond noise");
             } else {
-                println!("worse than A by more than {pct} % beyond noise:");
+                crate::outln!("worse than A by more than {pct} % beyond noise:");
                 for finding in w {
-                    println!("  {finding}");
+                    crate::outln!("  {finding}");
                 }
             }
         }
@@ -170,7 +170,7 @@ pub fn compare_dirs(config: CompareConfig) -> Result<Exit, CliError> {
         );
         write_file_atomic(path, page.as_bytes())
             .map_err(|e| CliError::Contest(crate::contest::ContestError::Files(e)))?;
-        println!("wrote {}", path.display());
+        crate::outln!("wrote {}", path.display());
     }
     Ok(if worse.iter().any(|w| !w.is_empty()) {
         Exit::ThresholdsBroken

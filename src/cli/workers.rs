@@ -87,8 +87,8 @@ pub fn run(config: RunConfig, workers: u32) -> Result<Exit, CliError> {
         )
         .await?;
         let merged = crate::merge::merge_dirs(&config.out_dir, &present, true)?;
-        println!("{}", render_text(&merged.summary));
-        println!(
+        crate::outln!("{}", render_text(&merged.summary));
+        crate::outln!(
             "results of {} worker(s) merged into {}",
             present.len(),
             config.out_dir.display()
@@ -161,7 +161,7 @@ pub fn play_match(config: MatchConfig, workers: u32) -> Result<Exit, CliError> {
         .await?;
         let played = crate::contest::merge::merge_matches(&config.out_dir, &present, true)
             .map_err(|e| CliError::Input(e.to_string()))?;
-        print!(
+        crate::out!(
             "{}",
             super::contest::match_text(&played.file, &config.out_dir)
         );
