@@ -336,6 +336,14 @@ async fn a_match_split_over_workers_is_judged_on_the_whole_load() {
             seg["reason"]
         );
     }
+    // The merged match directory is a match directory like any other: its page can be written
+    // again from the files alone.
+    let page = out.join("report.html");
+    let _ = std::fs::remove_file(&page);
+    let o = stampede(&["report", out.to_str().unwrap()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let html = std::fs::read_to_string(&page).expect("report.html written again");
+    assert!(html.contains("big") && html.contains("small"), "{html}");
     let _ = small.shutdown().await;
     let _ = big.shutdown().await;
 }
