@@ -4,10 +4,13 @@
 //! Not here: who may do what to a room or file (the handlers decide), and kicking the old socket on a
 //! new login (the gateway does, when the login handler asks it to; [`SessionEnd`] says why).
 
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use protocol::token::{Claims, ClaimsUser, TOKEN_TTL_SECS};
@@ -86,13 +89,130 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+/// A password hash to compute on a hashing thread.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The threads password hashes run on: one per core, fed in arrival order, for the life of the
+/// [`Auth`] that owns them.
+///
+/// Why not tokio's blocking pool: each hash allocates `kdf.memory_kib` (4–19 MiB) and frees it, and
+/// the allocator keeps what a thread freed in that thread's arena for its next allocation. Spread
+/// over the blocking pool's changing threads, a sign-up storm left a hash's worth of memory in each
+/// of up to 8 arenas per core, and small allocations settling in the freed space made the next hash
+/// take new memory again — 87 MiB at 4 MiB per hash after 10,000 sign-ups, about 9 KiB per user that
+/// never came back. Here each thread keeps one working memory ([`BLOCKS`]) and every hash on it
+/// reuses it: what stays is one hash's memory per core. Running more at once would not finish any sooner:
+/// the cores are the limit either way.
+struct Hashers {
+    jobs: mpsc::Sender<HashJob>,
+}
+
+impl Hashers {
+    /// Starts `threads` hashing threads (at least one). They end when the `Hashers` is dropped.
+    fn start(threads: usize) -> Hashers {
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job; a poisoned lock
+                        // guards nothing a panic could have left half-done.
+                        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(mpsc::RecvError) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Hashers { jobs }
+    }
+
+    /// Runs `work` on a hashing thread; `None` when no hashing thread is left to run it.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.send(job).ok()?;
+        result.await.ok()
+    }
+}
+
+thread_local! {
+    /// The argon2 working memory of this hashing thread, kept from one hash to the next (see
+    /// [`Hashers`]): grown to the largest cost seen, never freed while the thread runs.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with this thread's argon2 working memory, at least `count` blocks of it.
+fn with_blocks<T>(count: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < count {
+            blocks.resize(count, Block::default());
+        }
+        work(&mut blocks[..count])
+    })
+}
+
+/// `argon`'s PHC string of `password` with a fresh salt: what `PasswordHasher::hash_password`
+/// writes, computed in this thread's kept working memory instead of a new allocation.
+fn hash_in_place(argon: &Argon2<'_>, password: &[u8]) -> Result<String, password_hash::Error> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt.as_salt().decode_b64(&mut raw_salt)?;
+    let params = argon.params();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password, raw_salt, &mut out, blocks)
+    })?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the PHC string `phc`, hashed with the algorithm, version and cost
+/// recorded in it (so changing the configured cost never locks existing users out), in this
+/// thread's kept working memory. The comparison takes the same time wherever the hashes differ.
+fn verify_in_place(password: &[u8], phc: &str) -> bool {
+    let check = || -> Result<bool, password_hash::Error> {
+        let parsed = PasswordHash::new(phc)?;
+        let expected = parsed.hash.ok_or(password_hash::Error::Crypto)?;
+        let algorithm = Algorithm::try_from(parsed.algorithm)?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v)?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&parsed)?;
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let salt = parsed.salt.ok_or(password_hash::Error::Crypto)?;
+        let mut raw_salt = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut raw_salt)?;
+        let mut out = [0u8; Output::MAX_LENGTH];
+        let out = &mut out[..expected.len()];
+        with_blocks(params.block_count(), |blocks| {
+            argon.hash_password_into_with_memory(password, raw_salt, out, blocks)
+        })?;
+        Ok(Output::new(out)? == expected)
+    };
+    check().unwrap_or(false)
+}
+
 /// Password hashing and token signing, shared by REST and the gateway.
 pub struct Auth {
     argon: Argon2<'static>,
-    /// One permit per core. Each hash holds `kdf.memory_kib` of memory while it runs, and the blocking
-    /// pool would otherwise run hundreds at once during a sign-up storm (100 users at a ramp step ×
-    /// 19 MiB ≈ 2 GiB) without finishing any sooner: the cores are the limit either way.
-    hashing: tokio::sync::Semaphore,
+    hashers: Hashers,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -105,44 +225,33 @@ impl Auth {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Auth {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-            hashing: tokio::sync::Semaphore::new(cores),
+            hashers: Hashers::start(cores),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation: Validation::new(jsonwebtoken::Algorithm::HS256),
         })
     }
 
-    /// Hashes a password into a PHC string. Runs on the blocking pool: one hash takes tens of
-    /// milliseconds of CPU at the default cost and would stall every socket on this worker.
-    pub async fn hash_password(
-        &self,
-        password: &str,
-    ) -> Result<String, argon2::password_hash::Error> {
+    /// Hashes a password into a PHC string, on the hashing threads ([`Hashers`]): one hash takes
+    /// tens of milliseconds of CPU at the default cost and would stall every socket on this worker.
+    pub async fn hash_password(&self, password: &str) -> Result<String, password_hash::Error> {
         let argon = self.argon.clone();
         let password = password.to_owned();
-        // The semaphore is never closed, so acquiring only waits.
-        let _permit = self.hashing.acquire().await;
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
-            Ok(argon.hash_password(password.as_bytes(), &salt)?.to_string())
-        })
-        .await
-        .unwrap_or(Err(argon2::password_hash::Error::Crypto))
+        self.hashers
+            .run(move || hash_in_place(&argon, password.as_bytes()))
+            .await
+            .unwrap_or(Err(password_hash::Error::Crypto))
     }
 
     /// Checks a password against a PHC string, with the cost recorded in that string (so changing
-    /// the configured cost never locks existing users out). Also on the blocking pool.
+    /// the configured cost never locks existing users out). Also on the hashing threads.
     pub async fn verify_password(&self, password: &str, phc: &str) -> bool {
-        let argon = self.argon.clone();
         let password = password.to_owned();
         let phc = phc.to_owned();
-        let _permit = self.hashing.acquire().await;
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&phc)
-                .is_ok_and(|parsed| argon.verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .unwrap_or(false)
+        self.hashers
+            .run(move || verify_in_place(password.as_bytes(), &phc))
+            .await
+            .unwrap_or(false)
     }
 
     /// Signs a 24-hour access token for a user's session.
@@ -254,6 +363,28 @@ mod tests {
         )
         .unwrap();
         assert!(other.verify_password("hunter22", &phc).await);
+    }
+
+    /// Hashing in kept working memory writes exactly what the argon2 crate's own hasher and
+    /// verifier read, and reads what they write: stores keep hashes across versions of the server.
+    #[tokio::test]
+    async fn kept_memory_hashes_are_the_crates_own() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let auth = auth(b"0123456789abcdef");
+        let ours = auth.hash_password("hunter22").await.unwrap();
+        let argon = Argon2::default();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon.verify_password(b"hunter22", &parsed).is_ok());
+        assert!(argon.verify_password(b"hunter23", &parsed).is_err());
+
+        let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+        let params = Params::new(32, 3, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"hunter22", &salt)
+            .unwrap()
+            .to_string();
+        assert!(auth.verify_password("hunter22", &theirs).await);
+        assert!(!auth.verify_password("hunter2", &theirs).await);
     }
 
     #[test]
