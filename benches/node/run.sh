@@ -11,8 +11,11 @@
 # The generator runs as `--workers 2` (USERS per team × 2 teams sockets would not fit one process's
 # 20,000 open files here).
 #
+# FLOW=idle drops the history fetch and the chat: users sign up, join their room and hold their
+# socket, which measures each server's memory per connected user with no messages stored.
+#
 #   benches/node/run.sh [OUT_DIR]
-#   USERS=10000 ARRIVE=60s INTERVAL=10s HOLD=120s (defaults; HOLD counts from the end of ARRIVE)
+#   USERS=10000 ARRIVE=60s INTERVAL=10s HOLD=120s FLOW=chat (defaults; HOLD counts from the end of ARRIVE)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,6 +24,11 @@ users="${USERS:-10000}"
 arrive="${ARRIVE:-60s}"
 interval="${INTERVAL:-10s}"
 hold="${HOLD:-120s}"
+case "${FLOW:-chat}" in
+  chat) steps="{ fetch_history = { pages = 1 } }, { send_messages = { interval = \"$interval\" } }," ;;
+  idle) steps='"hold",' ;;
+  *) echo "run.sh: FLOW must be chat or idle, got ${FLOW}" >&2; exit 2 ;;
+esac
 secs() { python3 -c 'import re,sys; m=re.fullmatch(r"(\d+)s",sys.argv[1]); print(m.group(1)) if m else sys.exit(f"run.sh: durations are whole seconds like 60s, got {sys.argv[1]}")' "$1"; }
 total="$(( $(secs "$arrive") + $(secs "$hold") ))s"
 case "$users" in *[!0-9]* | "") echo "run.sh: USERS must be a whole number, got $users" >&2; exit 2 ;; esac
@@ -44,7 +52,7 @@ mkdir -p "$out"
 
 cat >"$work/chat.toml" <<TOML
 name = "node-vs-reference"
-description = "$users users arrive over $arrive, rooms of 10, a message every $interval for $hold"
+description = "$users users arrive over $arrive, rooms of 10, ${FLOW:-chat} for $hold"
 seed = 11
 [[phase]]
 name = "arrive"
@@ -62,7 +70,7 @@ delivery = "10s"
 name = "chat"
 steps = [
   { register = { login = true } }, "enter_room", "connect", "join_room",
-  { fetch_history = { pages = 1 } }, { send_messages = { interval = "$interval" } },
+  $steps
 ]
 TOML
 cp "$work/chat.toml" "$out/scenario.toml"
