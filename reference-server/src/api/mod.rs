@@ -8,6 +8,7 @@
 //! - [`files`]: upload, download, view, delete.
 //! - [`users`]: profile, profile image, and serving profile images.
 //! - [`upload`]: the multipart → blob store path shared by file and profile image uploads.
+//! - [`drain`]: refused uploads answered on a connection the client has finished writing to.
 //! - [`rate_limit`]: the optional per-IP limit of the room list.
 //! - [`admission`]: overload control's route layer and the REST look of its refusals.
 //! - [`admin`]: `/admin/overload` (live overload config) and `/metrics`.
@@ -15,6 +16,7 @@
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod drain;
 pub mod extract;
 pub mod files;
 pub mod rate_limit;
@@ -70,6 +72,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
     use RequestKind::{Auth, Files, RoomList, RoomOps};
     let k = |k, route| kind(state, k, route);
     let uploads = |limit, route: MethodRouter<AppState>| route.layer(DefaultBodyLimit::max(limit));
+    // Outermost on the upload routes, so every refusal (overload control's too) is readable.
+    let readable = |route: MethodRouter<AppState>| {
+        route.layer(middleware::from_fn(drain::read_rest_on_rejection))
+    };
     let room_list = get(rooms::list).layer(middleware::from_fn_with_state(
         state.clone(),
         rate_limit::limit_room_list,
@@ -92,10 +98,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/rooms/{id}/join", k(RoomOps, post(rooms::join)))
         .route(
             "/api/files/upload",
-            k(
+            readable(k(
                 Files,
                 uploads(upload::UPLOAD_BODY_LIMIT, post(files::upload)),
-            ),
+            )),
         )
         .route(
             "/api/files/download/{filename}",
@@ -112,11 +118,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/api/users/profile-image",
-            k(
+            readable(k(
                 Files,
                 uploads(upload::PROFILE_BODY_LIMIT, post(users::upload_image))
                     .delete(users::delete_image),
-            ),
+            )),
         )
         .route("/uploads/{filename}", k(Files, get(users::serve_image)))
         .fallback(not_found)
