@@ -462,6 +462,18 @@ async fn room_list_is_unlimited_by_default() {
     }
 }
 
+/// `len` bytes that start like an image of `mime` (the server checks an image's signature).
+fn image_bytes(mime: &str, len: usize) -> Vec<u8> {
+    let magic: &[u8] = match mime {
+        "image/png" => b"\x89PNG\r\n\x1a\n",
+        "image/jpeg" => b"\xFF\xD8\xFF\xE0",
+        other => panic!("no signature for {other}"),
+    };
+    let mut bytes = magic.to_vec();
+    bytes.resize(len.max(16), 42);
+    bytes
+}
+
 fn file_form(field: &str, name: &str, mime: &str, bytes: Vec<u8>) -> Form {
     Form::new().part(
         field.to_owned(),
@@ -490,7 +502,14 @@ async fn upload(
 async fn uploads_check_type_and_size() {
     let t = start().await;
     let user = t.user("Uploader").await;
-    let response = upload(&t, &user, "cat.png", "image/png", vec![7; 1024]).await;
+    let response = upload(
+        &t,
+        &user,
+        "cat.png",
+        "image/png",
+        image_bytes("image/png", 1024),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let uploaded: UploadResponse = response.json().await.unwrap();
     assert!(uploaded.success);
@@ -507,7 +526,7 @@ async fn uploads_check_type_and_size() {
         status_and_message(upload(&t, &user, "cat.exe", "image/png", vec![1]).await).await;
     assert_eq!(status, 400);
 
-    let too_big = vec![0u8; 10 * 1024 * 1024 + 1];
+    let too_big = image_bytes("image/png", 10 * 1024 * 1024 + 1);
     let (status, message) =
         status_and_message(upload(&t, &user, "big.png", "image/png", too_big).await).await;
     assert_eq!(status, 413);
@@ -677,7 +696,7 @@ async fn profile_update_and_image() {
         .unwrap();
     assert_eq!(updated.user.name, "Ivy Two");
 
-    let image = vec![42u8; 2048];
+    let image = image_bytes("image/jpeg", 2048);
     let response = t
         .post("/api/users/profile-image", &user)
         .multipart(file_form(
@@ -724,7 +743,7 @@ async fn profile_update_and_image() {
             "profileImage",
             "me.png",
             "image/png",
-            vec![0; 5 * 1024 * 1024 + 1],
+            image_bytes("image/png", 5 * 1024 * 1024 + 1),
         ))
         .send()
         .await
@@ -770,7 +789,14 @@ async fn every_route_is_classified_for_overload_control() {
         .send()
         .await
         .unwrap();
-    upload(&t, &user, "a.png", "image/png", vec![1]).await;
+    upload(
+        &t,
+        &user,
+        "a.png",
+        "image/png",
+        image_bytes("image/png", 16),
+    )
+    .await;
     let load = &t.server.state().overload;
     use reference_server::overload::RequestKind::*;
     assert_eq!(load.started(Auth), 2, "register + login");

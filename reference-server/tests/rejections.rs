@@ -6,13 +6,16 @@ mod common;
 
 use std::process::Stdio;
 
-/// Runs Node's `fetch` against `url`: a multipart upload of `size` bytes as `name` with `mime`, and
-/// `headers` (JSON). Prints `status body` or `error <cause>`.
+/// Runs Node's `fetch` against `url`: a multipart upload of `size` bytes as `name` with `mime` (a
+/// PNG's signature first when it says `image/png`), and `headers` (JSON). Answers `status body` or
+/// `error <cause>`.
 async fn node_upload(url: &str, size: usize, name: &str, mime: &str, headers: &str) -> String {
     const SCRIPT: &str = r#"
 const [url, size, name, mime, headers] = process.argv.slice(1);
+const bytes = new Uint8Array(Number(size));
+if (mime === 'image/png') bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const form = new FormData();
-form.append('file', new Blob([new Uint8Array(Number(size))], { type: mime }), name);
+form.append('file', new Blob([bytes], { type: mime }), name);
 try {
   const r = await fetch(url, { method: 'POST', body: form, headers: JSON.parse(headers) });
   console.log(r.status, await r.text());
@@ -74,4 +77,53 @@ async fn an_oversized_or_mistyped_upload_reads_its_status() {
         seen.starts_with("415 ") || seen.starts_with("400 "),
         "{seen}"
     );
+}
+
+/// HTML uploaded as `evil.png` is refused for what it is; a real image is served with its checked
+/// type and `nosniff`, so no browser second-guesses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_must_be_the_image_it_says() {
+    use reqwest::multipart::{Form, Part};
+    let t = common::start().await;
+    let user = t.user("Mallory").await;
+    let form = |bytes: Vec<u8>| {
+        Form::new().part(
+            "file",
+            Part::bytes(bytes)
+                .file_name("evil.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+    };
+    let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
+    let refused = t
+        .post("/api/files/upload", &user)
+        .multipart(form(html))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 415);
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("not a image/png"), "{message}");
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(64, 0);
+    let stored: serde_json::Value = t
+        .post("/api/files/upload", &user)
+        .multipart(form(png))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let name = stored["file"]["filename"].as_str().unwrap().to_owned();
+    let served = t
+        .get(&format!("/api/files/download/{name}"), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
 }

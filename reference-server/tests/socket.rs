@@ -577,7 +577,7 @@ async fn file_messages_open_the_file_to_room_members() {
 
     let form = Form::new().part(
         "file",
-        Part::bytes(vec![9u8; 512])
+        Part::bytes([b"\xFF\xD8\xFF\xE0".as_slice(), &[9u8; 508]].concat())
             .file_name("photo.jpg")
             .mime_str("image/jpeg")
             .unwrap(),

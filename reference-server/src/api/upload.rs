@@ -6,7 +6,7 @@ use std::io;
 use axum::body::Body;
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
@@ -205,6 +205,8 @@ pub fn blob_response(blob: Blob, mimetype: &str) -> Response {
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     headers.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
+    // The type is the one checked at upload; a browser must not guess another (HTML in a `.png`).
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 
@@ -226,8 +228,37 @@ pub struct Received {
 enum Abort {
     #[error("the file is larger than {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("the file's content is not a {mimetype}")]
+    NotWhatItSays { mimetype: String },
     #[error("{message}")]
     Multipart { status: StatusCode, message: String },
+}
+
+/// Bytes of a file's start that [`content_matches`] looks at.
+const SNIFF_LEN: usize = 12;
+
+/// Types whose content is checked against their signature: the images, which browsers and the
+/// frontend show inline, so a file that only says it is one must not get through.
+fn is_sniffed(mimetype: &str) -> bool {
+    mimetype.starts_with("image/")
+}
+
+/// Whether `head` (the file's first [`SNIFF_LEN`] bytes) starts like `mimetype` says (the
+/// formats' magic numbers); true for types that are not checked.
+fn content_matches(mimetype: &str, head: &[u8]) -> bool {
+    match mimetype {
+        "image/png" => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => head.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/gif" => head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a"),
+        "image/webp" => head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP".as_slice()),
+        other => !is_sniffed(other),
+    }
+}
+
+fn not_what_it_says(mimetype: &str) -> ApiError {
+    ApiError::UnsupportedMediaType(format!(
+        "The file's content is not a {mimetype}: its first bytes are not that format's signature"
+    ))
 }
 
 fn multipart_error(e: MultipartError) -> ApiError {
@@ -297,6 +328,8 @@ pub async fn receive(
     let key = BlobKey::new(namespace, &name).map_err(|e| ApiError::Internal(e.to_string()))?;
 
     let mut seen = 0u64;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let declared = mimetype.clone();
     let body = part.map(move |chunk| {
         let chunk = chunk.map_err(|e| {
             io::Error::other(Abort::Multipart {
@@ -307,6 +340,16 @@ pub async fn receive(
         seen += chunk.len() as u64;
         if seen > limit {
             return Err(io::Error::other(Abort::TooLarge { limit }));
+        }
+        // The first bytes decide, once there are enough of them (or at the end, below).
+        if head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            if head.len() == SNIFF_LEN && !content_matches(&declared, &head) {
+                return Err(io::Error::other(Abort::NotWhatItSays {
+                    mimetype: declared.clone(),
+                }));
+            }
         }
         Ok(chunk)
     });
@@ -319,6 +362,7 @@ pub async fn receive(
                     policy.class_label(&mimetype),
                     limit / MB
                 )),
+                Some(Abort::NotWhatItSays { mimetype }) => not_what_it_says(mimetype),
                 Some(Abort::Multipart { status, message }) => ApiError::Rejected {
                     status: *status,
                     message: format!("invalid multipart body: {message}"),
@@ -331,6 +375,11 @@ pub async fn receive(
     if size == 0 {
         let _ = blobs.delete(&key).await;
         return Err(ApiError::BadRequest("The uploaded file is empty".into()));
+    }
+    if size < SNIFF_LEN as u64 && is_sniffed(&mimetype) {
+        // Too short to be the image it says it is.
+        let _ = blobs.delete(&key).await;
+        return Err(not_what_it_says(&mimetype));
     }
     Ok(Received {
         key,
@@ -371,6 +420,23 @@ mod tests {
                 .check("application/pdf", "pdf")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn images_are_what_they_say() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert!(content_matches("image/png", png));
+        assert!(!content_matches("image/jpeg", png));
+        assert!(!content_matches("image/png", b"<html><script>"));
+        assert!(content_matches(
+            "image/jpeg",
+            b"\xFF\xD8\xFF\xE0\0\x10JFIF\0\x01"
+        ));
+        assert!(content_matches("image/gif", b"GIF89a\x01\0\x01\0\0\0"));
+        assert!(content_matches("image/webp", b"RIFF\x24\0\0\0WEBPVP8 "));
+        assert!(!content_matches("image/webp", b"RIFF\x24\0\0\0AVI LIST"));
+        // Other types are not sniffed.
+        assert!(content_matches("application/pdf", b"anything at all"));
     }
 
     #[test]

@@ -203,6 +203,7 @@ fn fake_file(mime: &str, size: u32, seed: u32) -> Vec<u8> {
         "image/png" => b"\x89PNG\r\n\x1a\n",
         "image/jpeg" => b"\xff\xd8\xff\xe0",
         "image/gif" => b"GIF89a",
+        "image/webp" => b"RIFF\0\0\0\0WEBP",
         "application/pdf" => b"%PDF-1.4\n",
         _ => b"",
     };
