@@ -15,6 +15,8 @@
 //! - [`conn`]: `--store` URL parsing and the connection (standalone or cluster).
 //! - [`lua`]: the scripts.
 //! - [`log`]: the room event log: append, publish, catch up; [`Envelope`].
+//! - [`durability`]: replicas each shard has connected, the `--redis-durability` policy, the
+//!   degraded marks.
 //! - `records`: decoding hashes and replies into the store's records; Redis errors sorted.
 //! - [`presence`]: sockets per user, running AI streams, instance control channels, and what
 //!   arrives on the pub/sub connection ([`Incoming`]).
