@@ -13,7 +13,7 @@ use crate::auth::KdfParams;
 use crate::blob::s3::S3Settings;
 use crate::gateway::GatewaySettings;
 use crate::overload::{OverloadConfig, OverloadSettings};
-use crate::store::redis::{RedisSettings, RedisTarget};
+use crate::store::redis::{Durability, RedisSettings, RedisTarget};
 
 /// Where uploads go by default: under `data/`, the one directory of the working directory the server
 /// writes to (git-ignored), rather than a loose `uploads/` beside the sources.
@@ -326,6 +326,14 @@ pub struct Args {
     /// Milliseconds a Redis request may take; while Redis is away requests fail after this.
     #[arg(long, env = "CHAT_REDIS_TIMEOUT_MS", default_value_t = 1000)]
     pub redis_timeout_ms: u64,
+
+    // Redis faults: what a room event does when its shard is short of replicas.
+    /// When the Redis shard of a room has fewer connected replicas than --redis-replica-acks
+    /// (a replica died, or a master was promoted and has none yet): `available` stores the event,
+    /// waits for the replicas there are and marks the server degraded on /health and /metrics;
+    /// `strict` refuses it before writing (Redis's min-replicas-to-write).
+    #[arg(long, env = "CHAT_REDIS_DURABILITY", value_enum, default_value_t = Durability::Available)]
+    pub redis_durability: Durability,
     /// Overload control (load levels, bulkheads, hot rooms). `off` keeps it off for the whole run,
     /// whatever the config file or the admin endpoint say.
     #[arg(long, env = "CHAT_OVERLOAD", value_enum, default_value_t = Switch::On)]
@@ -429,6 +437,7 @@ impl Args {
             redis: RedisSettings {
                 prefix: self.redis_prefix,
                 replica_acks: self.redis_replica_acks,
+                durability: self.redis_durability,
                 timeout: Duration::from_millis(self.redis_timeout_ms),
             },
             overload: OverloadSettings {

@@ -72,7 +72,9 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
-            ApiError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(StoreError::Unavailable(_) | StoreError::Underreplicated(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Store(StoreError::Backend(_)) | ApiError::Blob(_) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -106,6 +108,14 @@ impl IntoResponse for ApiError {
                     }),
                 }
             }
+            ApiError::Store(StoreError::Underreplicated(why)) => StatusResponse {
+                success: false,
+                message: Some(format!("Service temporarily unavailable: {why}; try again")),
+                error: Some(ErrorDetail {
+                    code: "STORE_UNDERREPLICATED".into(),
+                    message: None,
+                }),
+            },
             _ if status.is_server_error() => {
                 // The cause stays in the log: it may name internals a client has no use for.
                 tracing::error!(error = %self, "request failed");

@@ -28,8 +28,34 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn scrape(State(state): State<AppState>) -> Response {
-    let text = metrics::render(&state.overload, state.gateway.connection_count());
+    let mut text = metrics::render(&state.overload, state.gateway.connection_count());
+    if let Some(bus) = state.gateway.bus() {
+        text.push_str(&redis_metrics(&bus.shortfalls().1));
+    }
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// The Redis durability lines of `/metrics`: degraded or not, and each short shard.
+fn redis_metrics(short: &[crate::store::redis::Shortfall]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# HELP chat_redis_degraded 1 when a Redis shard has fewer replicas than --redis-replica-acks.\n\
+         # TYPE chat_redis_degraded gauge\n",
+    );
+    let _ = writeln!(out, "chat_redis_degraded {}", u8::from(!short.is_empty()));
+    out.push_str(
+        "# HELP chat_redis_shard_replicas_missing Replicas a short shard lacks (by a slot it serves).\n\
+         # TYPE chat_redis_shard_replicas_missing gauge\n",
+    );
+    for s in short {
+        let _ = writeln!(
+            out,
+            "chat_redis_shard_replicas_missing{{slot=\"{}\"}} {}",
+            s.slot,
+            s.wanted.saturating_sub(s.connected)
+        );
+    }
+    out
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {

@@ -138,6 +138,17 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
         state.gateway.connection_count().into(),
     );
     extra.insert("load".into(), state.overload.report());
+    if let Some(bus) = state.gateway.bus() {
+        let (policy, short) = bus.shortfalls();
+        extra.insert(
+            "redis".into(),
+            serde_json::json!({
+                "durability": policy,
+                "degraded": !short.is_empty(),
+                "shortfalls": short,
+            }),
+        );
+    }
     Json(HealthResponse {
         status: "ok".into(),
         timestamp: UnixMillis::now().to_wire(),

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::SessionEnd;
 use crate::frame::Frame;
-use crate::store::redis::PushInfo;
+use crate::store::redis::{Durability, PushInfo, Shortfall};
 use crate::store::{
     Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage, RedisStore,
     StoreError, UnixMillis, hex, new_object_id,
@@ -220,6 +220,7 @@ impl Bus {
         except: Option<&str>,
         tag: Option<&str>,
     ) -> Result<(), StoreError> {
+        let want = self.store.check_durability(room).await?;
         let Some(event) = self
             .store
             .log_event(room, except, tag, frame.as_str())
@@ -228,7 +229,7 @@ impl Bus {
             // A room that does not exist has no members to tell.
             return Ok(());
         };
-        self.commit(room, &event).await
+        self.commit(room, &event, want).await
     }
 
     /// Stores a message and its `message` event in one step, then publishes the event. `render`
@@ -259,20 +260,28 @@ impl Bus {
             except: except.map(str::to_owned),
         });
         let room = message.room.clone();
+        let want = self.store.check_durability(&room).await?;
         let (record, event) = self
             .store
             .append_with_event(id, message, template.as_ref())
             .await?;
         if let Some(event) = event {
-            self.commit(&room, &event).await?;
+            self.commit(&room, &event, want).await?;
         }
         Ok(record)
     }
 
-    /// `WAIT`s for replicas (when configured), then publishes. An event that fails here is in the
-    /// log already; subscribers may still pick it up from there, but its sender is told it failed.
-    async fn commit(&self, room: &str, event: &LoggedEvent) -> Result<(), StoreError> {
-        self.store.wait_replicas(room).await?;
+    /// Redis shards with fewer connected replicas than `--redis-replica-acks` (empty: none, or
+    /// the policy asks for none), and the policy in force.
+    pub fn shortfalls(&self) -> (Durability, Vec<Shortfall>) {
+        (self.store.durability(), self.store.shortfalls())
+    }
+
+    /// `WAIT`s for `want` replicas (what [`RedisStore::check_durability`] allowed before the
+    /// write), then publishes. An event that fails here is in the log already; subscribers may
+    /// still pick it up from there, but its sender is told it failed.
+    async fn commit(&self, room: &str, event: &LoggedEvent, want: u32) -> Result<(), StoreError> {
+        self.store.wait_replicas(room, want).await?;
         self.store.publish(room, event).await
     }
 

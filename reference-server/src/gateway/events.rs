@@ -220,6 +220,9 @@ pub(crate) async fn handle(
                 tracing::warn!(error = %e, event = %event.name, "store unavailable during event");
                 "Service temporarily unavailable: storage cannot be reached; try again".into()
             }
+            Failure::Store(StoreError::Underreplicated(why)) => {
+                format!("Service temporarily unavailable: {why}; try again")
+            }
             Failure::Store(e) => {
                 tracing::error!(error = %e, event = %event.name, "store failed during event");
                 "Internal server error".into()

@@ -110,6 +110,10 @@ pub enum StoreError {
     /// request may succeed when retried.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Refused before writing: the data's shard has fewer replicas than the durability policy
+    /// requires (`--redis-durability strict`). The text is meant for the client.
+    #[error("{0}")]
+    Underreplicated(String),
 }
 
 /// A registered user.

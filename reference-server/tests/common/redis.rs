@@ -151,6 +151,7 @@ impl RedisNode {
     pub fn alive(&self) -> bool {
         Command::new("kill")
             .args(["-0", &self.pid.to_string()])
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     }
@@ -245,6 +246,23 @@ impl RedisCluster {
         panic!("redis cluster did not become healthy in {limit:?}");
     }
 
+    /// Waits until every live node says `cluster_state:ok`, whether or not every master has a
+    /// replica (after a node died for good, its promoted replica has none).
+    pub fn wait_state_ok(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let ok = self.nodes.iter().filter(|n| n.alive()).all(|n| {
+                n.cli(&["CLUSTER", "INFO"])
+                    .is_some_and(|info| info.contains("cluster_state:ok"))
+            });
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis cluster did not reach cluster_state:ok in {limit:?}");
+    }
+
     fn replicas_in_sync(&self) -> bool {
         self.nodes.iter().filter(|n| n.alive()).all(|n| {
             n.cli(&["INFO", "replication"]).is_some_and(|info| {
@@ -264,12 +282,17 @@ impl RedisCluster {
         format!("redis+cluster://{}", hosts.join(","))
     }
 
-    /// Kills the master serving `key` and returns its index.
-    pub fn kill_master_of(&mut self, key: &str) -> usize {
-        let slot: u16 = self.nodes[0]
+    /// The hash slot of `key`.
+    pub fn slot_of(&self, key: &str) -> u16 {
+        self.nodes[0]
             .cli(&["CLUSTER", "KEYSLOT", key])
             .and_then(|s| s.trim().parse().ok())
-            .expect("CLUSTER KEYSLOT");
+            .expect("CLUSTER KEYSLOT")
+    }
+
+    /// Kills the master serving `key` and returns its index.
+    pub fn kill_master_of(&mut self, key: &str) -> usize {
+        let slot = self.slot_of(key);
         let i = self.master_of_slot(slot);
         self.nodes[i].kill();
         i
@@ -277,6 +300,13 @@ impl RedisCluster {
 
     /// The index of the node currently serving `slot` as master.
     pub fn master_of_slot(&self, slot: u16) -> usize {
+        self.live_master_of_slot(slot)
+            .unwrap_or_else(|| panic!("no live master serves slot {slot}"))
+    }
+
+    /// The index of the live node that says it serves `slot` as master, if any (none between a
+    /// master's death and its replica's promotion).
+    pub fn live_master_of_slot(&self, slot: u16) -> Option<usize> {
         for (i, n) in self.nodes.iter().enumerate() {
             if !n.alive() {
                 continue;
@@ -290,10 +320,10 @@ impl RedisCluster {
             if let Some(slots) = n.cli(&["CLUSTER", "SHARDS"])
                 && owns(&slots, n.port, slot)
             {
-                return i;
+                return Some(i);
             }
         }
-        panic!("no live master serves slot {slot}");
+        None
     }
 }
 

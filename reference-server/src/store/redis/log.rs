@@ -172,9 +172,9 @@ impl RedisStore {
         Ok((record, event.filter(|e| e.seq > 0)))
     }
 
-    /// Waits until `replica_acks` replicas hold everything written to `room`'s master so far.
-    pub async fn wait_replicas(&self, room: &str) -> Result<(), StoreError> {
-        let want = self.options.replica_acks;
+    /// Waits until `want` replicas hold everything written to `room`'s master so far (`want` from
+    /// [`check_durability`](RedisStore::check_durability)).
+    pub async fn wait_replicas(&self, room: &str, want: u32) -> Result<(), StoreError> {
         if want == 0 {
             return Ok(());
         }
@@ -208,12 +208,14 @@ impl RedisStore {
             .set(self.keys.room(&probe), 1)
             .await
             .map_err(store_error)?;
-        self.wait_replicas(&probe).await.map_err(|e| {
-            StoreError::Unavailable(format!(
-                "{e}; give every master {} replica(s) or lower --redis-replica-acks",
-                self.options.replica_acks
-            ))
-        })
+        self.wait_replicas(&probe, self.options.replica_acks)
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "{e}; give every master {} replica(s) or lower --redis-replica-acks",
+                    self.options.replica_acks
+                ))
+            })
     }
 
     /// Publishes a logged event and advances the room's committed mark.

@@ -15,11 +15,14 @@
 //! - [`conn`]: `--store` URL parsing and the connection (standalone or cluster).
 //! - [`lua`]: the scripts.
 //! - [`log`]: the room event log: append, publish, catch up; [`Envelope`].
+//! - [`durability`]: replicas each shard has connected, the `--redis-durability` policy, the
+//!   degraded marks.
 //! - `records`: decoding hashes and replies into the store's records; Redis errors sorted.
 //! - [`presence`]: sockets per user, running AI streams, instance control channels, and what
 //!   arrives on the pub/sub connection ([`Incoming`]).
 
 pub mod conn;
+pub mod durability;
 pub mod log;
 pub mod lua;
 pub mod presence;
@@ -41,6 +44,7 @@ use super::{
     new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
+pub use durability::{Durability, Shortfall};
 pub use log::{Envelope, FrameTemplate, LoggedEvent};
 pub use presence::Incoming;
 use records::{
@@ -64,6 +68,8 @@ pub struct RedisOptions {
     pub timeouts: Timeouts,
     /// Replicas that must hold a room event before it is published (`WAIT`); 0 skips the wait.
     pub replica_acks: u32,
+    /// What a room event does when its shard has fewer connected replicas than `replica_acks`.
+    pub durability: Durability,
     /// Events kept per room for subscribers that missed some (reconnects, failovers).
     pub log_cap: u32,
 }
@@ -77,6 +83,7 @@ impl Default for RedisOptions {
                 response: Duration::from_millis(1000),
             },
             replica_acks: 0,
+            durability: Durability::Available,
             log_cap: 1000,
         }
     }
@@ -90,6 +97,8 @@ pub struct RedisSettings {
     /// Replicas that must hold a room event before it is published (Redis `WAIT`), so a failover
     /// never takes back a message a client saw. `None`: 1 on a cluster, 0 on a standalone server.
     pub replica_acks: Option<u32>,
+    /// What a room event does when its shard has fewer connected replicas than asked.
+    pub durability: Durability,
     /// Connect and reply timeout: requests fail this fast while Redis is away.
     pub timeout: Duration,
 }
@@ -99,6 +108,7 @@ impl Default for RedisSettings {
         RedisSettings {
             prefix: "chat".into(),
             replica_acks: None,
+            durability: Durability::Available,
             timeout: Duration::from_millis(1000),
         }
     }
@@ -115,6 +125,7 @@ impl RedisSettings {
                 response: self.timeout,
             },
             replica_acks: self.replica_acks.unwrap_or(u32::from(target.is_cluster())),
+            durability: self.durability,
             ..RedisOptions::default()
         }
     }
@@ -266,6 +277,8 @@ pub struct RedisStore {
     options: RedisOptions,
     target: RedisTarget,
     scripts: Scripts,
+    /// Connected replicas per slot, and the shards found short (see [`durability`]).
+    replicas: durability::ReplicaBook,
 }
 
 impl RedisStore {
@@ -293,6 +306,7 @@ impl RedisStore {
             options,
             target,
             scripts: Scripts::new(),
+            replicas: durability::ReplicaBook::default(),
         })
     }
 

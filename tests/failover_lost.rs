@@ -1,0 +1,316 @@
+//! A Redis Cluster master is SIGKILLed in the middle of a `stampede` run over two instances and never
+//! comes back: its replica is promoted and has no replica of its own. Every send gets an answer
+//! (the echo or an `error` event) within the step budget, the rooms on the moved slots work again
+//! without a restart, nothing acknowledged is lost or duplicated, the run's failures stop after the
+//! recovery, a `--redis-durability strict` instance refuses fast, and the others say they are
+//! degraded on `/health` and `/metrics`.
+
+mod spread;
+use spread as multi;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use multi::rs::redis::RedisCluster;
+use reference_server::StoreConfig;
+use reference_server::store::redis::{Durability, RedisTarget};
+use serde_json::{Value, json};
+
+/// Two levels, then a long hold, so the run spans the kill, the promotion and 20 s after it.
+const LONG: &str = r#"
+name = "master-lost"
+seed = 11
+[[phase]]
+kind = "ramp"
+start_users = 6
+step_users = 6
+step_every = "8s"
+max_users = 12
+hold = "52s"
+[rooms]
+assignment = "groups"
+users_per_room = 3
+[timeouts]
+step = "10s"
+delivery = "3s"
+[[flow]]
+name = "chat"
+steps = ["register", "health", "enter_room", "connect", "join_room",
+         { send_messages = { interval = "400ms" } }]
+"#;
+
+/// The client's step budget (the scenario's `timeouts.step`): every send is answered within it.
+const STEP_BUDGET: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
+    let mut cluster = RedisCluster::start();
+    let prefix = format!("t{:08x}", rand::random::<u32>());
+    let mut servers = Vec::new();
+    for durability in [
+        Durability::Available,
+        Durability::Available,
+        Durability::Strict,
+    ] {
+        let target = RedisTarget::parse(&cluster.url()).unwrap();
+        let prefix = prefix.clone();
+        servers.push(
+            multi::rs::start_with(move |c| {
+                c.store = StoreConfig::Redis(target);
+                c.redis.prefix = prefix;
+                c.redis.durability = durability;
+            })
+            .await,
+        );
+    }
+    let urls: Vec<String> = servers[..2].iter().map(|s| s.server.url()).collect();
+
+    // A sender on instance 0, a reader on instance 1, and a member on the strict instance 2.
+    let alice = servers[0].user("Alice").await;
+    let bob = servers[1].user("Bob").await;
+    let carol = servers[2].user("Carol").await;
+    let room = servers[0].create_room(&alice, "probe", None).await;
+    for (server, user) in [(&servers[1], &bob), (&servers[2], &carol)] {
+        assert_eq!(server.join_room(user, &room.id, None).await.status(), 200);
+    }
+    let mut sa = servers[0].joined(&alice, &room.id).await;
+    let mut sb = servers[1].joined(&bob, &room.id).await;
+    let mut sc = servers[2].joined(&carol, &room.id).await;
+
+    let out = tempfile::tempdir().unwrap();
+    let out_path = out.path().to_path_buf();
+    let run = tokio::spawn(async move { multi::run_spread(LONG, &urls, &out_path).await });
+
+    let room_key = format!("{prefix}:{{r:{}}}", room.id);
+    let slot = cluster.slot_of(&room_key);
+    let started = Instant::now();
+    let mut sent: VecDeque<Instant> = VecDeque::new();
+    let mut sends = 0u32;
+    let mut echoes: HashMap<String, Instant> = HashMap::new();
+    let mut errors = 0u32;
+    let mut slowest = Duration::ZERO;
+    let mut delivered: HashSet<String> = HashSet::new();
+    let mut killed = None;
+    let mut promoted_at = None;
+    let mut last_check = Instant::now();
+    let mut k = 0;
+    // One answer per send, in order (a session handles its events one at a time).
+    let mut take = |events: Vec<(String, Value)>,
+                    sent: &mut VecDeque<Instant>,
+                    echoes: &mut HashMap<String, Instant>,
+                    errors: &mut u32| {
+        for (name, payload) in events {
+            let answer = match name.as_str() {
+                "message" => match payload["content"].as_str() {
+                    Some(c) if c.starts_with("probe-") => {
+                        echoes.insert(c.to_owned(), Instant::now());
+                        true
+                    }
+                    _ => false,
+                },
+                "error" => {
+                    *errors += 1;
+                    true
+                }
+                _ => false,
+            };
+            if answer && let Some(at) = sent.pop_front() {
+                slowest = slowest.max(at.elapsed());
+            }
+        }
+    };
+    // Send every 50 ms for 30 s: the master of the probe room's slot dies at 3 s for good.
+    while started.elapsed() < Duration::from_secs(30) {
+        if killed.is_none() && started.elapsed() > Duration::from_secs(3) {
+            killed = Some((cluster.kill_master_of(&room_key), Instant::now()));
+        }
+        if killed.is_some()
+            && promoted_at.is_none()
+            && last_check.elapsed() > Duration::from_millis(200)
+        {
+            last_check = Instant::now();
+            if cluster.live_master_of_slot(slot).is_some() {
+                promoted_at = Some(Instant::now());
+            }
+        }
+        k += 1;
+        sa.emit(
+            "chatMessage",
+            &json!({"room": room.id, "type": "text", "content": format!("probe-{k}")}),
+        )
+        .await;
+        sends += 1;
+        sent.push_back(Instant::now());
+        let events = sa.drain(Duration::from_millis(50)).await;
+        take(events, &mut sent, &mut echoes, &mut errors);
+        for (name, p) in sb.drain(Duration::from_millis(1)).await {
+            if name == "message"
+                && let Some(c) = p["content"].as_str()
+            {
+                delivered.insert(c.to_owned());
+            }
+        }
+    }
+    // The last answers.
+    let deadline = Instant::now() + STEP_BUDGET;
+    while !sent.is_empty() && Instant::now() < deadline {
+        let events = sa.drain(Duration::from_millis(200)).await;
+        take(events, &mut sent, &mut echoes, &mut errors);
+    }
+    for (name, p) in sb.drain(Duration::from_millis(500)).await {
+        if name == "message"
+            && let Some(c) = p["content"].as_str()
+        {
+            delivered.insert(c.to_owned());
+        }
+    }
+    let (_, killed_at) = killed.expect("the master was killed");
+    let promoted_at = promoted_at.expect("the replica was promoted");
+    let promotion = promoted_at - killed_at;
+
+    // Recovered: the first echo after the promotion, and everything after it acknowledged.
+    let recovered_at = echoes
+        .values()
+        .filter(|&&t| t > killed_at)
+        .min()
+        .copied()
+        .expect("no send was acknowledged after the kill");
+    let answered = echoes.len() as u32 + errors;
+    eprintln!(
+        "promotion {promotion:?} after the kill; first echo {:?} after the kill; sends {sends}, \
+         echoed {}, errors {errors}, slowest answer {slowest:?}",
+        recovered_at - killed_at,
+        echoes.len()
+    );
+    assert_eq!(
+        answered,
+        sends,
+        "every send gets an answer (echo or error): {} echoes, {errors} errors of {sends}",
+        echoes.len()
+    );
+    assert!(
+        slowest < STEP_BUDGET,
+        "an answer took {slowest:?}, over the step budget"
+    );
+    assert!(
+        recovered_at - promoted_at < Duration::from_secs(5),
+        "sends were acknowledged again only {:?} after the promotion",
+        recovered_at.saturating_duration_since(promoted_at)
+    );
+    // Live delivery to the other instance resumed: every probe acknowledged 5 s after the
+    // promotion reached Bob.
+    let late: Vec<&String> = echoes
+        .iter()
+        .filter(|&(_, &t)| t > promoted_at + Duration::from_secs(5))
+        .map(|(c, _)| c)
+        .collect();
+    assert!(
+        late.len() > 100,
+        "too few sends after the recovery: {}",
+        late.len()
+    );
+    let undelivered: Vec<&&String> = late.iter().filter(|c| !delivered.contains(**c)).collect();
+    assert!(
+        undelivered.is_empty(),
+        "{} acknowledged probes never reached the other instance",
+        undelivered.len()
+    );
+
+    // Degraded, and saying so: the promoted master has no replica.
+    let health: Value = servers[0]
+        .http
+        .get(servers[0].url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["redis"]["degraded"], true, "{health}");
+    assert_eq!(health["redis"]["durability"], "available", "{health}");
+    assert!(
+        health["redis"]["shortfalls"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["connected"] == 0 && s["wanted"] == 1)),
+        "{health}"
+    );
+    let metrics = servers[0]
+        .http
+        .get(servers[0].url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("chat_redis_degraded 1"), "{metrics}");
+    assert!(
+        metrics.contains("chat_redis_shard_replicas_missing{slot="),
+        "{metrics}"
+    );
+
+    // Strict refuses at once, naming the shortfall, and stores nothing.
+    sc.drain(Duration::from_millis(10)).await;
+    let asked = Instant::now();
+    sc.emit(
+        "chatMessage",
+        &json!({"room": room.id, "type": "text", "content": "strict-probe"}),
+    )
+    .await;
+    let refusal = sc.expect("error").await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "strict took {:?} to refuse",
+        asked.elapsed()
+    );
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0 of the 1 replica")),
+        "{refusal}"
+    );
+
+    // Nothing acknowledged lost, nothing stored twice, the refused message not stored.
+    let history = servers[1]
+        .server
+        .state()
+        .store
+        .messages_before(&room.id, None, 100_000)
+        .await
+        .unwrap();
+    let mut stored: HashMap<String, u32> = HashMap::new();
+    for m in history.messages {
+        *stored.entry(m.content).or_default() += 1;
+    }
+    let missing: Vec<&String> = echoes.keys().filter(|c| !stored.contains_key(*c)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let twice: Vec<(&String, &u32)> = stored.iter().filter(|&(_, &n)| n > 1).collect();
+    assert!(twice.is_empty(), "stored twice: {twice:?}");
+    assert!(!stored.contains_key("strict-probe"));
+
+    // The run saw the outage, and no failure after the recovery (its delivery deadline later).
+    let w = run.await.unwrap();
+    let s = &w.summary;
+    let quiet_from = (recovered_at - started).as_secs_f64() + 5.0;
+    let during: u64 = s
+        .timeline
+        .iter()
+        .filter(|r| r.t_secs < quiet_from)
+        .map(|r| r.failures.values().sum::<u64>())
+        .sum();
+    let after: Vec<(f64, &std::collections::BTreeMap<String, u64>)> = s
+        .timeline
+        .iter()
+        .filter(|r| r.t_secs >= quiet_from && r.failures.values().sum::<u64>() > 0)
+        .map(|r| (r.t_secs, &r.failures))
+        .collect();
+    eprintln!(
+        "run failures during the outage: {during}; levels: {:?}",
+        s.levels.len()
+    );
+    assert!(during > 0, "a dead master went unnoticed by the run");
+    assert!(after.is_empty(), "failures after the recovery: {after:?}");
+    for server in servers {
+        let _ = server.server.shutdown().await;
+    }
+}
