@@ -4,6 +4,7 @@
 //! hooks are ours to decide (ARCHITECTURE-server.md has the measurements).
 //!
 //! # Layout
+//! - [`bounds`]: limits on amplification (bytes queued, AI reply size, receipt ids).
 //! - [`bus`]: room events across instances over Redis pub/sub, in order, exactly once.
 //! - [`conn`]: the shared handle of one session — bounded outbound queue, close signal.
 //! - [`engine`]: the HTTP side of `/socket.io/`: handshakes, polling GET/POST, websocket upgrades and
@@ -18,6 +19,7 @@
 //! session per user, room membership, running AI streams. Locks on it are held only for map updates,
 //! never across an `.await`.
 
+pub mod bounds;
 pub mod bus;
 pub mod conn;
 pub mod engine;
@@ -73,6 +75,8 @@ pub struct GatewaySettings {
     pub outbound_queue: usize,
     /// Pause between AI reply chunks.
     pub ai_chunk_delay: Duration,
+    /// Limits on amplification.
+    pub bounds: bounds::Bounds,
 }
 
 #[derive(Default)]
