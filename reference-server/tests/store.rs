@@ -246,21 +246,21 @@ async fn readers(store: Store) {
             .mark_read(&r1.id, u3, &ids, UnixMillis(4))
             .await
             .unwrap(),
-        1
+        vec![m1.id.clone()]
     );
     assert_eq!(
         store
             .mark_read(&r1.id, u2, &ids, UnixMillis(5))
             .await
             .unwrap(),
-        1
+        vec![m1.id.clone()]
     );
     assert_eq!(
         store
             .mark_read(&r1.id, u2, &ids, UnixMillis(6))
             .await
             .unwrap(),
-        0
+        Vec::<String>::new()
     );
     let m1 = store.message(&m1.id).await.unwrap().unwrap();
     assert_eq!(

@@ -478,9 +478,11 @@ pub(crate) async fn stream_ai_reply(state: &GatewayState, room: &str, bot: &str,
             .await,
     );
 
-    let reply = ai::reply(bot, query);
+    let bounds = &gateway.settings().bounds;
+    let query = ai::cap_question(query, bounds.ai_question_bytes);
+    let reply = ai::reply(bot, &query);
     let mut interrupted = false;
-    for chunk in ai::chunks(&reply) {
+    for chunk in ai::chunks(&reply, bounds.ai_max_chunks) {
         // Read per chunk: at high load levels the stream speeds up and frees its slot sooner.
         let delay = state
             .overload
@@ -547,7 +549,7 @@ pub(crate) async fn stream_ai_reply(state: &GatewayState, room: &str, bot: &str,
                 ai_type: bot.to_owned(),
                 timestamp: record.timestamp.to_wire(),
                 is_complete: true,
-                query: query.to_owned(),
+                query,
             };
             emit_or_log(
                 gateway
@@ -639,7 +641,14 @@ async fn mark_read(
         return Ok(());
     }
     require_participant(state, &request.room_id, &socket.user).await?;
-    state
+    // Beyond the cap, ids are ignored: a receipt costs every other member its size.
+    let mut request = request;
+    request
+        .message_ids
+        .truncate(state.gateway.settings().bounds.read_ids_per_event);
+    // Only ids of this room that this reader had not read: ids that do not exist, belong elsewhere
+    // or were already read are nothing the room needs to hear again.
+    let marked = state
         .store
         .mark_read(
             &request.room_id,
@@ -648,6 +657,9 @@ async fn mark_read(
             UnixMillis::now(),
         )
         .await?;
+    if marked.is_empty() {
+        return Ok(());
+    }
     state
         .gateway
         .push(
@@ -656,7 +668,7 @@ async fn mark_read(
             PushClass::Receipts,
             Push::Receipt {
                 reader: socket.user.id.clone(),
-                message_ids: request.message_ids,
+                message_ids: marked,
             },
             Audience {
                 except: Some(conn.sid().as_ref()),

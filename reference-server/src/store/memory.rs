@@ -274,9 +274,9 @@ impl ChatStore for MemoryStore {
         user_id: &str,
         message_ids: &[Id],
         at: UnixMillis,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<Id>, StoreError> {
         let mut messages = write(&self.messages);
-        let mut marked = 0;
+        let mut marked = Vec::new();
         for id in message_ids {
             let Some(message) = messages.by_id.get_mut(id) else {
                 continue;
@@ -288,7 +288,7 @@ impl ChatStore for MemoryStore {
                 user: user_id.to_owned(),
                 at,
             });
-            marked += 1;
+            marked.push(id.clone());
         }
         Ok(marked)
     }
