@@ -375,6 +375,12 @@ pub struct BoundsArgs {
     /// Most message ids one `markMessagesAsRead` records and forwards.
     #[arg(long, env = "CHAT_READ_IDS_PER_EVENT", default_value_t = Bounds::DEFAULT.read_ids_per_event)]
     pub read_ids_per_event: usize,
+    /// Most distinct reactions on one message.
+    #[arg(long, env = "CHAT_REACTIONS_PER_MESSAGE", default_value_t = Bounds::DEFAULT.reactions_per_message)]
+    pub reactions_per_message: usize,
+    /// Most distinct reactions one user may put on one message.
+    #[arg(long, env = "CHAT_REACTIONS_PER_USER", default_value_t = Bounds::DEFAULT.reactions_per_user)]
+    pub reactions_per_user: usize,
 }
 
 impl From<BoundsArgs> for Bounds {
@@ -384,6 +390,8 @@ impl From<BoundsArgs> for Bounds {
             ai_max_chunks: args.ai_max_chunks,
             ai_question_bytes: args.ai_question_bytes,
             read_ids_per_event: args.read_ids_per_event,
+            reactions_per_message: args.reactions_per_message,
+            reactions_per_user: args.reactions_per_user,
         }
     }
 }

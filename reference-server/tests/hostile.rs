@@ -177,10 +177,10 @@ async fn an_ai_mention_costs_each_member_a_small_multiple_of_the_reply() {
     );
 }
 
-/// Probe: receipts for 5,000 ids that do not exist used to be broadcast to every member as sent.
-/// Now only ids of the room newly marked by that reader are forwarded — none here.
+/// Probe: receipts for 5,000 ids that do not exist used to be broadcast to every member as sent
+/// (~140 KB each). Now only ids of the room's messages are forwarded, each once — none here.
 #[tokio::test]
-async fn receipts_forward_only_ids_newly_marked() {
+async fn receipts_forward_only_ids_of_the_room() {
     let t = start().await;
     let common::Pair {
         bob,
@@ -210,19 +210,36 @@ async fn receipts_forward_only_ids_newly_marked() {
     // The real id once, among repeats and ghosts: forwarded once.
     b.emit(
         "markMessagesAsRead",
-        &json!({"roomId": room.id, "messageIds": [&sent, &sent, &ghosts[0]]}),
+        &json!({"roomId": room.id, "messageIds": [&sent, &sent, &ghosts[0], &sent]}),
     )
     .await;
     let read = a.expect("messagesRead").await;
     assert_eq!(read["userId"], bob.id.as_str());
     assert_eq!(read["messageIds"], json!([sent]));
-    // Already read: nothing to tell.
+    // Another room's message is not this room's business.
+    let carol = t.user("Carol").await;
+    let other = t.create_room(&carol, "elsewhere", None).await;
+    let mut elsewhere = t.joined(&carol, &other.id).await;
+    elsewhere
+        .emit(
+            "chatMessage",
+            &json!({"room": other.id, "type": "text", "content": "elsewhere"}),
+        )
+        .await;
+    let foreign = elsewhere.expect("message").await["_id"].clone();
+    b.emit(
+        "markMessagesAsRead",
+        &json!({"roomId": room.id, "messageIds": [foreign]}),
+    )
+    .await;
+    a.expect_none("messagesRead", QUIET).await;
+    // Bob's socket is still there: a real id is still forwarded.
     b.emit(
         "markMessagesAsRead",
         &json!({"roomId": room.id, "messageIds": [&sent]}),
     )
     .await;
-    a.expect_none("messagesRead", QUIET).await;
+    assert_eq!(a.expect("messagesRead").await["messageIds"], json!([sent]));
 }
 
 /// One receipt records and forwards at most `--read-ids-per-event` ids.
@@ -249,4 +266,75 @@ async fn receipts_are_capped_per_event() {
     .await;
     let read = a.expect("messagesRead").await;
     assert_eq!(read["messageIds"], json!(ids[..2]));
+}
+
+/// Probe: reactions per message were unbounded, and every update carries the whole map to the room:
+/// one user adding 200 distinct "emoji" made each update ~2 KB and growing. Now a message holds at
+/// most `--reactions-per-message` distinct reactions and a user at most `--reactions-per-user` of
+/// them; a refused one gets an `error` and no broadcast.
+#[tokio::test]
+async fn reactions_are_capped_per_message_and_per_user() {
+    let t = start_with(|c| {
+        c.bounds.reactions_per_message = 3;
+        c.bounds.reactions_per_user = 2;
+    })
+    .await;
+    let common::Pair {
+        room, mut a, mut b, ..
+    } = t.pair("reaction-cap").await;
+    a.emit(
+        "chatMessage",
+        &json!({"room": room.id, "type": "text", "content": "react"}),
+    )
+    .await;
+    let id = a.expect("message").await["_id"].clone();
+    b.expect("message").await;
+    let react = |reaction: &str| json!({"messageId": id, "reaction": reaction, "type": "add"});
+
+    for reaction in ["r1", "r2"] {
+        a.emit("messageReaction", &react(reaction)).await;
+        a.expect("messageReactionUpdate").await;
+        b.expect("messageReactionUpdate").await;
+    }
+    // A third of Alice's own: refused, nobody hears of it.
+    a.emit("messageReaction", &react("r3")).await;
+    let refused = a.expect("error").await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("you already reacted 2 times"),
+        "{refused}"
+    );
+    b.expect_none("messageReactionUpdate", QUIET).await;
+    // Repeating one she has is no new reaction.
+    a.emit("messageReaction", &react("r1")).await;
+    a.expect("messageReactionUpdate").await;
+    b.expect("messageReactionUpdate").await;
+
+    b.emit("messageReaction", &react("r3")).await;
+    b.expect("messageReactionUpdate").await;
+    // A fourth kind: over the message's bound. Joining an existing kind still works.
+    b.emit("messageReaction", &react("r4")).await;
+    let refused = b.expect("error").await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 different reactions"),
+        "{refused}"
+    );
+    b.emit("messageReaction", &react("r1")).await;
+    let update = b.expect("messageReactionUpdate").await;
+    assert_eq!(update["reactions"].as_object().unwrap().len(), 3);
+    assert_eq!(update["reactions"]["r1"].as_array().unwrap().len(), 2);
+
+    // Reaction strings stay short.
+    a.emit("messageReaction", &react(&"x".repeat(65))).await;
+    assert!(
+        a.expect("error").await["message"]
+            .as_str()
+            .unwrap()
+            .contains("1-64 bytes")
+    );
 }

@@ -20,17 +20,25 @@ pub struct Bounds {
     pub ai_question_bytes: usize,
     /// Most message ids one `markMessagesAsRead` may carry; the rest of a longer list is ignored.
     pub read_ids_per_event: usize,
+    /// Most distinct reactions on one message. Every `messageReactionUpdate` carries the message's
+    /// whole reaction map to the room, so the map's size is what each update costs each member.
+    pub reactions_per_message: usize,
+    /// Most distinct reactions one user may put on one message.
+    pub reactions_per_user: usize,
 }
 
 impl Bounds {
     /// The defaults: 4 MiB queued (a few hundred full chat messages, far above what a reading client
     /// holds at once), 16 chunks, a 500-byte question, 500 ids per receipt (the ids one screen
-    /// of history plus everything that arrived meanwhile).
+    /// of history plus everything that arrived meanwhile), 20 distinct reactions per message (what
+    /// chat products commonly allow) and 5 per user and message.
     pub const DEFAULT: Bounds = Bounds {
         outbound_queue_bytes: 4 << 20,
         ai_max_chunks: 16,
         ai_question_bytes: 500,
         read_ids_per_event: 500,
+        reactions_per_message: 20,
+        reactions_per_user: 5,
     };
 
     /// Why these limits cannot work, naming the flag; `None` when they can.
@@ -57,6 +65,18 @@ impl Bounds {
             return Some(format!(
                 "--read-ids-per-event = {} is out of range: 1 to 100000",
                 self.read_ids_per_event
+            ));
+        }
+        if !(1..=1000).contains(&self.reactions_per_message) {
+            return Some(format!(
+                "--reactions-per-message = {} is out of range: 1 to 1000",
+                self.reactions_per_message
+            ));
+        }
+        if !(1..=self.reactions_per_message).contains(&self.reactions_per_user) {
+            return Some(format!(
+                "--reactions-per-user = {} is out of range: 1 to --reactions-per-message ({})",
+                self.reactions_per_user, self.reactions_per_message
             ));
         }
         None

@@ -12,7 +12,7 @@ use protocol::events::{
     ActiveStream, AiMessageChunk, AiMessageComplete, AiMessageError, AiMessageStart,
     ChatMessageRequest, ErrorEvent, FetchPreviousMessagesRequest, JoinRoomError, JoinRoomSuccess,
     MarkMessagesAsReadRequest, MessageReactionRequest, MessageReactionUpdate, MessageType,
-    PreviousMessagesLoaded, UserLeft, name,
+    PreviousMessagesLoaded, ReactionOp, Reactions, UserLeft, name,
 };
 use protocol::socketio::Event;
 use serde::Deserialize;
@@ -646,8 +646,9 @@ async fn mark_read(
     request
         .message_ids
         .truncate(state.gateway.settings().bounds.read_ids_per_event);
-    // Only ids of this room that this reader had not read: ids that do not exist, belong elsewhere
-    // or were already read are nothing the room needs to hear again.
+    // Only ids of this room's messages, each once: ids that do not exist or belong elsewhere are
+    // nothing the room needs to hear. Ids read before are forwarded again: the server itself marks
+    // the history it shows (join, fetch) without telling anyone, and clients mark it once more.
     let marked = state
         .store
         .mark_read(
@@ -699,6 +700,14 @@ async fn react(
         .await?
         .ok_or_else(|| invalid("Message not found"))?;
     require_participant(state, &message.room, &socket.user).await?;
+    if request.op == ReactionOp::Add {
+        refuse_excess_reaction(
+            &message.reactions,
+            &request.reaction,
+            &socket.user.id,
+            state,
+        )?;
+    }
     let reactions = store
         .react(&message.id, &request.reaction, &socket.user.id, request.op)
         .await?;
@@ -725,6 +734,41 @@ async fn react(
                 },
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// Refuses a reaction beyond `--reactions-per-message` distinct ones on the message or
+/// `--reactions-per-user` of this user's. Checked against the message as read before the write:
+/// concurrent adds can pass the bound by one each, which keeps it a bound without a store-side script.
+fn refuse_excess_reaction(
+    current: &Reactions,
+    reaction: &str,
+    user: &str,
+    state: &GatewayState,
+) -> Result<(), Failure> {
+    let bounds = &state.gateway.settings().bounds;
+    if current
+        .get(reaction)
+        .is_some_and(|users| users.iter().any(|u| u == user))
+    {
+        return Ok(());
+    }
+    if !current.contains_key(reaction) && current.len() >= bounds.reactions_per_message {
+        return Err(invalid(format!(
+            "this message already has {} different reactions, the most allowed",
+            bounds.reactions_per_message
+        )));
+    }
+    let mine = current
+        .values()
+        .filter(|users| users.iter().any(|u| u == user))
+        .count();
+    if mine >= bounds.reactions_per_user {
+        return Err(invalid(format!(
+            "you already reacted {} times to this message, the most allowed",
+            bounds.reactions_per_user
+        )));
     }
     Ok(())
 }

@@ -388,8 +388,8 @@ pub trait ChatStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<MessagePage, StoreError>;
     /// Records `user_id` as a reader of those `message_ids` that belong to `room_id` and that they
-    /// have not read yet; returns those newly marked ids, in the order given (each once), so that
-    /// only they are forwarded as a receipt.
+    /// have not read yet; returns the ids given that are messages of `room_id`, in the order given,
+    /// each once (newly marked or read before), so that only they are forwarded as a receipt.
     async fn mark_read(
         &self,
         room_id: &str,

@@ -715,11 +715,11 @@ impl ChatStore for RedisStore {
         for id in ids {
             inv.arg(id.as_str());
         }
-        let marked: Vec<Id> = inv
+        let found: Vec<Id> = inv
             .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
-        Ok(marked)
+        Ok(found)
     }
 
     async fn react(
