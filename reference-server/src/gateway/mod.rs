@@ -79,6 +79,21 @@ pub struct GatewaySettings {
     pub bounds: bounds::Bounds,
 }
 
+/// Sizes of the gateway's maps (see [`Gateway::map_sizes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayMaps {
+    /// Live sessions.
+    pub sessions: usize,
+    /// Users with a connected session.
+    pub users: usize,
+    /// Rooms with a member here.
+    pub rooms: usize,
+    /// Room memberships.
+    pub members: usize,
+    /// Rooms with an AI stream running.
+    pub streams: usize,
+}
+
 #[derive(Default)]
 struct Registry {
     /// Every live session, by Engine.IO sid.
@@ -156,6 +171,23 @@ impl Gateway {
     /// Sessions open now.
     pub fn connection_count(&self) -> usize {
         self.read().conns.len()
+    }
+
+    /// Entries of every per-session, per-user and per-room map, for leak checks: all of them
+    /// return to zero once every session has ended and every stream has finished.
+    pub fn map_sizes(&self) -> GatewayMaps {
+        let registry = self.read();
+        GatewayMaps {
+            sessions: registry.conns.len(),
+            users: registry.users.len(),
+            rooms: registry.rooms.len(),
+            members: registry.rooms.values().map(HashMap::len).sum(),
+            streams: self
+                .streams
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
+        }
     }
 
     /// Sessions currently members of `room`.
