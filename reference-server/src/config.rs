@@ -533,6 +533,60 @@ mod tests {
     }
 
     #[test]
+    fn amplification_bounds_have_flags_and_refuse_unworkable_values() {
+        let config = Args::parse_from(["reference-server"])
+            .into_config()
+            .unwrap();
+        assert_eq!(config.bounds, Bounds::DEFAULT);
+        let config = Args::parse_from([
+            "reference-server",
+            "--outbound-queue-bytes",
+            "1048576",
+            "--ai-max-chunks",
+            "8",
+            "--ai-question-bytes",
+            "100",
+            "--read-ids-per-event",
+            "50",
+            "--reactions-per-message",
+            "10",
+            "--reactions-per-user",
+            "2",
+        ])
+        .into_config()
+        .unwrap();
+        assert_eq!(
+            config.bounds,
+            Bounds {
+                outbound_queue_bytes: 1 << 20,
+                ai_max_chunks: 8,
+                ai_question_bytes: 100,
+                read_ids_per_event: 50,
+                reactions_per_message: 10,
+                reactions_per_user: 2,
+            }
+        );
+        for (flag, value, says) in [
+            ("--outbound-queue-bytes", "1000", "at least 65536"),
+            ("--ai-max-chunks", "0", "4 to 1000"),
+            ("--ai-question-bytes", "1", "16 to 100000"),
+            ("--read-ids-per-event", "0", "1 to 100000"),
+            ("--reactions-per-message", "0", "1 to 1000"),
+            (
+                "--reactions-per-user",
+                "50",
+                "1 to --reactions-per-message (20)",
+            ),
+        ] {
+            let err = Args::parse_from(["reference-server", flag, value])
+                .into_config()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(flag) && err.contains(says), "{flag}: {err}");
+        }
+    }
+
+    #[test]
     fn overload_flags_and_file() {
         let config = Args::parse_from(["reference-server", "--overload", "off"])
             .into_config()
