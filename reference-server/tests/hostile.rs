@@ -81,8 +81,11 @@ fn size(payload: &Value) -> usize {
 /// Probe: a polling client posts many history requests and never polls. Each answer is a page of
 /// 30 long messages (~300 KB); under a bound in frames only, 30 of them (9 MB) waited in memory for a
 /// GET that never came — 150 held 43 MiB. Now the session ends as a slow consumer once its queue
-/// holds more than `--outbound-queue-bytes`, and what a late GET can still collect stays under it.
-#[tokio::test]
+/// holds more than `--outbound-queue-bytes`. Measured (peak queued, sampled every millisecond):
+/// 9,330,960 bytes without the byte bound, 4,042,549 with the 4 MiB default; a late GET collects
+/// nothing (the session is gone).
+// Two workers: the sampler runs while the session task fills the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpolled_polling_session_is_bounded_in_bytes() {
     let t = start().await;
     let (alice, bob, room) = t.room_of_two("backlog").await;
@@ -100,12 +103,31 @@ async fn an_unpolled_polling_session_is_bounded_in_bytes() {
     let poller = Poller::connect(&t, &bob).await;
     let fetch = format!(r#"42["fetchPreviousMessages",{{"roomId":"{}"}}]"#, room.id);
     let requests = vec![fetch.as_str(); 30];
-    poller
-        .post(&engineio::join_payload(requests.iter().copied()))
-        .await;
+    let gateway = &t.server.state().gateway;
+    // The most the server held queued at once while the attack ran, sampled every millisecond.
+    let done = tokio_util::sync::CancellationToken::new();
+    let sampler = async {
+        let mut peak = 0;
+        while !done.is_cancelled() {
+            peak = peak.max(gateway.map_sizes().queued_bytes);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        peak
+    };
+    let attack = async {
+        poller
+            .post(&engineio::join_payload(requests.iter().copied()))
+            .await;
+        // Until the session is gone, or long enough for all 30 answers to be queued.
+        common::eventually(Duration::from_secs(2), || gateway.connection_count() == 1).await;
+        done.cancel();
+    };
+    let (peak, ()) = tokio::join!(sampler, attack);
+    let bound = Bounds::DEFAULT.outbound_queue_bytes;
+    println!("peak bytes queued during the attack: {peak} (bound {bound})");
+    assert!(peak <= bound, "{peak} bytes queued, bound {bound}");
 
     // Alice's websocket stays; Bob's session is dropped.
-    let gateway = &t.server.state().gateway;
     assert!(
         common::eventually(WAIT, || gateway.connection_count() == 1).await,
         "the unpolled session is still open with {} connections",
@@ -118,8 +140,7 @@ async fn an_unpolled_polling_session_is_bounded_in_bytes() {
             None => break,
         }
     }
-    let bound = Bounds::DEFAULT.outbound_queue_bytes;
-    println!("bytes held for the unpolled session: {held} (bound {bound})");
+    println!("bytes a late GET still collected: {held}");
     assert!(held <= bound, "{held} bytes held, bound {bound}");
 }
 

@@ -90,6 +90,8 @@ pub struct GatewayMaps {
     pub rooms: usize,
     /// Room memberships.
     pub members: usize,
+    /// Bytes waiting in every session's outbound queue.
+    pub queued_bytes: usize,
     /// Rooms with an AI stream running.
     pub streams: usize,
 }
@@ -182,6 +184,7 @@ impl Gateway {
             users: registry.users.len(),
             rooms: registry.rooms.len(),
             members: registry.rooms.values().map(HashMap::len).sum(),
+            queued_bytes: registry.conns.values().map(|c| c.queued_bytes()).sum(),
             streams: self
                 .streams
                 .lock()
