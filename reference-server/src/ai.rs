@@ -4,7 +4,12 @@
 //!
 //! The original called a hosted LLM. A load test must not depend on one, and a reference must be
 //! reproducible, so the reply is a fixed function of (bot, question) that still has the shape of an LLM
-//! answer: a few dozen word-sized chunks and a fenced code block (so `isCodeBlock` toggles).
+//! answer: a couple of dozen chunks cut at word boundaries and a fenced code block (so `isCodeBlock`
+//! toggles).
+//!
+//! Every chunk event carries the whole text so far, so the reply's size and its chunk count decide
+//! what a mention costs each member: the question is capped ([`cap_question`]) and the chunk count is
+//! bounded ([`chunks`]), which keeps that cost a fixed multiple of a bounded reply.
 
 /// The bots a message can mention, as written after `@`.
 pub const AI_NAMES: [&str; 2] = ["wayneAI", "consultingAI"];
@@ -47,7 +52,21 @@ pub fn query_for(content: &str, bot: &str) -> String {
     out.trim().to_owned()
 }
 
-/// The full reply `bot` gives to `query`.
+/// `query` cut to at most `max_bytes` bytes at a character boundary, ending in `…` when it was cut.
+pub fn cap_question(query: &str, max_bytes: usize) -> String {
+    if query.len() <= max_bytes {
+        return query.to_owned();
+    }
+    const ELLIPSIS: &str = "…";
+    let mut end = max_bytes.saturating_sub(ELLIPSIS.len());
+    while !query.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &query[..end])
+}
+
+/// The full reply `bot` gives to `query` (pass it through [`cap_question`] first: the reply echoes
+/// the question twice).
 pub fn reply(bot: &str, query: &str) -> String {
     let question = if query.is_empty() {
         "(no question)"
@@ -82,24 +101,40 @@ pub struct Chunk {
     pub in_code_block: bool,
 }
 
-/// Cuts a reply into word-sized chunks, each keeping its trailing whitespace, so the chunks
-/// concatenate back to exactly the reply.
-pub fn chunks(reply: &str) -> Vec<Chunk> {
+/// Cuts a reply into at most `max_chunks + 2` chunks (at least 1), each ending after a word and its
+/// trailing whitespace, so the chunks concatenate back to exactly the reply. A chunk takes whole
+/// words until it holds at least `len / max_chunks` bytes: short replies still stream a word or two
+/// at a time (the original streamed word by word), long ones in proportionally larger pieces. The
+/// first two fences (the reply's code block) also end their chunk, so a short block still streams
+/// with `isCodeBlock` on; that is where the `+ 2` comes from.
+pub fn chunks(reply: &str, max_chunks: usize) -> Vec<Chunk> {
     let mut out = Vec::new();
     let mut in_code_block = false;
     let mut start = 0;
     let bytes = reply.as_bytes();
+    // Every chunk but the last and those cut at a fence holds at least `least` bytes.
+    let least = bytes.len().div_ceil(max_chunks.max(1));
+    let mut fence_cuts = 2;
     let mut i = 0;
     while i < bytes.len() {
-        // Skip the word, then the whitespace after it: one chunk.
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
+        while i < bytes.len() && (i - start < least || i == start) {
+            // Skip a word, then the whitespace after it.
+            let word = i;
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let fence = reply[word..i].contains("```");
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if fence && fence_cuts > 0 {
+                fence_cuts -= 1;
+                break;
+            }
         }
         let text = &reply[start..i];
-        if text.contains("```") {
+        // A chunk of several words may hold both fences of a block: they cancel out.
+        if text.matches("```").count() % 2 == 1 {
             in_code_block = !in_code_block;
         }
         out.push(Chunk {
@@ -146,8 +181,8 @@ mod tests {
             let a = reply(bot, "why?");
             assert_eq!(a, reply(bot, "why?"));
             assert!(a.contains("why?"));
-            let pieces = chunks(&a);
-            assert!(pieces.len() >= 20, "{}", pieces.len());
+            let pieces = chunks(&a, 16);
+            assert!((10..=16 + 2).contains(&pieces.len()), "{}", pieces.len());
             let joined: String = pieces.iter().map(|c| c.text.as_str()).collect();
             assert_eq!(joined, a);
             // The fence opens and closes again.
@@ -155,6 +190,30 @@ mod tests {
             assert!(!pieces.last().unwrap().in_code_block);
         }
         assert!(reply("wayneAI", "").contains("(no question)"));
-        assert!(chunks("").is_empty());
+        assert!(chunks("", 24).is_empty());
+    }
+
+    #[test]
+    fn long_replies_keep_the_chunk_count_and_short_questions_stay_whole() {
+        let question = "why ".repeat(5_000);
+        let capped = cap_question(&question, 500);
+        assert!(
+            capped.len() <= 500 && capped.ends_with('…'),
+            "{}",
+            capped.len()
+        );
+        assert_eq!(cap_question("why?", 500), "why?");
+        // A cut never splits a character.
+        assert_eq!(cap_question("ééé", 5), "é…");
+        let long = reply("wayneAI", &capped);
+        let pieces = chunks(&long, 24);
+        assert!(pieces.len() <= 24 + 2, "{}", pieces.len());
+        assert!(pieces.iter().any(|c| c.in_code_block));
+        assert_eq!(
+            pieces.iter().map(|c| c.text.as_str()).collect::<String>(),
+            long
+        );
+        // One unbroken word is one chunk, whatever its length.
+        assert_eq!(chunks(&"x".repeat(10_000), 24).len(), 1);
     }
 }

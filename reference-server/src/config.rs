@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::auth::KdfParams;
 use crate::blob::s3::S3Settings;
 use crate::gateway::GatewaySettings;
+use crate::gateway::bounds::Bounds;
 use crate::overload::{OverloadConfig, OverloadSettings};
 use crate::store::redis::{Durability, RedisSettings, RedisTarget};
 
@@ -63,6 +64,10 @@ pub struct ServerConfig {
     pub redis: RedisSettings,
     /// Overload control: the starting config, the watched file, the admin token, coordination.
     pub overload: OverloadSettings,
+
+    // Amplification bounds.
+    /// Limits on what one client's input may cost the server and the other members.
+    pub bounds: Bounds,
 }
 
 /// Where chat state lives.
@@ -109,6 +114,7 @@ impl Default for ServerConfig {
             redis: RedisSettings::default(),
             s3: None,
             overload: OverloadSettings::default(),
+            bounds: Bounds::DEFAULT,
         }
     }
 }
@@ -121,6 +127,7 @@ impl From<&ServerConfig> for GatewaySettings {
             max_payload: config.max_payload,
             outbound_queue: config.outbound_queue,
             ai_chunk_delay: config.ai_chunk_delay,
+            bounds: config.bounds.clone(),
         }
     }
 }
@@ -240,6 +247,12 @@ impl ServerConfig {
                 "at least 16 bytes",
             )?;
         }
+        if let Some(message) = self.bounds.problem() {
+            return Err(ConfigError::Invalid {
+                name: "amplification bounds",
+                message,
+            });
+        }
         Ok(())
     }
 }
@@ -349,6 +362,46 @@ pub struct Args {
     /// Unset: the --store URL when that is a standalone Redis, else this instance decides alone.
     #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
     pub overload_redis: Option<String>,
+
+    /// Amplification bounds.
+    #[command(flatten)]
+    pub bounds: BoundsArgs,
+}
+
+/// Flags of [`Bounds`]: limits on what one client's input may cost the server and the room.
+#[derive(Debug, clap::Args)]
+pub struct BoundsArgs {
+    /// Bytes queued per connection before it is dropped as a slow consumer (unread backlog).
+    #[arg(long, env = "CHAT_OUTBOUND_QUEUE_BYTES", default_value_t = Bounds::DEFAULT.outbound_queue_bytes)]
+    pub outbound_queue_bytes: usize,
+    /// Most `aiMessageChunk` events per AI reply (each carries the whole text so far).
+    #[arg(long, env = "CHAT_AI_MAX_CHUNKS", default_value_t = Bounds::DEFAULT.ai_max_chunks)]
+    pub ai_max_chunks: usize,
+    /// Longest question, in bytes, an AI reply echoes; longer ones are cut.
+    #[arg(long, env = "CHAT_AI_QUESTION_BYTES", default_value_t = Bounds::DEFAULT.ai_question_bytes)]
+    pub ai_question_bytes: usize,
+    /// Most message ids one `markMessagesAsRead` records and forwards.
+    #[arg(long, env = "CHAT_READ_IDS_PER_EVENT", default_value_t = Bounds::DEFAULT.read_ids_per_event)]
+    pub read_ids_per_event: usize,
+    /// Most distinct reactions on one message.
+    #[arg(long, env = "CHAT_REACTIONS_PER_MESSAGE", default_value_t = Bounds::DEFAULT.reactions_per_message)]
+    pub reactions_per_message: usize,
+    /// Most distinct reactions one user may put on one message.
+    #[arg(long, env = "CHAT_REACTIONS_PER_USER", default_value_t = Bounds::DEFAULT.reactions_per_user)]
+    pub reactions_per_user: usize,
+}
+
+impl From<BoundsArgs> for Bounds {
+    fn from(args: BoundsArgs) -> Self {
+        Bounds {
+            outbound_queue_bytes: args.outbound_queue_bytes,
+            ai_max_chunks: args.ai_max_chunks,
+            ai_question_bytes: args.ai_question_bytes,
+            read_ids_per_event: args.read_ids_per_event,
+            reactions_per_message: args.reactions_per_message,
+            reactions_per_user: args.reactions_per_user,
+        }
+    }
 }
 
 /// `on` / `off`.
@@ -450,6 +503,7 @@ impl Args {
                 admin_token: self.admin_token.filter(|t| !t.is_empty()),
                 redis_url: overload_redis,
             },
+            bounds: self.bounds.into(),
         };
         config.validate()?;
         Ok(config)
@@ -485,6 +539,60 @@ mod tests {
         assert!(config.overload.config.enabled);
         assert!(!config.overload.pinned_off);
         assert_eq!(config.overload.admin_token, None);
+    }
+
+    #[test]
+    fn amplification_bounds_have_flags_and_refuse_unworkable_values() {
+        let config = Args::parse_from(["reference-server"])
+            .into_config()
+            .unwrap();
+        assert_eq!(config.bounds, Bounds::DEFAULT);
+        let config = Args::parse_from([
+            "reference-server",
+            "--outbound-queue-bytes",
+            "1048576",
+            "--ai-max-chunks",
+            "8",
+            "--ai-question-bytes",
+            "100",
+            "--read-ids-per-event",
+            "50",
+            "--reactions-per-message",
+            "10",
+            "--reactions-per-user",
+            "2",
+        ])
+        .into_config()
+        .unwrap();
+        assert_eq!(
+            config.bounds,
+            Bounds {
+                outbound_queue_bytes: 1 << 20,
+                ai_max_chunks: 8,
+                ai_question_bytes: 100,
+                read_ids_per_event: 50,
+                reactions_per_message: 10,
+                reactions_per_user: 2,
+            }
+        );
+        for (flag, value, says) in [
+            ("--outbound-queue-bytes", "1000", "at least 65536"),
+            ("--ai-max-chunks", "0", "4 to 1000"),
+            ("--ai-question-bytes", "1", "16 to 100000"),
+            ("--read-ids-per-event", "0", "1 to 100000"),
+            ("--reactions-per-message", "0", "1 to 1000"),
+            (
+                "--reactions-per-user",
+                "50",
+                "1 to --reactions-per-message (20)",
+            ),
+        ] {
+            let err = Args::parse_from(["reference-server", flag, value])
+                .into_config()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(flag) && err.contains(says), "{flag}: {err}");
+        }
     }
 
     #[test]

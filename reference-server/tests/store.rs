@@ -238,7 +238,13 @@ async fn readers(store: Store) {
     let r2 = room(&store, "r2", "u").await;
     let m1 = store.append_message(text(&r1.id, "a")).await.unwrap();
     let m2 = store.append_message(text(&r2.id, "b")).await.unwrap();
-    let ids = vec![m1.id.clone(), m2.id.clone(), "missing".to_owned()];
+    // Another room's message, an unknown id and a repeat: only m1 counts, once.
+    let ids = vec![
+        m1.id.clone(),
+        m2.id.clone(),
+        "missing".to_owned(),
+        m1.id.clone(),
+    ];
     let u2 = "0123456789abcdef0123456a";
     let u3 = "0123456789abcdef0123456b";
     assert_eq!(
@@ -246,21 +252,21 @@ async fn readers(store: Store) {
             .mark_read(&r1.id, u3, &ids, UnixMillis(4))
             .await
             .unwrap(),
-        1
+        vec![m1.id.clone()]
     );
     assert_eq!(
         store
             .mark_read(&r1.id, u2, &ids, UnixMillis(5))
             .await
             .unwrap(),
-        1
+        vec![m1.id.clone()]
     );
     assert_eq!(
         store
             .mark_read(&r1.id, u2, &ids, UnixMillis(6))
             .await
             .unwrap(),
-        0
+        vec![m1.id.clone()]
     );
     let m1 = store.message(&m1.id).await.unwrap().unwrap();
     assert_eq!(

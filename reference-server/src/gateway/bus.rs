@@ -143,6 +143,11 @@ impl Bus {
         Ok(bus)
     }
 
+    /// Rooms this instance is subscribed to (one per room with a local member), for leak checks.
+    pub fn room_count(&self) -> usize {
+        self.rooms().len()
+    }
+
     /// This instance's id (in presence entries).
     pub fn instance(&self) -> &str {
         &self.instance

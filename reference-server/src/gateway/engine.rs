@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc, oneshot};
 
 use super::GatewayState;
-use super::conn::{Conn, Frame, Polling};
+use super::conn::{Conn, Frame, Polling, outbound_queue};
 use super::session::{Link, Outbound, Session, random_sid};
 use crate::overload::Overload;
 use crate::peer::Peer;
@@ -213,7 +213,10 @@ fn open_websocket(state: GatewayState, ws: WebSocketUpgrade, peer: Peer) -> Resp
     };
     ws.on_upgrade(move |mut socket: WebSocket| async move {
         let sid: Arc<str> = random_sid().into();
-        let (tx, rx) = mpsc::channel(state.gateway.settings().outbound_queue);
+        let (tx, rx) = outbound_queue(
+            state.gateway.settings().outbound_queue,
+            state.gateway.settings().bounds.outbound_queue_bytes,
+        );
         let conn = Arc::new(Conn::new(Arc::clone(&sid), tx, None));
         let open = open_packet(&state, &sid, &[]);
         if socket.send(Message::Text(open.into())).await.is_err() {
@@ -240,7 +243,10 @@ fn open_polling(state: GatewayState, peer: Peer) -> Response {
         Err(e) => return e.into_response(),
     };
     let sid: Arc<str> = random_sid().into();
-    let (tx, rx) = mpsc::channel(state.gateway.settings().outbound_queue);
+    let (tx, rx) = outbound_queue(
+        state.gateway.settings().outbound_queue,
+        state.gateway.settings().bounds.outbound_queue_bytes,
+    );
     let (inbound_tx, inbound_rx) = mpsc::channel(POLL_INBOUND_QUEUE);
     let (upgrade_tx, upgrade_rx) = oneshot::channel();
     let polling = Polling {

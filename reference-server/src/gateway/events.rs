@@ -12,7 +12,7 @@ use protocol::events::{
     ActiveStream, AiMessageChunk, AiMessageComplete, AiMessageError, AiMessageStart,
     ChatMessageRequest, ErrorEvent, FetchPreviousMessagesRequest, JoinRoomError, JoinRoomSuccess,
     MarkMessagesAsReadRequest, MessageReactionRequest, MessageReactionUpdate, MessageType,
-    PreviousMessagesLoaded, UserLeft, name,
+    PreviousMessagesLoaded, ReactionOp, Reactions, UserLeft, name,
 };
 use protocol::socketio::Event;
 use serde::Deserialize;
@@ -481,9 +481,11 @@ pub(crate) async fn stream_ai_reply(state: &GatewayState, room: &str, bot: &str,
             .await,
     );
 
-    let reply = ai::reply(bot, query);
+    let bounds = &gateway.settings().bounds;
+    let query = ai::cap_question(query, bounds.ai_question_bytes);
+    let reply = ai::reply(bot, &query);
     let mut interrupted = false;
-    for chunk in ai::chunks(&reply) {
+    for chunk in ai::chunks(&reply, bounds.ai_max_chunks) {
         // Read per chunk: at high load levels the stream speeds up and frees its slot sooner.
         let delay = state
             .overload
@@ -550,7 +552,7 @@ pub(crate) async fn stream_ai_reply(state: &GatewayState, room: &str, bot: &str,
                 ai_type: bot.to_owned(),
                 timestamp: record.timestamp.to_wire(),
                 is_complete: true,
-                query: query.to_owned(),
+                query,
             };
             emit_or_log(
                 gateway
@@ -642,7 +644,15 @@ async fn mark_read(
         return Ok(());
     }
     require_participant(state, &request.room_id, &socket.user).await?;
-    state
+    // Beyond the cap, ids are ignored: a receipt costs every other member its size.
+    let mut request = request;
+    request
+        .message_ids
+        .truncate(state.gateway.settings().bounds.read_ids_per_event);
+    // Only ids of this room's messages, each once: ids that do not exist or belong elsewhere are
+    // nothing the room needs to hear. Ids read before are forwarded again: the server itself marks
+    // the history it shows (join, fetch) without telling anyone, and clients mark it once more.
+    let marked = state
         .store
         .mark_read(
             &request.room_id,
@@ -651,6 +661,9 @@ async fn mark_read(
             UnixMillis::now(),
         )
         .await?;
+    if marked.is_empty() {
+        return Ok(());
+    }
     state
         .gateway
         .push(
@@ -659,7 +672,7 @@ async fn mark_read(
             PushClass::Receipts,
             Push::Receipt {
                 reader: socket.user.id.clone(),
-                message_ids: request.message_ids,
+                message_ids: marked,
             },
             Audience {
                 except: Some(conn.sid().as_ref()),
@@ -690,6 +703,14 @@ async fn react(
         .await?
         .ok_or_else(|| invalid("Message not found"))?;
     require_participant(state, &message.room, &socket.user).await?;
+    if request.op == ReactionOp::Add {
+        refuse_excess_reaction(
+            &message.reactions,
+            &request.reaction,
+            &socket.user.id,
+            state,
+        )?;
+    }
     let reactions = store
         .react(&message.id, &request.reaction, &socket.user.id, request.op)
         .await?;
@@ -716,6 +737,41 @@ async fn react(
                 },
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// Refuses a reaction beyond `--reactions-per-message` distinct ones on the message or
+/// `--reactions-per-user` of this user's. Checked against the message as read before the write:
+/// concurrent adds can pass the bound by one each, which keeps it a bound without a store-side script.
+fn refuse_excess_reaction(
+    current: &Reactions,
+    reaction: &str,
+    user: &str,
+    state: &GatewayState,
+) -> Result<(), Failure> {
+    let bounds = &state.gateway.settings().bounds;
+    if current
+        .get(reaction)
+        .is_some_and(|users| users.iter().any(|u| u == user))
+    {
+        return Ok(());
+    }
+    if !current.contains_key(reaction) && current.len() >= bounds.reactions_per_message {
+        return Err(invalid(format!(
+            "this message already has {} different reactions, the most allowed",
+            bounds.reactions_per_message
+        )));
+    }
+    let mine = current
+        .values()
+        .filter(|users| users.iter().any(|u| u == user))
+        .count();
+    if mine >= bounds.reactions_per_user {
+        return Err(invalid(format!(
+            "you already reacted {} times to this message, the most allowed",
+            bounds.reactions_per_user
+        )));
     }
     Ok(())
 }

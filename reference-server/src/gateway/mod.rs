@@ -4,6 +4,7 @@
 //! hooks are ours to decide (ARCHITECTURE-server.md has the measurements).
 //!
 //! # Layout
+//! - [`bounds`]: limits on amplification (bytes queued, AI reply size, receipt ids).
 //! - [`bus`]: room events across instances over Redis pub/sub, in order, exactly once.
 //! - [`conn`]: the shared handle of one session — bounded outbound queue, close signal.
 //! - [`engine`]: the HTTP side of `/socket.io/`: handshakes, polling GET/POST, websocket upgrades and
@@ -18,6 +19,7 @@
 //! session per user, room membership, running AI streams. Locks on it are held only for map updates,
 //! never across an `.await`.
 
+pub mod bounds;
 pub mod bus;
 pub mod conn;
 pub mod engine;
@@ -73,6 +75,25 @@ pub struct GatewaySettings {
     pub outbound_queue: usize,
     /// Pause between AI reply chunks.
     pub ai_chunk_delay: Duration,
+    /// Limits on amplification.
+    pub bounds: bounds::Bounds,
+}
+
+/// Sizes of the gateway's maps (see [`Gateway::map_sizes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayMaps {
+    /// Live sessions.
+    pub sessions: usize,
+    /// Users with a connected session.
+    pub users: usize,
+    /// Rooms with a member here.
+    pub rooms: usize,
+    /// Room memberships.
+    pub members: usize,
+    /// Bytes waiting in every session's outbound queue.
+    pub queued_bytes: usize,
+    /// Rooms with an AI stream running.
+    pub streams: usize,
 }
 
 #[derive(Default)]
@@ -152,6 +173,24 @@ impl Gateway {
     /// Sessions open now.
     pub fn connection_count(&self) -> usize {
         self.read().conns.len()
+    }
+
+    /// Entries of every per-session, per-user and per-room map, for leak checks: all of them
+    /// return to zero once every session has ended and every stream has finished.
+    pub fn map_sizes(&self) -> GatewayMaps {
+        let registry = self.read();
+        GatewayMaps {
+            sessions: registry.conns.len(),
+            users: registry.users.len(),
+            rooms: registry.rooms.len(),
+            members: registry.rooms.values().map(HashMap::len).sum(),
+            queued_bytes: registry.conns.values().map(|c| c.queued_bytes()).sum(),
+            streams: self
+                .streams
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
+        }
     }
 
     /// Sessions currently members of `room`.

@@ -19,7 +19,7 @@ use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use super::GatewayState;
-use super::conn::{Conn, DisconnectReason, Frame};
+use super::conn::{Conn, DisconnectReason, Frame, OutboundRx};
 use super::events::{self, EventError, SocketState};
 use super::kick;
 use crate::auth::AuthError;
@@ -37,13 +37,13 @@ const WRITE_BATCH: usize = 64;
 /// Where outbound frames come from once the session writes to a websocket itself.
 pub(crate) enum Outbound {
     /// A websocket-only session owns its queue.
-    Owned(mpsc::Receiver<Frame>),
+    Owned(OutboundRx),
     /// An upgraded session took the queue polling GETs used to drain.
-    Shared(OwnedMutexGuard<mpsc::Receiver<Frame>>),
+    Shared(OwnedMutexGuard<OutboundRx>),
 }
 
 impl Outbound {
-    fn rx(&mut self) -> &mut mpsc::Receiver<Frame> {
+    fn rx(&mut self) -> &mut OutboundRx {
         match self {
             Outbound::Owned(rx) => rx,
             Outbound::Shared(guard) => guard,
@@ -500,7 +500,7 @@ impl Session {
 /// slow consumer.
 async fn write_batch(
     ws: &mut WebSocket,
-    rx: &mut mpsc::Receiver<Frame>,
+    rx: &mut OutboundRx,
     first: Frame,
     timeout: Duration,
 ) -> Result<(u64, u64), DisconnectReason> {

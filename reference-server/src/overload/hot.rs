@@ -159,6 +159,16 @@ impl HotSet {
         ended
     }
 
+    /// Rooms with a mark, expired or not.
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    /// True when no room has a mark.
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+
     /// Rooms hot at `now`.
     pub fn count(&self, now: Instant) -> usize {
         self.until.values().filter(|&&until| now < until).count()
@@ -325,6 +335,11 @@ impl Default for Thinner {
 }
 
 impl Thinner {
+    /// Rooms with thinning state (windows, owed pushes).
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
     /// A thinner whose draws are reproducible from `seed` (tests).
     pub fn seeded(seed: u64) -> Self {
         Thinner {

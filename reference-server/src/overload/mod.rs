@@ -359,6 +359,19 @@ impl Overload {
         self.level.load(Ordering::Relaxed)
     }
 
+    /// Entries of the per-room maps, for leak checks: `(rooms with a token bucket, rooms marked
+    /// hot, rooms with thinning state)`. Buckets stay per room that was active (pruned once full
+    /// at 4,096); marks and thinning state end with the room's heat.
+    pub fn map_sizes(&self) -> (usize, usize, usize) {
+        let hot = self.hot.lock().unwrap_or_else(PoisonError::into_inner);
+        let thinned = self
+            .thinner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .room_count();
+        (hot.buckets.len(), hot.rooms.len(), thinned)
+    }
+
     /// The last utilization sample.
     pub fn utilization(&self) -> f64 {
         f64::from_bits(self.utilization.load(Ordering::Relaxed))

@@ -274,23 +274,26 @@ impl ChatStore for MemoryStore {
         user_id: &str,
         message_ids: &[Id],
         at: UnixMillis,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<Id>, StoreError> {
         let mut messages = write(&self.messages);
-        let mut marked = 0;
+        let mut found: Vec<Id> = Vec::new();
         for id in message_ids {
             let Some(message) = messages.by_id.get_mut(id) else {
                 continue;
             };
-            if message.room != room_id || message.readers.iter().any(|r| r.user == user_id) {
+            // A receipt carries a page of ids at most (capped above), so a scan beats a set.
+            if message.room != room_id || found.contains(id) {
                 continue;
             }
-            message.readers.push(ReaderRecord {
-                user: user_id.to_owned(),
-                at,
-            });
-            marked += 1;
+            found.push(id.clone());
+            if !message.readers.iter().any(|r| r.user == user_id) {
+                message.readers.push(ReaderRecord {
+                    user: user_id.to_owned(),
+                    at,
+                });
+            }
         }
-        Ok(marked)
+        Ok(found)
     }
 
     async fn react(

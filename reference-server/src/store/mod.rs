@@ -392,14 +392,15 @@ pub trait ChatStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<MessagePage, StoreError>;
     /// Records `user_id` as a reader of those `message_ids` that belong to `room_id` and that they
-    /// have not read yet; returns how many were newly marked.
+    /// have not read yet; returns the ids given that are messages of `room_id`, in the order given,
+    /// each once (newly marked or read before), so that only they are forwarded as a receipt.
     async fn mark_read(
         &self,
         room_id: &str,
         user_id: &str,
         message_ids: &[Id],
         at: UnixMillis,
-    ) -> Result<usize, StoreError>;
+    ) -> Result<Vec<Id>, StoreError>;
     /// Adds or removes one user's reaction and returns all reactions of the message afterwards.
     async fn react(
         &self,

@@ -299,6 +299,14 @@ impl Socket {
             .unwrap();
     }
 
+    /// Like [`send_raw`](Self::send_raw), but false when the server has closed the socket.
+    pub async fn try_send_raw(&mut self, frame: &str) -> bool {
+        self.ws
+            .send(Message::Text(frame.to_owned().into()))
+            .await
+            .is_ok()
+    }
+
     /// Sends CONNECT and waits for the answer: the Socket.IO sid, or the CONNECT_ERROR message.
     pub async fn connect(&mut self, auth: &ConnectAuth) -> Result<String, String> {
         let frame = socketio::encode_connect("/", Some(auth)).unwrap();

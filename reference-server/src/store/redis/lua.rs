@@ -214,20 +214,23 @@ pub fn message() -> String {
 /// (`HLEN` before the write) keeps readers in the order they read. Message keys share the room's
 /// hash tag, so the whole batch is on one slot.
 ///
-/// `KEYS`: room hash. `ARGV`: message key prefix, user, at, id… → newly marked count.
+/// `KEYS`: room hash. `ARGV`: message key prefix, user, at, id… → the ids of the room's messages
+/// among them, each once (whether newly marked or read before).
 pub const MARK_READ: &str = r#"
-local n = 0
+local found = {}
+local seen = {}
 for i = 4, #ARGV do
   local key = ARGV[1] .. ARGV[i]
-  if redis.call('EXISTS', key) == 1 then
+  if not seen[ARGV[i]] and redis.call('EXISTS', key) == 1 then
+    seen[ARGV[i]] = true
+    found[#found + 1] = ARGV[i]
     local readers = key .. ':readers'
     if redis.call('HEXISTS', readers, ARGV[2]) == 0 then
       redis.call('HSET', readers, ARGV[2], redis.call('HLEN', readers) .. ':' .. ARGV[3])
-      n = n + 1
     end
   end
 end
-return n
+return found
 "#;
 
 /// Adds (`ARGV[3]` = 'add') or removes one user's reaction; returns all reactions afterwards.

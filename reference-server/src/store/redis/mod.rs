@@ -713,14 +713,14 @@ impl ChatStore for RedisStore {
         user_id: &str,
         message_ids: &[Id],
         at: UnixMillis,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<Id>, StoreError> {
         // Ids are checked before they become key names: nothing a client sends can name another key.
         let ids: Vec<&Id> = message_ids
             .iter()
             .filter(|id| super::is_object_id(id))
             .collect();
         if ids.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let mut inv = self.scripts.mark_read.key(self.keys.room(room_id));
         inv.arg(self.keys.message_prefix(room_id))
@@ -729,11 +729,11 @@ impl ChatStore for RedisStore {
         for id in ids {
             inv.arg(id.as_str());
         }
-        let n: usize = inv
+        let found: Vec<Id> = inv
             .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
-        Ok(n)
+        Ok(found)
     }
 
     async fn react(
