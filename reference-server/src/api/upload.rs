@@ -6,7 +6,7 @@ use std::io;
 use axum::body::Body;
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
@@ -205,6 +205,8 @@ pub fn blob_response(blob: Blob, mimetype: &str) -> Response {
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     headers.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
+    // The declared type is the uploader's word: browsers must not sniff HTML out of an "image".
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 
