@@ -63,6 +63,11 @@ pub struct ServerConfig {
     pub redis: RedisSettings,
     /// Overload control: the starting config, the watched file, the admin token, coordination.
     pub overload: OverloadSettings,
+
+    // --- Hostile clients: browser origins. ---
+    /// Browser origins allowed to call the REST API and Socket.IO with credentials; `None` allows
+    /// any origin (the development default). Admin routes and `/metrics` never answer CORS.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// Where chat state lives.
@@ -109,6 +114,7 @@ impl Default for ServerConfig {
             redis: RedisSettings::default(),
             s3: None,
             overload: OverloadSettings::default(),
+            cors_origins: None,
         }
     }
 }
@@ -341,6 +347,13 @@ pub struct Args {
     /// Unset: the --store URL when that is a standalone Redis, else this instance decides alone.
     #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
     pub overload_redis: Option<String>,
+
+    // --- Hostile clients: browser origins. ---
+    /// Comma-separated browser origins (`https://chat.example.com,http://localhost:3000`) allowed
+    /// to call the API with credentials; `*` allows any origin (the development default — set a
+    /// list in any deployment a browser reaches). Admin routes never answer CORS.
+    #[arg(long, env = "CHAT_CORS_ORIGINS", default_value = "*")]
+    pub cors_origins: String,
 }
 
 /// `on` / `off`.
@@ -395,9 +408,46 @@ impl Args {
         Ok((PathBuf::from(DEFAULT_FILES_DIR), Some(s3)))
     }
 
+    /// `--cors-origins` → `None` for `*`, else the listed origins, each `http(s)://host[:port]`.
+    fn cors_origins(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        let list = self.cors_origins.trim();
+        if list == "*" {
+            return Ok(None);
+        }
+        let mut origins = Vec::new();
+        for origin in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let valid = rest.is_some_and(|host| {
+                !host.is_empty()
+                    && !host.contains('/')
+                    && host.bytes().all(|b| b.is_ascii_graphic())
+            });
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: "--cors-origins",
+                    message: format!(
+                        "{origin:?} is not an origin like https://chat.example.com (scheme and \
+                         host, no path); give a comma-separated list or *"
+                    ),
+                });
+            }
+            origins.push(origin.to_owned());
+        }
+        if origins.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "--cors-origins",
+                message: "is empty; give a comma-separated list of origins or *".into(),
+            });
+        }
+        Ok(Some(origins))
+    }
+
     /// Resolves the flags into a validated config.
     pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
         let (files_dir, s3) = self.files()?;
+        let cors_origins = self.cors_origins()?;
         let store = StoreConfig::parse(&self.store)?;
         // Instances on one standalone Redis coordinate overload control there too, unless told
         // otherwise. (A Redis Cluster store needs --overload-redis: coordination is one node.)
@@ -441,6 +491,7 @@ impl Args {
                 admin_token: self.admin_token.filter(|t| !t.is_empty()),
                 redis_url: overload_redis,
             },
+            cors_origins,
         };
         config.validate()?;
         Ok(config)
@@ -604,5 +655,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no braces"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_are_star_or_a_list_of_origins() {
+        let parse = |list: &str| {
+            Args::parse_from(["reference-server", "--cors-origins", list]).into_config()
+        };
+        assert_eq!(parse("*").unwrap().cors_origins, None);
+        assert_eq!(
+            parse("https://chat.example.com, http://localhost:3000")
+                .unwrap()
+                .cors_origins,
+            Some(vec![
+                "https://chat.example.com".to_owned(),
+                "http://localhost:3000".to_owned()
+            ])
+        );
+        for bad in [
+            "chat.example.com",
+            "https://chat.example.com/app",
+            ",",
+            "ftp://x",
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--cors-origins:"), "{bad}: {err}");
+        }
     }
 }

@@ -150,12 +150,29 @@ impl AppState {
 /// The whole HTTP surface: REST, `/health`, profile images, and Socket.IO on `/socket.io/`.
 pub fn app(state: AppState) -> Router {
     let socket = get(gateway::engine::get).post(gateway::engine::post);
+    let cors = cors_layer(state.config.cors_origins.as_deref());
     api::router(&state)
-        .merge(api::admin::router())
         .route(protocol::SOCKET_PATH, socket.clone())
         .route("/socket.io", socket)
-        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .layer(cors)
+        // Merged after the CORS layer: no browser page of another origin may call the admin routes.
+        .merge(api::admin::router())
         .with_state(state)
+}
+
+/// CORS with credentials for `origins`, or for any origin when `None` (the development default).
+fn cors_layer(origins: Option<&[String]>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    match origins {
+        None => CorsLayer::very_permissive(),
+        Some(origins) => {
+            let origins: Vec<axum::http::HeaderValue> = origins
+                .iter()
+                .filter_map(|o| axum::http::HeaderValue::from_str(o).ok())
+                .collect();
+            CorsLayer::very_permissive().allow_origin(AllowOrigin::list(origins))
+        }
+    }
 }
 
 /// A server running in this process.

@@ -1,5 +1,6 @@
 //! Hostile REST input, each probe as a client or attacker would send it: HTML uploaded as an image,
-//! names with control characters, and login timing that would tell registered e-mails apart.
+//! names with control characters, login timing that would tell registered e-mails apart, and
+//! pages of other origins calling the API or the admin routes with the user's credentials.
 
 mod common;
 
@@ -140,4 +141,46 @@ async fn unknown_emails_take_as_long_as_wrong_passwords() {
         unknown * 2 >= known,
         "unknown e-mail {unknown:?} vs registered e-mail {known:?}"
     );
+}
+
+/// The `Access-Control-Allow-Origin` a preflight from `origin` to `path` gets, if any.
+async fn preflight(t: &common::TestServer, path: &str, origin: &str) -> Option<String> {
+    let response = t
+        .http
+        .request(reqwest::Method::OPTIONS, t.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", "PATCH")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// With `--cors-origins`, only the listed origins may call the API from a browser; the admin
+/// routes answer no origin at all, even in the open development default.
+#[tokio::test]
+async fn cors_follows_the_allow_list_and_never_opens_admin_routes() {
+    let evil = "https://evil.example";
+    let open = common::start().await;
+    assert_eq!(
+        preflight(&open, "/api/rooms", evil).await.as_deref(),
+        Some(evil),
+        "the development default stays open"
+    );
+    for path in ["/admin/overload", "/metrics"] {
+        assert_eq!(preflight(&open, path, evil).await, None, "{path}");
+    }
+
+    let good = "https://chat.example.com";
+    let listed = common::start_with(|c| c.cors_origins = Some(vec![good.to_owned()])).await;
+    assert_eq!(
+        preflight(&listed, "/api/rooms", good).await.as_deref(),
+        Some(good)
+    );
+    assert_eq!(preflight(&listed, "/api/rooms", evil).await, None);
+    assert_eq!(preflight(&listed, "/socket.io/", evil).await, None);
 }
