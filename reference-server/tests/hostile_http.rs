@@ -184,3 +184,24 @@ async fn cors_follows_the_allow_list_and_never_opens_admin_routes() {
     assert_eq!(preflight(&listed, "/api/rooms", evil).await, None);
     assert_eq!(preflight(&listed, "/socket.io/", evil).await, None);
 }
+
+/// A PATCH without the admin token announcing a 1 MB body it never sends is refused at once:
+/// the token is checked before any of the body is read.
+#[tokio::test]
+async fn admin_token_is_checked_before_the_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = common::start_with(|c| c.overload.admin_token = Some("admin-secret".into())).await;
+    let mut tcp = tokio::net::TcpStream::connect(t.server.local_addr())
+        .await
+        .unwrap();
+    tcp.write_all(b"PATCH /admin/overload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut head))
+        .await
+        .expect("no answer within 2 s: the server waits for the body before checking the token")
+        .unwrap();
+    let head = String::from_utf8_lossy(&head[..read]);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+}
