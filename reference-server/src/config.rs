@@ -68,6 +68,10 @@ pub struct ServerConfig {
     /// Browser origins allowed to call the REST API and Socket.IO with credentials; `None` allows
     /// any origin (the development default). Admin routes and `/metrics` never answer CORS.
     pub cors_origins: Option<Vec<String>>,
+    /// Login attempts per e-mail address per minute; `None` is off.
+    pub login_rate_limit_per_account: Option<NonZeroU32>,
+    /// Login attempts per client address per minute; `None` is off.
+    pub login_rate_limit_per_address: Option<NonZeroU32>,
 }
 
 /// Where chat state lives.
@@ -115,6 +119,8 @@ impl Default for ServerConfig {
             s3: None,
             overload: OverloadSettings::default(),
             cors_origins: None,
+            login_rate_limit_per_account: NonZeroU32::new(DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT),
+            login_rate_limit_per_address: None,
         }
     }
 }
@@ -354,7 +360,18 @@ pub struct Args {
     /// list in any deployment a browser reaches). Admin routes never answer CORS.
     #[arg(long, env = "CHAT_CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,
+    /// Login attempts per e-mail address per minute (429 above it); 0 = off. A user logs in a few
+    /// times a minute at most, so 30 only slows password guessing on one account.
+    #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT_PER_ACCOUNT", default_value_t = DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT)]
+    pub login_rate_limit_per_account: u32,
+    /// Login attempts per client address per minute (429 above it); 0 = off. Off by default: a load
+    /// test logs thousands of users in from one address.
+    #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT_PER_ADDRESS", default_value_t = 0)]
+    pub login_rate_limit_per_address: u32,
 }
+
+/// Default of `--login-rate-limit-per-account`.
+pub const DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT: u32 = 30;
 
 /// `on` / `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -492,6 +509,8 @@ impl Args {
                 redis_url: overload_redis,
             },
             cors_origins,
+            login_rate_limit_per_account: NonZeroU32::new(self.login_rate_limit_per_account),
+            login_rate_limit_per_address: NonZeroU32::new(self.login_rate_limit_per_address),
         };
         config.validate()?;
         Ok(config)

@@ -134,6 +134,15 @@ impl AppState {
             .room_list_rate_limit
             .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
         let overload = Arc::new(Overload::new(&config.overload));
+        let minute = std::time::Duration::from_secs(60);
+        let login_limiters = Arc::new(state::LoginLimiters {
+            per_account: config
+                .login_rate_limit_per_account
+                .map(|limit| RateLimiter::new(limit, minute)),
+            per_address: config
+                .login_rate_limit_per_address
+                .map(|limit| RateLimiter::new(limit, minute)),
+        });
         gateway.attach_overload(Arc::clone(&overload));
         Ok(AppState {
             config: Arc::new(config),
@@ -143,6 +152,7 @@ impl AppState {
             gateway: Arc::new(gateway),
             overload,
             room_list_limiter,
+            login_limiters,
         })
     }
 }

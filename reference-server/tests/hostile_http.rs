@@ -205,3 +205,37 @@ async fn admin_token_is_checked_before_the_body_is_read() {
     let head = String::from_utf8_lossy(&head[..read]);
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
 }
+
+async fn login_status(t: &common::TestServer, email: &str, password: &str) -> u16 {
+    t.http
+        .post(t.url("/api/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Password guessing is cut off with 429: per account (even the right password then waits for
+/// the next minute) and per client address across accounts.
+#[tokio::test]
+async fn login_attempts_are_limited_per_account_and_per_address() {
+    use std::num::NonZeroU32;
+    let t = common::start_with(|c| {
+        c.login_rate_limit_per_account = NonZeroU32::new(3);
+        c.login_rate_limit_per_address = NonZeroU32::new(8);
+    })
+    .await;
+    let user = t.user("Carol").await; // one login
+    for _ in 0..2 {
+        assert_eq!(login_status(&t, &user.email, "guess").await, 401);
+    }
+    assert_eq!(login_status(&t, &user.email, common::PASSWORD).await, 429);
+    // 4 attempts so far from this address; 4 more on other accounts, then the address is cut off.
+    for i in 0..4 {
+        let email = format!("nobody{i}@example.com");
+        assert_eq!(login_status(&t, &email, "guess").await, 401, "{email}");
+    }
+    assert_eq!(login_status(&t, "other@example.com", "guess").await, 429);
+}

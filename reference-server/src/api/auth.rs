@@ -133,6 +133,19 @@ pub async fn login(
             "email and password are required".into(),
         ));
     }
+    let limits = &state.login_limiters;
+    let now = tokio::time::Instant::now();
+    if limits
+        .per_address
+        .as_ref()
+        .is_some_and(|l| !l.check(&peer.ip, now))
+        || limits
+            .per_account
+            .as_ref()
+            .is_some_and(|l| !l.check(&email, now))
+    {
+        return Err(ApiError::TooManyRequests);
+    }
     let refused = || ApiError::Unauthorized("Invalid email or password".into());
     let Some(user) = state.store.user_by_email(&email).await? else {
         state.auth.dummy_password_check(&request.password).await;
