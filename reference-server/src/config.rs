@@ -68,6 +68,14 @@ pub struct ServerConfig {
     // Amplification bounds.
     /// Limits on what one client's input may cost the server and the other members.
     pub bounds: Bounds,
+    // --- Hostile clients: browser origins. ---
+    /// Browser origins allowed to call the REST API and Socket.IO with credentials; `None` allows
+    /// any origin (the development default). Admin routes and `/metrics` never answer CORS.
+    pub cors_origins: Option<Vec<String>>,
+    /// Login attempts per e-mail address per minute; `None` is off.
+    pub login_rate_limit_per_account: Option<NonZeroU32>,
+    /// Login attempts per client address per minute; `None` is off.
+    pub login_rate_limit_per_address: Option<NonZeroU32>,
 }
 
 /// Where chat state lives.
@@ -115,6 +123,9 @@ impl Default for ServerConfig {
             s3: None,
             overload: OverloadSettings::default(),
             bounds: Bounds::DEFAULT,
+            cors_origins: None,
+            login_rate_limit_per_account: NonZeroU32::new(DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT),
+            login_rate_limit_per_address: None,
         }
     }
 }
@@ -363,6 +374,21 @@ pub struct Args {
     #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
     pub overload_redis: Option<String>,
 
+    // --- Hostile clients: browser origins. ---
+    /// Comma-separated browser origins (`https://chat.example.com,http://localhost:3000`) allowed
+    /// to call the API with credentials; `*` allows any origin (the development default — set a
+    /// list in any deployment a browser reaches). Admin routes never answer CORS.
+    #[arg(long, env = "CHAT_CORS_ORIGINS", default_value = "*")]
+    pub cors_origins: String,
+    /// Login attempts per e-mail address per minute (429 above it); 0 = off. A user logs in a few
+    /// times a minute at most, so 30 only slows password guessing on one account.
+    #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT_PER_ACCOUNT", default_value_t = DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT)]
+    pub login_rate_limit_per_account: u32,
+    /// Login attempts per client address per minute (429 above it); 0 = off. Off by default: a load
+    /// test logs thousands of users in from one address.
+    #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT_PER_ADDRESS", default_value_t = 0)]
+    pub login_rate_limit_per_address: u32,
+
     /// Amplification bounds.
     #[command(flatten)]
     pub bounds: BoundsArgs,
@@ -403,6 +429,9 @@ impl From<BoundsArgs> for Bounds {
         }
     }
 }
+
+/// Default of `--login-rate-limit-per-account`.
+pub const DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT: u32 = 30;
 
 /// `on` / `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -456,9 +485,46 @@ impl Args {
         Ok((PathBuf::from(DEFAULT_FILES_DIR), Some(s3)))
     }
 
+    /// `--cors-origins` → `None` for `*`, else the listed origins, each `http(s)://host[:port]`.
+    fn cors_origins(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        let list = self.cors_origins.trim();
+        if list == "*" {
+            return Ok(None);
+        }
+        let mut origins = Vec::new();
+        for origin in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let valid = rest.is_some_and(|host| {
+                !host.is_empty()
+                    && !host.contains('/')
+                    && host.bytes().all(|b| b.is_ascii_graphic())
+            });
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: "--cors-origins",
+                    message: format!(
+                        "{origin:?} is not an origin like https://chat.example.com (scheme and \
+                         host, no path); give a comma-separated list or *"
+                    ),
+                });
+            }
+            origins.push(origin.to_owned());
+        }
+        if origins.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "--cors-origins",
+                message: "is empty; give a comma-separated list of origins or *".into(),
+            });
+        }
+        Ok(Some(origins))
+    }
+
     /// Resolves the flags into a validated config.
     pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
         let (files_dir, s3) = self.files()?;
+        let cors_origins = self.cors_origins()?;
         let store = StoreConfig::parse(&self.store)?;
         // Instances on one standalone Redis coordinate overload control there too, unless told
         // otherwise. (A Redis Cluster store needs --overload-redis: coordination is one node.)
@@ -504,6 +570,9 @@ impl Args {
                 redis_url: overload_redis,
             },
             bounds: self.bounds.into(),
+            cors_origins,
+            login_rate_limit_per_account: NonZeroU32::new(self.login_rate_limit_per_account),
+            login_rate_limit_per_address: NonZeroU32::new(self.login_rate_limit_per_address),
         };
         config.validate()?;
         Ok(config)
@@ -721,5 +790,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no braces"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_are_star_or_a_list_of_origins() {
+        let parse = |list: &str| {
+            Args::parse_from(["reference-server", "--cors-origins", list]).into_config()
+        };
+        assert_eq!(parse("*").unwrap().cors_origins, None);
+        assert_eq!(
+            parse("https://chat.example.com, http://localhost:3000")
+                .unwrap()
+                .cors_origins,
+            Some(vec![
+                "https://chat.example.com".to_owned(),
+                "http://localhost:3000".to_owned()
+            ])
+        );
+        for bad in [
+            "chat.example.com",
+            "https://chat.example.com/app",
+            ",",
+            "ftp://x",
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--cors-origins:"), "{bad}: {err}");
+        }
     }
 }

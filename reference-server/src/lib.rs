@@ -134,6 +134,15 @@ impl AppState {
             .room_list_rate_limit
             .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
         let overload = Arc::new(Overload::new(&config.overload));
+        let minute = std::time::Duration::from_secs(60);
+        let login_limiters = Arc::new(state::LoginLimiters {
+            per_account: config
+                .login_rate_limit_per_account
+                .map(|limit| RateLimiter::new(limit, minute)),
+            per_address: config
+                .login_rate_limit_per_address
+                .map(|limit| RateLimiter::new(limit, minute)),
+        });
         gateway.attach_overload(Arc::clone(&overload));
         Ok(AppState {
             config: Arc::new(config),
@@ -143,6 +152,7 @@ impl AppState {
             gateway: Arc::new(gateway),
             overload,
             room_list_limiter,
+            login_limiters,
         })
     }
 }
@@ -150,12 +160,29 @@ impl AppState {
 /// The whole HTTP surface: REST, `/health`, profile images, and Socket.IO on `/socket.io/`.
 pub fn app(state: AppState) -> Router {
     let socket = get(gateway::engine::get).post(gateway::engine::post);
+    let cors = cors_layer(state.config.cors_origins.as_deref());
     api::router(&state)
-        .merge(api::admin::router())
         .route(protocol::SOCKET_PATH, socket.clone())
         .route("/socket.io", socket)
-        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .layer(cors)
+        // Merged after the CORS layer: no browser page of another origin may call the admin routes.
+        .merge(api::admin::router())
         .with_state(state)
+}
+
+/// CORS with credentials for `origins`, or for any origin when `None` (the development default).
+fn cors_layer(origins: Option<&[String]>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    match origins {
+        None => CorsLayer::very_permissive(),
+        Some(origins) => {
+            let origins: Vec<axum::http::HeaderValue> = origins
+                .iter()
+                .filter_map(|o| axum::http::HeaderValue::from_str(o).ok())
+                .collect();
+            CorsLayer::very_permissive().allow_origin(AllowOrigin::list(origins))
+        }
+    }
 }
 
 /// A server running in this process.

@@ -31,6 +31,15 @@ pub struct AppState {
     /// Overload control: admission, levels, hot rooms, live config.
     pub overload: Arc<Overload>,
     pub(crate) room_list_limiter: Option<Arc<RateLimiter>>,
+    /// Login attempts per e-mail address and per client address, when limited.
+    pub(crate) login_limiters: Arc<LoginLimiters>,
+}
+
+/// Login attempt limits: `None` is off.
+#[derive(Debug, Default)]
+pub(crate) struct LoginLimiters {
+    pub(crate) per_account: Option<RateLimiter>,
+    pub(crate) per_address: Option<RateLimiter>,
 }
 
 impl FromRef<AppState> for GatewayState {

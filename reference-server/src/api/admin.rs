@@ -11,6 +11,7 @@
 //! every instance through [`Coordination`](crate::overload::Coordination).
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -125,19 +126,46 @@ async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
     current(&state)
 }
 
-async fn replace(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    if let Some(refusal) = unauthorized(&state, &headers) {
-        return refusal;
+/// Largest admin body read: an overload config is a few KiB of TOML.
+const MAX_ADMIN_BODY: usize = 64 * 1024;
+
+/// The body as text, read only after the token was checked (so a caller without it never makes
+/// the server read up to the default 2 MB), or the refusal to send.
+async fn admin_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<String, Response> {
+    if let Some(refusal) = unauthorized(state, headers) {
+        return Err(refusal);
     }
-    apply(&state, OverloadConfig::parse(&body)).await
+    let bytes = axum::body::to_bytes(body, MAX_ADMIN_BODY)
+        .await
+        .map_err(|_| {
+            refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("admin bodies are TOML of at most {MAX_ADMIN_BODY} bytes"),
+            )
+        })?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "the body must be UTF-8 TOML".into(),
+        )
+    })
 }
 
-async fn patch(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    if let Some(refusal) = unauthorized(&state, &headers) {
-        return refusal;
+async fn replace(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match admin_body(&state, &headers, body).await {
+        Ok(body) => apply(&state, OverloadConfig::parse(&body)).await,
+        Err(refusal) => refusal,
     }
-    let patched = state.overload.live().config.patched(&body);
-    apply(&state, patched).await
+}
+
+async fn patch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match admin_body(&state, &headers, body).await {
+        Ok(body) => {
+            let patched = state.overload.live().config.patched(&body);
+            apply(&state, patched).await
+        }
+        Err(refusal) => refusal,
+    }
 }
 
 async fn apply(state: &AppState, config: Result<OverloadConfig, ConfigError>) -> Response {

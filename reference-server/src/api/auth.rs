@@ -22,6 +22,15 @@ const MAX_EMAIL: usize = 254;
 /// Longest accepted display name, in characters.
 pub const MAX_NAME: usize = 50;
 
+/// The problem with a display or room name, if it has one: control characters (`\0`, line breaks,
+/// escapes) would reach every client's screen and log, and the Redis store reads `\0` as "keep the
+/// old value".
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    name.chars()
+        .any(char::is_control)
+        .then_some("name must not contain control characters")
+}
+
 /// Checks the shape of an e-mail address: one `@`, a non-empty local part, a dotted domain.
 fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
@@ -63,6 +72,9 @@ pub async fn register(
     let name_len = name.chars().count();
     if !(2..=MAX_NAME).contains(&name_len) {
         problems.push(format!("name must be 2-{MAX_NAME} characters"));
+    }
+    if let Some(problem) = name_problem(name) {
+        problems.push(problem.to_owned());
     }
     if !valid_email(&email) {
         problems.push("email must be a valid address like user@example.com".to_owned());
@@ -121,12 +133,24 @@ pub async fn login(
             "email and password are required".into(),
         ));
     }
+    let limits = &state.login_limiters;
+    let now = tokio::time::Instant::now();
+    if limits
+        .per_address
+        .as_ref()
+        .is_some_and(|l| !l.check(&peer.ip, now))
+        || limits
+            .per_account
+            .as_ref()
+            .is_some_and(|l| !l.check(&email, now))
+    {
+        return Err(ApiError::TooManyRequests);
+    }
     let refused = || ApiError::Unauthorized("Invalid email or password".into());
-    let user = state
-        .store
-        .user_by_email(&email)
-        .await?
-        .ok_or_else(refused)?;
+    let Some(user) = state.store.user_by_email(&email).await? else {
+        state.auth.dummy_password_check(&request.password).await;
+        return Err(refused());
+    };
     if !state
         .auth
         .verify_password(&request.password, &user.password_hash)

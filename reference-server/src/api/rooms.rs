@@ -68,6 +68,9 @@ pub async fn create(
             "name is required and must be at most {MAX_ROOM_NAME} characters"
         )));
     }
+    if let Some(problem) = super::auth::name_problem(name) {
+        return Err(ApiError::BadRequest(problem.into()));
+    }
     let password_hash = match request.password.as_deref() {
         Some(password) if !password.is_empty() => Some(
             state

@@ -41,6 +41,9 @@ pub async fn update_profile(
             "name is required and must be at most {MAX_NAME} characters"
         )));
     }
+    if let Some(problem) = super::auth::name_problem(name) {
+        return Err(ApiError::BadRequest(problem.into()));
+    }
     let user = state
         .store
         .update_user(
