@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub ping_interval: Duration,
     /// How long the server waits for a pong before dropping the client (the original's default: 20 s).
     pub ping_timeout: Duration,
+    /// How long an Engine.IO session may stay without its Socket.IO CONNECT before it is closed
+    /// (`connect timeout`): unauthenticated sessions hold a connection slot meanwhile.
+    pub connect_timeout: Duration,
     /// Largest Engine.IO packet/websocket message accepted, in bytes (the original's default: 1,000,000).
     pub max_payload: usize,
     /// Pause between chunks of an AI reply stream.
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             kdf: KdfParams::default(),
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
+            connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
             max_payload: 1_000_000,
             ai_chunk_delay: Duration::from_millis(50),
             files_dir: PathBuf::from(DEFAULT_FILES_DIR),
@@ -135,6 +139,7 @@ impl From<&ServerConfig> for GatewaySettings {
         GatewaySettings {
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
+            connect_timeout: config.connect_timeout,
             max_payload: config.max_payload,
             outbound_queue: config.outbound_queue,
             ai_chunk_delay: config.ai_chunk_delay,
@@ -218,6 +223,12 @@ impl ServerConfig {
             "more than 0 ms",
         )?;
         check(
+            !self.connect_timeout.is_zero(),
+            "connect timeout",
+            format!("{:?}", self.connect_timeout),
+            "more than 0 ms",
+        )?;
+        check(
             self.max_payload >= 1024,
             "max payload",
             self.max_payload,
@@ -295,6 +306,10 @@ pub struct Args {
     /// Milliseconds to wait for a pong before dropping a client (the competition winner used 120000).
     #[arg(long, env = "CHAT_PING_TIMEOUT_MS", default_value_t = 20_000)]
     pub ping_timeout_ms: u64,
+    /// Milliseconds an Engine.IO session may wait for its Socket.IO CONNECT before it is closed
+    /// (Socket.IO's own default is 45000; a client sends CONNECT right after the handshake).
+    #[arg(long, env = "CHAT_CONNECT_TIMEOUT_MS", default_value_t = DEFAULT_CONNECT_TIMEOUT_MS)]
+    pub connect_timeout_ms: u64,
     /// Largest Engine.IO packet / websocket message, bytes.
     #[arg(long, env = "CHAT_MAX_PAYLOAD", default_value_t = 1_000_000)]
     pub max_payload: usize,
@@ -430,6 +445,9 @@ impl From<BoundsArgs> for Bounds {
     }
 }
 
+/// Default of `--connect-timeout-ms`.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+
 /// Default of `--login-rate-limit-per-account`.
 pub const DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT: u32 = 30;
 
@@ -544,6 +562,7 @@ impl Args {
             },
             ping_interval: Duration::from_millis(self.ping_interval_ms),
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             max_payload: self.max_payload,
             ai_chunk_delay: Duration::from_millis(self.ai_chunk_delay_ms),
             files_dir,

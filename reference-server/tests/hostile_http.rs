@@ -245,3 +245,29 @@ async fn login_attempts_are_limited_per_account_and_per_address() {
     }
     assert_eq!(login_status(&t, "other@example.com", "guess").await, 429);
 }
+
+/// An Engine.IO session that never sends its Socket.IO CONNECT is closed at the connect deadline
+/// (`--connect-timeout-ms`), not at the next heartbeat: unauthenticated sessions do not hold their
+/// slot for the 45 s Socket.IO allows by default. A session that connects in time stays.
+#[tokio::test]
+async fn a_session_that_never_connects_is_closed_at_the_deadline() {
+    let t = common::start_with(|c| {
+        c.connect_timeout = Duration::from_millis(300);
+        c.ping_interval = Duration::from_secs(20);
+    })
+    .await;
+    let opened = Instant::now();
+    let mut silent = common::Socket::open(&t.ws_url()).await;
+    let user = t.user("Timely").await;
+    let mut timely = common::Socket::open(&t.ws_url()).await;
+    timely.connect(&user.auth()).await.unwrap();
+    let closed = silent.next_frame_within(Duration::from_secs(5)).await;
+    assert_eq!(closed, Some(None), "the silent session is closed");
+    let waited = opened.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "closed after {waited:?}"
+    );
+    // The connected session outlives the deadline.
+    assert_eq!(timely.next_frame_within(Duration::from_secs(1)).await, None);
+}

@@ -69,6 +69,8 @@ pub struct GatewaySettings {
     pub ping_interval: Duration,
     /// Time to wait for a pong.
     pub ping_timeout: Duration,
+    /// Time a session may stay without its Socket.IO CONNECT.
+    pub connect_timeout: Duration,
     /// Largest packet / message accepted.
     pub max_payload: usize,
     /// Outbound queue capacity per connection, in frames.

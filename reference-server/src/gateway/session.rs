@@ -27,8 +27,6 @@ use crate::auth::SessionEnd;
 use crate::overload::RequestKind;
 use crate::peer::Peer;
 
-/// How long a session may stay without a Socket.IO CONNECT (Socket.IO's `connectTimeout`).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
 /// How long a server-initiated close spends delivering what is still queued.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
 /// Frames written per flush: enough to batch a burst, few enough to get back to reading soon.
@@ -126,7 +124,15 @@ impl Session {
     /// Runs the connection until it ends, then cleans up.
     pub(crate) async fn run(mut self, mut link: Link) {
         let reason = 'session: loop {
-            let deadline = self.heartbeat.deadline;
+            // Until CONNECT, also wake for its deadline: a session that never authenticates must
+            // not hold its slot until the next heartbeat.
+            let deadline = match self.socket {
+                None => self
+                    .heartbeat
+                    .deadline
+                    .min(self.opened + self.state.gateway.settings().connect_timeout),
+                Some(_) => self.heartbeat.deadline,
+            };
             let step = match &mut link {
                 Link::WebSocket { ws, outbound } => tokio::select! {
                     biased;
@@ -240,11 +246,15 @@ impl Session {
 
     fn on_tick(&mut self) -> Option<DisconnectReason> {
         let settings = self.state.gateway.settings();
+        if self.socket.is_none() && self.opened.elapsed() >= settings.connect_timeout {
+            return Some(DisconnectReason::ConnectTimeout);
+        }
+        if Instant::now() < self.heartbeat.deadline {
+            // Woken for the CONNECT deadline, not the heartbeat.
+            return None;
+        }
         if self.heartbeat.awaiting_pong {
             return Some(DisconnectReason::PingTimeout);
-        }
-        if self.socket.is_none() && self.opened.elapsed() >= CONNECT_TIMEOUT {
-            return Some(DisconnectReason::ConnectTimeout);
         }
         self.conn.send(Frame::from_static(engineio::PING));
         self.heartbeat = Heartbeat {
