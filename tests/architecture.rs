@@ -703,7 +703,7 @@ fn server_src() -> PathBuf {
 const SERVER_LAYERS: &[Layer<'static>] = &[
     (
         "top: the doors (REST, sockets and sends), wiring",
-        &["api", "gateway", "crate", "state", "config"],
+        &["api", "gateway", "crate", "state", "config", "serve"],
     ),
     ("overload: decisions", &["overload"]),
     (

@@ -14,6 +14,7 @@ use crate::blob::s3::S3Settings;
 use crate::gateway::GatewaySettings;
 use crate::gateway::bounds::Bounds;
 use crate::overload::{OverloadConfig, OverloadSettings};
+use crate::serve::ConnectionLimits;
 use crate::store::redis::{Durability, RedisSettings, RedisTarget};
 
 /// Where uploads go by default: under `data/`, the one directory of the working directory the server
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     /// How long an Engine.IO session may stay without its Socket.IO CONNECT before it is closed
     /// (`connect timeout`): unauthenticated sessions hold a connection slot meanwhile.
     pub connect_timeout: Duration,
+    /// Limits on connections before any request is read: the header-read deadline, the per-peer cap.
+    pub connections: ConnectionLimits,
     /// Largest Engine.IO packet/websocket message accepted, in bytes (the original's default: 1,000,000).
     pub max_payload: usize,
     /// Pause between chunks of an AI reply stream.
@@ -115,6 +118,7 @@ impl Default for ServerConfig {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
+            connections: ConnectionLimits::DEFAULT,
             max_payload: 1_000_000,
             ai_chunk_delay: Duration::from_millis(50),
             files_dir: PathBuf::from(DEFAULT_FILES_DIR),
@@ -223,6 +227,12 @@ impl ServerConfig {
             "more than 0 ms",
         )?;
         check(
+            !self.connections.header_read_timeout.is_zero(),
+            "header read timeout",
+            format!("{:?}", self.connections.header_read_timeout),
+            "more than 0 ms",
+        )?;
+        check(
             !self.connect_timeout.is_zero(),
             "connect timeout",
             format!("{:?}", self.connect_timeout),
@@ -310,6 +320,15 @@ pub struct Args {
     /// (Socket.IO's own default is 45000; a client sends CONNECT right after the handshake).
     #[arg(long, env = "CHAT_CONNECT_TIMEOUT_MS", default_value_t = DEFAULT_CONNECT_TIMEOUT_MS)]
     pub connect_timeout_ms: u64,
+    /// Milliseconds a connection has to send a request's headers, on a new connection and between
+    /// requests on a kept-alive one (a silent or idle connection is closed then). Keep it above
+    /// clients' idle-connection timeouts (stampede's: 20 s).
+    #[arg(long, env = "CHAT_HEADER_READ_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.header_read_timeout.as_millis() as u64)]
+    pub header_read_timeout_ms: u64,
+    /// Connections one client address may hold open at once; 0 = no cap (the default: a load test
+    /// opens thousands from one address).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_PEER", default_value_t = 0)]
+    pub max_connections_per_peer: usize,
     /// Largest Engine.IO packet / websocket message, bytes.
     #[arg(long, env = "CHAT_MAX_PAYLOAD", default_value_t = 1_000_000)]
     pub max_payload: usize,
@@ -563,6 +582,10 @@ impl Args {
             ping_interval: Duration::from_millis(self.ping_interval_ms),
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+                per_peer: std::num::NonZeroUsize::new(self.max_connections_per_peer),
+            },
             max_payload: self.max_payload,
             ai_chunk_delay: Duration::from_millis(self.ai_chunk_delay_ms),
             files_dir,

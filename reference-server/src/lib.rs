@@ -21,6 +21,7 @@
 //! - [`views`]: store records → wire DTOs.
 //! - [`error`], [`peer`], [`limit`]: REST errors; who is on the other end of a request; request
 //!   counting per client.
+//! - [`serve`]: the accept loop: hyper with a header-read deadline and a per-peer connection cap.
 //! - [`state`]: [`AppState`], what every door is handed; the gateway takes only its share of it
 //!   ([`gateway::GatewayState`]), so nothing below the root imports the root.
 //! - [`frame`]: the encoded event frame every layer that moves events shares.
@@ -36,6 +37,7 @@ pub mod gateway;
 pub mod limit;
 pub mod overload;
 pub mod peer;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod views;
@@ -278,19 +280,13 @@ pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
     let local_addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
-    // Chat frames are small and latency is the product: never let Nagle's algorithm hold a frame
-    // back waiting for the peer's ACK (it adds up to 40 ms on loopback, more on a network).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let stop = CancellationToken::new();
-    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let stopped = stop.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move { stopped.cancelled().await })
-            .await
-    });
+    let server = tokio::spawn(serve::serve(
+        listener,
+        app(state.clone()),
+        state.config.connections,
+        stop.clone(),
+    ));
     tracing::info!(%local_addr, "reference server listening");
     Ok(RunningServer {
         local_addr,

@@ -271,3 +271,90 @@ async fn a_session_that_never_connects_is_closed_at_the_deadline() {
     // The connected session outlives the deadline.
     assert_eq!(timely.next_frame_within(Duration::from_secs(1)).await, None);
 }
+
+/// Reads from `tcp` until the server closes it or `within` passes: how long it took to close, or
+/// `None` when still open.
+async fn closed_within(tcp: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at((started + within).into(), tcp.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// A silent connection, one trickling its headers a byte at a time, and a kept-alive connection
+/// left idle are all closed at the header-read deadline (`--header-read-timeout-ms`); before, all
+/// three stayed open for as long as the client liked.
+#[tokio::test]
+async fn silent_slow_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let t = common::start_with(|c| {
+        c.connections.header_read_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let addr = t.server.local_addr();
+    let limit = Duration::from_secs(3);
+
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let waited = closed_within(&mut silent, limit).await;
+    assert!(
+        waited.is_some_and(|w| w >= Duration::from_millis(400)),
+        "silent: {waited:?}"
+    );
+
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for byte in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa" {
+            if slow.write_all(&[*byte]).await.is_err() {
+                return slow;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        slow
+    });
+    let mut slow = trickle.await.unwrap();
+    let waited = closed_within(&mut slow, limit).await;
+    assert!(waited.is_some(), "trickling headers: still open");
+
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let waited = closed_within(&mut idle, limit).await;
+    assert!(waited.is_some(), "idle after a request: still open");
+}
+
+/// With `--max-connections-per-peer 2`, a third connection from the same address is closed at
+/// once while the first two are served; without a cap (the default) nothing is refused.
+#[tokio::test]
+async fn a_peer_holds_at_most_its_cap_of_connections() {
+    use tokio::io::AsyncWriteExt;
+    let t = common::start_with(|c| {
+        c.connections.per_peer = std::num::NonZeroUsize::new(2);
+    })
+    .await;
+    let addr = t.server.local_addr();
+    let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(
+        closed_within(&mut third, Duration::from_secs(2))
+            .await
+            .is_some(),
+        "the third connection is refused"
+    );
+    first
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut first, &mut answer)
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -41,7 +41,9 @@ impl HttpPool {
         let builder = || {
             reqwest::Client::builder()
                 .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(30))
+                // Below servers' idle-connection deadlines (the reference server's: 30 s), so a
+                // pooled connection is never reused just as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(20))
                 // Enough idle connections for the bursts of a ramp step without hoarding sockets.
                 .pool_max_idle_per_host(128)
                 .user_agent(concat!("stampede/", env!("CARGO_PKG_VERSION")))
