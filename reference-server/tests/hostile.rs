@@ -22,19 +22,7 @@ struct Poller<'a> {
 impl<'a> Poller<'a> {
     /// Handshakes and connects to `/` as `user`.
     async fn connect(t: &'a TestServer, user: &User) -> Poller<'a> {
-        let open = t
-            .http
-            .get(t.url("/socket.io/?EIO=4&transport=polling"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let engineio::Packet::Open(data) = engineio::Packet::decode(&open).unwrap() else {
-            panic!("not an open packet: {open}");
-        };
-        let sid = engineio::OpenPacket::parse(data).unwrap().sid;
+        let sid = t.polling_handshake().await;
         let poller = Poller { t, sid };
         let auth = serde_json::to_string(&user.auth()).unwrap();
         poller.post(&format!("40{auth}")).await;

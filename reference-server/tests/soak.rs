@@ -12,7 +12,6 @@ use common::{TestServer, User, WAIT, start_with};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use protocol::engineio;
 use reference_server::gateway::GatewayMaps;
 use reference_server::{ServerConfig, StoreConfig};
 use serde_json::{Value, json};
@@ -192,20 +191,7 @@ async fn cycles(t: &TestServer, users: &[User], rooms: &[String], kinds: usize) 
                     newer.close().await;
                 }
                 _ => {
-                    let open = t
-                        .http
-                        .get(t.url("/socket.io/?EIO=4&transport=polling"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .text()
-                        .await
-                        .unwrap();
-                    let engineio::Packet::Open(data) = engineio::Packet::decode(&open).unwrap()
-                    else {
-                        panic!("{open}");
-                    };
-                    let sid = engineio::OpenPacket::parse(data).unwrap().sid;
+                    let sid = t.polling_handshake().await;
                     let auth = serde_json::to_string(&user.auth()).unwrap();
                     let url = t.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
                     let posted = t.http.post(url).body(format!("40{auth}")).send().await;

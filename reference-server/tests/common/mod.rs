@@ -101,6 +101,25 @@ impl TestServer {
         format!("{}{path}", self.server.url())
     }
 
+    /// Opens an Engine.IO long-polling session (the handshake GET) and answers its sid.
+    pub async fn polling_handshake(&self) -> String {
+        let open = self
+            .http
+            .get(self.url("/socket.io/?EIO=4&transport=polling"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let protocol::engineio::Packet::Open(data) =
+            protocol::engineio::Packet::decode(&open).unwrap()
+        else {
+            panic!("not an open packet: {open}");
+        };
+        protocol::engineio::OpenPacket::parse(data).unwrap().sid
+    }
+
     pub fn ws_url(&self) -> String {
         format!(
             "ws://{}/socket.io/?EIO=4&transport=websocket",
