@@ -89,6 +89,7 @@ fn text(room: &str, content: &str) -> NewMessage {
         file: None,
         ai_type: None,
         mentions: vec!["wayneAI".into()],
+        client_id: None,
     }
 }
 
@@ -97,6 +98,7 @@ async fn conformance(make: Factory) {
     users(make().await).await;
     sessions(make().await).await;
     timestamps(make().await).await;
+    client_ids(make().await).await;
     history(make().await).await;
     readers(make().await).await;
     reactions(make().await).await;
@@ -181,7 +183,8 @@ async fn timestamps(store: Store) {
         let m = store
             .append_message(text(&r.id, &i.to_string()))
             .await
-            .unwrap();
+            .unwrap()
+            .message;
         assert!(m.timestamp > last);
         last = m.timestamp;
     }
@@ -192,6 +195,57 @@ async fn timestamps(store: Store) {
     assert_eq!(err, StoreError::NotFound("room"));
 }
 
+/// A sender's `client_id` stores one message: a retry (same sender, same key) gets the first record
+/// back, marked as a replay, and history holds it once; the same key from another sender, or
+/// another key, is a new message.
+async fn client_ids(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let keyed = |sender: &str, key: &str, content: &str| NewMessage {
+        sender: Some(sender.into()),
+        client_id: Some(key.into()),
+        ..text(&r.id, content)
+    };
+    let (a, b) = ("0123456789abcdef0000000a", "0123456789abcdef0000000b");
+    let first = store
+        .append_message(keyed(a, "k-1", "hello"))
+        .await
+        .unwrap();
+    assert!(!first.replay);
+    // The retry's text differs on purpose: the key alone decides.
+    let retry = store
+        .append_message(keyed(a, "k-1", "again"))
+        .await
+        .unwrap();
+    assert!(retry.replay);
+    assert_eq!(retry.message, first.message);
+    let other_sender = store.append_message(keyed(b, "k-1", "hi")).await.unwrap();
+    let other_key = store.append_message(keyed(a, "k-2", "more")).await.unwrap();
+    let unkeyed = store.append_message(text(&r.id, "plain")).await.unwrap();
+    for fresh in [&other_sender, &other_key, &unkeyed] {
+        assert!(!fresh.replay);
+        assert_ne!(fresh.message.id, first.message.id);
+    }
+    let page = store.messages_before(&r.id, None, 30).await.unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["hello", "hi", "more", "plain"]);
+    // A key whose message could not be stored (no such room) stays free.
+    let missing = NewMessage {
+        room: "ffffffffffffffffffffffff".into(),
+        ..keyed(a, "k-3", "x")
+    };
+    assert_eq!(
+        store.append_message(missing).await.unwrap_err(),
+        StoreError::NotFound("room")
+    );
+    assert!(
+        !store
+            .append_message(keyed(a, "k-3", "y"))
+            .await
+            .unwrap()
+            .replay
+    );
+}
+
 async fn history(store: Store) {
     let r = room(&store, "r", "u").await;
     let mut appended = Vec::new();
@@ -200,7 +254,8 @@ async fn history(store: Store) {
             store
                 .append_message(text(&r.id, &i.to_string()))
                 .await
-                .unwrap(),
+                .unwrap()
+                .message,
         );
     }
     // Records read back are the records appended.
@@ -236,8 +291,16 @@ async fn history(store: Store) {
 async fn readers(store: Store) {
     let r1 = room(&store, "r1", "u").await;
     let r2 = room(&store, "r2", "u").await;
-    let m1 = store.append_message(text(&r1.id, "a")).await.unwrap();
-    let m2 = store.append_message(text(&r2.id, "b")).await.unwrap();
+    let m1 = store
+        .append_message(text(&r1.id, "a"))
+        .await
+        .unwrap()
+        .message;
+    let m2 = store
+        .append_message(text(&r2.id, "b"))
+        .await
+        .unwrap()
+        .message;
     let ids = vec![m1.id.clone(), m2.id.clone(), "missing".to_owned()];
     let u2 = "0123456789abcdef0123456a";
     let u3 = "0123456789abcdef0123456b";
@@ -282,7 +345,11 @@ async fn readers(store: Store) {
 
 async fn reactions(store: Store) {
     let r = room(&store, "r", "u").await;
-    let m = store.append_message(text(&r.id, "a")).await.unwrap();
+    let m = store
+        .append_message(text(&r.id, "a"))
+        .await
+        .unwrap()
+        .message;
     for u in ["u1", "u1", "u2"] {
         store.react(&m.id, "👍", u, ReactionOp::Add).await.unwrap();
     }

@@ -35,8 +35,8 @@ use crate::auth::SessionEnd;
 use crate::frame::Frame;
 use crate::store::redis::{Durability, PushInfo, Shortfall};
 use crate::store::{
-    Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage, RedisStore,
-    StoreError, UnixMillis, hex, new_object_id,
+    Appended, Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage,
+    RedisStore, StoreError, UnixMillis, hex, new_object_id,
 };
 
 /// How long an event beyond a gap waits for the missing ones before they are read from the log.
@@ -233,13 +233,14 @@ impl Bus {
     }
 
     /// Stores a message and its `message` event in one step, then publishes the event. `render`
-    /// builds the event from the record (its timestamp is filled in by the store).
+    /// builds the event from the record (its timestamp is filled in by the store). A replay logs
+    /// and publishes nothing.
     pub async fn post_message(
         &self,
         message: NewMessage,
         render: impl FnOnce(&MessageRecord) -> Option<(String, String)>,
         except: Option<&str>,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let id = new_object_id();
         let stub = MessageRecord {
             id: id.clone(),
@@ -261,14 +262,14 @@ impl Bus {
         });
         let room = message.room.clone();
         let want = self.store.check_durability(&room).await?;
-        let (record, event) = self
+        let (appended, event) = self
             .store
             .append_with_event(id, message, template.as_ref())
             .await?;
         if let Some(event) = event {
             self.commit(&room, &event, want).await?;
         }
-        Ok(record)
+        Ok(appended)
     }
 
     /// Redis shards with fewer connected replicas than `--redis-replica-acks` (empty: none, or

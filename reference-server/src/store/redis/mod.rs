@@ -39,8 +39,8 @@ use redis::{AsyncCommands, Script, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
-    ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
-    RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
+    Appended, ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom,
+    NewUser, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
     new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
@@ -165,6 +165,10 @@ impl Keys {
     fn message(&self, room: &str, id: &str) -> String {
         format!("{}:{{r:{room}}}:m:{id}", self.p)
     }
+    /// A sender's idempotency key, on the room's slot so the append script can check and set it.
+    fn client_id(&self, room: &str, sender: &str, client_id: &str) -> String {
+        format!("{}:{{r:{room}}}:cid:{sender}:{client_id}", self.p)
+    }
     fn log(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:log", self.p)
     }
@@ -282,6 +286,25 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// Message `id` of `room`, when it is stored.
+    pub(super) async fn message_in(
+        &self,
+        room: &str,
+        id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let parts: Vec<Value> = self
+            .scripts
+            .message
+            .key(self.keys.message(room, id))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        message_from(room, id, parts).map(Some)
+    }
+
     /// Connects to `target` and checks it answers. Pub/sub pushes go to `pushes` (the fan-out reads
     /// them); pass a sender whose receiver is dropped when there is no fan-out.
     pub async fn connect(
@@ -637,10 +660,10 @@ impl ChatStore for RedisStore {
         self.membership(room_id, user_id, false).await
     }
 
-    async fn append_message(&self, message: NewMessage) -> Result<MessageRecord, StoreError> {
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
         self.append_with_event(new_object_id(), message, None)
             .await
-            .map(|(record, _)| record)
+            .map(|(appended, _)| appended)
     }
 
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
@@ -652,17 +675,7 @@ impl ChatStore for RedisStore {
         let Some(room) = room else {
             return Ok(None);
         };
-        let parts: Vec<Value> = self
-            .scripts
-            .message
-            .key(self.keys.message(&room, id))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        if parts.is_empty() {
-            return Ok(None);
-        }
-        message_from(&room, id, parts).map(Some)
+        self.message_in(&room, id).await
     }
 
     async fn messages_before(
