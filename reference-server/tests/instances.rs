@@ -208,6 +208,48 @@ async fn messages_cross_instances_on_standalone_redis_exactly_once_in_order() {
     messages_cross_instances(&standalone_url()).await;
 }
 
+/// A `chatMessage` retried with the same `clientMessageId` on a Cluster: the append script finds the
+/// key, so nothing is logged or published again. The sender gets two echoes with one `_id`; the
+/// member on the other instance hears it once; history holds it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_client_message_id_crosses_instances_once() {
+    let servers = instances(&cluster_url(), 2).await;
+    let alice = servers[0].user("Alice").await;
+    let bob = servers[1].user("Bob").await;
+    let room = servers[0].create_room(&alice, "retry", None).await;
+    assert_eq!(
+        servers[1].join_room(&bob, &room.id, None).await.status(),
+        200
+    );
+    let mut a = servers[0].joined(&alice, &room.id).await;
+    a.expect_announcement().await;
+    let mut b = servers[1].joined(&bob, &room.id).await;
+    b.expect_announcement().await;
+    a.expect_announcement().await;
+
+    let send = json!({"room": room.id, "type": "text", "content": "once", "clientMessageId": "k"});
+    a.emit("chatMessage", &send).await;
+    let first = a.expect("message").await;
+    a.emit("chatMessage", &send).await;
+    let echo = a.expect("message").await;
+    assert_eq!(echo["_id"], first["_id"]);
+    assert_eq!(echo["timestamp"], first["timestamp"]);
+    assert_eq!(b.expect("message").await["_id"], first["_id"]);
+    b.expect_none("message", Duration::from_millis(500)).await;
+
+    b.emit("fetchPreviousMessages", &json!({"roomId": room.id}))
+        .await;
+    b.expect("messageLoadStart").await;
+    let page = b.expect("previousMessagesLoaded").await;
+    let once = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"] == "once")
+        .count();
+    assert_eq!(once, 1, "{page}");
+}
+
 /// A room hot on one instance is hot on all; each instance thins the recoverable pushes for its own
 /// members, every chat message still reaches everyone once, and members on either instance converge
 /// on the latest reaction state.

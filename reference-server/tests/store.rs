@@ -196,10 +196,11 @@ async fn timestamps(store: Store) {
 }
 
 /// A sender's `client_id` stores one message: a retry (same sender, same key) gets the first record
-/// back, marked as a replay, and history holds it once; the same key from another sender, or
-/// another key, is a new message.
+/// back, marked as a replay, and history holds it once; the same key from another sender, in
+/// another room, or another key, is a new message.
 async fn client_ids(store: Store) {
     let r = room(&store, "r", "u").await;
+    let elsewhere = room(&store, "r2", "u").await;
     let keyed = |sender: &str, key: &str, content: &str| NewMessage {
         sender: Some(sender.into()),
         client_id: Some(key.into()),
@@ -221,7 +222,12 @@ async fn client_ids(store: Store) {
     let other_sender = store.append_message(keyed(b, "k-1", "hi")).await.unwrap();
     let other_key = store.append_message(keyed(a, "k-2", "more")).await.unwrap();
     let unkeyed = store.append_message(text(&r.id, "plain")).await.unwrap();
-    for fresh in [&other_sender, &other_key, &unkeyed] {
+    let other_room = NewMessage {
+        room: elsewhere.id.clone(),
+        ..keyed(a, "k-1", "there")
+    };
+    let other_room = store.append_message(other_room).await.unwrap();
+    for fresh in [&other_sender, &other_key, &unkeyed, &other_room] {
         assert!(!fresh.replay);
         assert_ne!(fresh.message.id, first.message.id);
     }

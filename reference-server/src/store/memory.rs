@@ -40,11 +40,12 @@ struct Messages {
     by_id: HashMap<Id, MessageRecord>,
     /// Per room, `(timestamp, id)` in append order, which is also strictly increasing timestamp order.
     by_room: HashMap<Id, Vec<(UnixMillis, Id)>>,
-    /// (sender, client message id) → message id, while the key is fresh.
-    by_client_id: HashMap<(Id, String), Id>,
+    /// (room, sender, client message id) → message id, while the key is fresh. Per room, as in
+    /// Redis, where the key must share the room's slot to be set in the append script.
+    by_client_id: HashMap<(Id, Id, String), Id>,
     /// The same keys with their expiry, oldest first: expired ones are dropped on each append, so
     /// the map holds only the last [`CLIENT_ID_TTL`] of keyed messages.
-    client_id_expiry: VecDeque<(std::time::Instant, (Id, String))>,
+    client_id_expiry: VecDeque<(std::time::Instant, (Id, Id, String))>,
 }
 
 #[derive(Default)]
@@ -232,7 +233,7 @@ impl ChatStore for MemoryStore {
             .client_id
             .as_ref()
             .zip(message.sender.as_ref())
-            .map(|(client, sender)| (sender.clone(), client.clone()));
+            .map(|(client, sender)| (message.room.clone(), sender.clone(), client.clone()));
         if let Some(key) = &client_key
             && let Some(first) = messages.by_client_id.get(key)
             && let Some(first) = messages.by_id.get(first)

@@ -283,8 +283,8 @@ pub struct NewMessage {
     pub ai_type: Option<String>,
     /// AI names mentioned.
     pub mentions: Vec<String>,
-    /// The sender's idempotency key (`clientMessageId`): a second append with the same sender and
-    /// key within [`CLIENT_ID_TTL`] stores nothing and returns the first message.
+    /// The sender's idempotency key (`clientMessageId`): a second append to the same room with the
+    /// same sender and key within [`CLIENT_ID_TTL`] stores nothing and returns the first message.
     pub client_id: Option<String>,
 }
 
