@@ -63,6 +63,11 @@ pub struct ServerConfig {
     pub redis: RedisSettings,
     /// Overload control: the starting config, the watched file, the admin token, coordination.
     pub overload: OverloadSettings,
+
+    // Idempotent sends.
+    /// How long a `chatMessage`'s `clientMessageId` keeps answering a retry with the first message
+    /// (in either store). Each keyed message holds one small entry this long.
+    pub client_message_id_ttl: Duration,
 }
 
 /// Where chat state lives.
@@ -109,6 +114,7 @@ impl Default for ServerConfig {
             redis: RedisSettings::default(),
             s3: None,
             overload: OverloadSettings::default(),
+            client_message_id_ttl: crate::store::CLIENT_ID_TTL,
         }
     }
 }
@@ -222,6 +228,13 @@ impl ServerConfig {
             "redis timeout",
             format!("{:?}", self.redis.timeout),
             "more than 0 ms",
+        )?;
+        check(
+            (1..=86_400).contains(&self.client_message_id_ttl.as_secs())
+                && self.client_message_id_ttl.subsec_nanos() == 0,
+            "client message id ttl",
+            format!("{:?}", self.client_message_id_ttl),
+            "1 to 86400 whole seconds",
         )?;
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
             return Err(ConfigError::Invalid {
@@ -349,6 +362,12 @@ pub struct Args {
     /// Unset: the --store URL when that is a standalone Redis, else this instance decides alone.
     #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
     pub overload_redis: Option<String>,
+
+    // Idempotent sends.
+    /// Seconds a `chatMessage`'s `clientMessageId` answers a retry with the first message instead
+    /// of storing it again (1 to 86400).
+    #[arg(long, env = "CHAT_CLIENT_MESSAGE_ID_TTL_SECS", default_value_t = crate::store::CLIENT_ID_TTL.as_secs())]
+    pub client_message_id_ttl_secs: u64,
 }
 
 /// `on` / `off`.
@@ -450,6 +469,7 @@ impl Args {
                 admin_token: self.admin_token.filter(|t| !t.is_empty()),
                 redis_url: overload_redis,
             },
+            client_message_id_ttl: Duration::from_secs(self.client_message_id_ttl_secs),
         };
         config.validate()?;
         Ok(config)
@@ -591,6 +611,29 @@ mod tests {
             ])
             .as_deref(),
             Some("redis://127.0.0.2:6379/")
+        );
+    }
+
+    #[test]
+    fn client_message_id_ttl_is_seconds_within_a_day() {
+        let parse = |secs: &str| {
+            Args::parse_from(["reference-server", "--client-message-id-ttl-secs", secs])
+                .into_config()
+        };
+        assert_eq!(
+            parse("60").unwrap().client_message_id_ttl,
+            Duration::from_secs(60)
+        );
+        for bad in ["0", "86401"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("1 to 86400 whole seconds"), "{err}");
+        }
+        assert_eq!(
+            Args::parse_from(["reference-server"])
+                .into_config()
+                .unwrap()
+                .client_message_id_ttl,
+            Duration::from_secs(300)
         );
     }
 

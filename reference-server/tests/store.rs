@@ -520,6 +520,37 @@ async fn files(store: Store) {
     assert_eq!(store.delete_file(&f.id).await.unwrap(), None);
 }
 
+/// A key answers retries for the configured TTL and no longer: after it a resend is a new message
+/// (the key is gone, in Redis by its own expiry).
+async fn client_ids_expire(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let keyed = NewMessage {
+        client_id: Some("k".into()),
+        ..text(&r.id, "a")
+    };
+    assert!(!store.append_message(keyed.clone()).await.unwrap().replay);
+    assert!(store.append_message(keyed.clone()).await.unwrap().replay);
+    tokio::time::sleep(SHORT_TTL * 3).await;
+    assert!(!store.append_message(keyed).await.unwrap().replay);
+}
+
+const SHORT_TTL: std::time::Duration = std::time::Duration::from_millis(200);
+
+#[tokio::test]
+async fn client_ids_expire_in_memory_and_redis() {
+    client_ids_expire(Arc::new(MemoryStore::with_client_id_ttl(SHORT_TTL))).await;
+    let url = STANDALONE.get_or_init(common::redis::standalone).url();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = RedisOptions {
+        prefix: prefix(),
+        client_id_ttl: SHORT_TTL,
+        ..RedisOptions::default()
+    };
+    let target = RedisTarget::parse(&url).unwrap();
+    let store = RedisStore::connect(target, options, tx).await.unwrap();
+    client_ids_expire(Arc::new(store)).await;
+}
+
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(memory()).await;

@@ -20,8 +20,9 @@ use super::{
 };
 
 /// All chat state in memory.
-#[derive(Default)]
 pub struct MemoryStore {
+    /// How long a sender's `clientMessageId` answers a retry.
+    client_id_ttl: std::time::Duration,
     users: RwLock<Users>,
     sessions: RwLock<HashMap<Id, SessionRecord>>,
     rooms: RwLock<HashMap<Id, RoomRecord>>,
@@ -44,7 +45,7 @@ struct Messages {
     /// Redis, where the key must share the room's slot to be set in the append script.
     by_client_id: HashMap<(Id, Id, String), Id>,
     /// The same keys with their expiry, oldest first: expired ones are dropped on each append, so
-    /// the map holds only the last [`CLIENT_ID_TTL`] of keyed messages.
+    /// the map holds only the last TTL's worth of keyed messages.
     client_id_expiry: VecDeque<(std::time::Instant, (Id, Id, String))>,
 }
 
@@ -64,10 +65,31 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            client_id_ttl: CLIENT_ID_TTL,
+            users: RwLock::default(),
+            sessions: RwLock::default(),
+            rooms: RwLock::default(),
+            messages: RwLock::default(),
+            files: RwLock::default(),
+        }
+    }
+}
+
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose `clientMessageId`s answer retries for `ttl`.
+    pub fn with_client_id_ttl(ttl: std::time::Duration) -> Self {
+        MemoryStore {
+            client_id_ttl: ttl,
+            ..Self::default()
+        }
     }
 }
 
@@ -270,7 +292,7 @@ impl ChatStore for MemoryStore {
             messages.by_client_id.insert(key.clone(), record.id.clone());
             messages
                 .client_id_expiry
-                .push_back((now_instant + CLIENT_ID_TTL, key));
+                .push_back((now_instant + self.client_id_ttl, key));
         }
         Ok(Appended {
             message: record,

@@ -284,12 +284,13 @@ pub struct NewMessage {
     /// AI names mentioned.
     pub mentions: Vec<String>,
     /// The sender's idempotency key (`clientMessageId`): a second append to the same room with the
-    /// same sender and key within [`CLIENT_ID_TTL`] stores nothing and returns the first message.
+    /// same sender and key within the store's TTL ([`CLIENT_ID_TTL`] by default) stores nothing and returns the first message.
     pub client_id: Option<String>,
 }
 
-/// How long a `clientMessageId` keeps pointing at its message: long enough for any client retry
-/// (seconds), short enough that the keys stay few (one per message sent in this window).
+/// How long a `clientMessageId` keeps pointing at its message by default
+/// (`--client-message-id-ttl-secs`): long enough for any client retry (seconds), short enough that
+/// the keys stay few (one per message sent in this window).
 pub const CLIENT_ID_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What [`ChatStore::append_message`] did.

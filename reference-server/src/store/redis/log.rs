@@ -15,9 +15,7 @@ use protocol::events::Reactions;
 use redis::{AsyncCommands, Value};
 
 use super::{RedisStore, corrupt, kind_str, store_error};
-use crate::store::{
-    Appended, CLIENT_ID_TTL, Id, MessageRecord, NewMessage, StoreError, UnixMillis,
-};
+use crate::store::{Appended, Id, MessageRecord, NewMessage, StoreError, UnixMillis};
 
 /// A message event to log together with the message: the `message` frame split around its
 /// timestamp, which only the store knows once it has ordered the message.
@@ -139,7 +137,7 @@ impl RedisStore {
             .arg(message.file.as_deref().unwrap_or(""))
             .arg(message.ai_type.as_deref().unwrap_or(""))
             .arg(&mentions)
-            .arg(CLIENT_ID_TTL.as_millis() as u64);
+            .arg(self.options.client_id_ttl.as_millis() as u64);
         if let (Some(client), Some(sender)) = (&message.client_id, &message.sender) {
             inv.key(self.keys.client_id(&room, sender, client));
         }

@@ -72,6 +72,8 @@ pub struct RedisOptions {
     pub durability: Durability,
     /// Events kept per room for subscribers that missed some (reconnects, failovers).
     pub log_cap: u32,
+    /// How long a sender's `clientMessageId` key lives (`--client-message-id-ttl-secs`).
+    pub client_id_ttl: Duration,
 }
 
 impl Default for RedisOptions {
@@ -85,6 +87,7 @@ impl Default for RedisOptions {
             replica_acks: 0,
             durability: Durability::Available,
             log_cap: 1000,
+            client_id_ttl: super::CLIENT_ID_TTL,
         }
     }
 }
