@@ -551,6 +551,41 @@ async fn client_ids_expire_in_memory_and_redis() {
     client_ids_expire(Arc::new(store)).await;
 }
 
+/// A registration whose user write fails (here: a Redis user refused HSET and DEL, as a Redis
+/// dying between the steps would refuse them) leaves the e-mail free: the next registration with it
+/// succeeds, instead of finding it taken by a user that does not exist.
+#[tokio::test]
+async fn a_failed_registration_leaves_the_email_free() {
+    let node = STANDALONE.get_or_init(common::redis::standalone);
+    let acl = "ACL SETUSER nowrite on >pw ~* &* +@all -hset -hmset -del -unlink";
+    let args: Vec<&str> = acl.split(' ').collect();
+    assert!(node.cli(&args).is_some(), "ACL SETUSER failed");
+    let prefix = prefix();
+    let connect = |url: String| {
+        let prefix = prefix.clone();
+        async move {
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let options = RedisOptions {
+                prefix,
+                ..RedisOptions::default()
+            };
+            let target = RedisTarget::parse(&url).unwrap();
+            Arc::new(RedisStore::connect(target, options, tx).await.unwrap()) as Store
+        }
+    };
+    let limited = connect(node.url().replace("redis://", "redis://nowrite:pw@")).await;
+    let new = NewUser {
+        name: "n".into(),
+        email: "lost@x.io".into(),
+        password_hash: "h".into(),
+    };
+    limited.create_user(new.clone()).await.unwrap_err();
+    let store = connect(node.url()).await;
+    assert_eq!(store.user_by_email("lost@x.io").await.unwrap(), None);
+    let user = store.create_user(new).await.unwrap();
+    assert_eq!(store.user_by_email("lost@x.io").await.unwrap(), Some(user));
+}
+
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(memory()).await;

@@ -438,18 +438,6 @@ impl ChatStore for RedisStore {
     async fn create_user(&self, user: NewUser) -> Result<UserRecord, StoreError> {
         let id = new_object_id();
         let mut conn = self.conn();
-        // Claiming the e-mail first makes uniqueness atomic; a failure after it releases it.
-        let claimed: bool = redis::cmd("SET")
-            .arg(self.keys.email(&user.email))
-            .arg(&id)
-            .arg("NX")
-            .query_async::<Option<String>>(&mut conn)
-            .await
-            .map_err(store_error)?
-            .is_some();
-        if !claimed {
-            return Err(StoreError::Conflict("user with this email"));
-        }
         let record = UserRecord {
             id,
             name: user.name,
@@ -458,7 +446,12 @@ impl ChatStore for RedisStore {
             profile_image: String::new(),
             created_at: UnixMillis::now(),
         };
-        let written: Result<(), _> = conn
+        // The user first, the e-mail claim second (they live on different slots, so no script can
+        // do both): an e-mail is only ever taken by a user that exists. Redis failing between the
+        // two leaves a user hash nothing points at — unreachable and harmless — never an e-mail
+        // taken for good by nobody. A reply lost after the claim leaves a complete user (its
+        // sender may log in).
+        let _: () = conn
             .hset_multiple(
                 self.keys.user(&record.id),
                 &[
@@ -469,10 +462,20 @@ impl ChatStore for RedisStore {
                     ("at", &record.created_at.0.to_string()),
                 ],
             )
-            .await;
-        if let Err(e) = written {
-            let _: Result<(), _> = conn.del(self.keys.email(&record.email)).await;
-            return Err(store_error(e));
+            .await
+            .map_err(store_error)?;
+        // Claiming with NX keeps uniqueness atomic; the loser removes its user hash.
+        let claimed = redis::cmd("SET")
+            .arg(self.keys.email(&record.email))
+            .arg(&record.id)
+            .arg("NX")
+            .query_async::<Option<String>>(&mut conn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !claimed {
+            let _: Result<(), _> = conn.del(self.keys.user(&record.id)).await;
+            return Err(StoreError::Conflict("user with this email"));
         }
         Ok(record)
     }
