@@ -68,6 +68,12 @@ pub struct ServerConfig {
     /// How long a `chatMessage`'s `clientMessageId` keeps answering a retry with the first message
     /// (in either store). Each keyed message holds one small entry this long.
     pub client_message_id_ttl: Duration,
+
+    // Publish repair.
+    /// Times a logged room event whose Redis publish failed is published again in the background
+    /// (waits of 100 ms, doubling), so other instances' members get it without waiting for the
+    /// room's next event. 0: never.
+    pub redis_publish_retries: u32,
 }
 
 /// Where chat state lives.
@@ -115,6 +121,7 @@ impl Default for ServerConfig {
             s3: None,
             overload: OverloadSettings::default(),
             client_message_id_ttl: crate::store::CLIENT_ID_TTL,
+            redis_publish_retries: 5,
         }
     }
 }
@@ -235,6 +242,12 @@ impl ServerConfig {
             "client message id ttl",
             format!("{:?}", self.client_message_id_ttl),
             "1 to 86400 whole seconds",
+        )?;
+        check(
+            self.redis_publish_retries <= 10,
+            "redis publish retries",
+            self.redis_publish_retries,
+            "0 to 10 (the tenth waits 51 s)",
         )?;
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
             return Err(ConfigError::Invalid {
@@ -368,6 +381,12 @@ pub struct Args {
     /// of storing it again (1 to 86400).
     #[arg(long, env = "CHAT_CLIENT_MESSAGE_ID_TTL_SECS", default_value_t = crate::store::CLIENT_ID_TTL.as_secs())]
     pub client_message_id_ttl_secs: u64,
+
+    // Publish repair.
+    /// Times a logged room event whose Redis publish failed is published again in the background
+    /// (after 100 ms, then doubling), 0 to 10; 0 leaves it to the room's next event.
+    #[arg(long, env = "CHAT_REDIS_PUBLISH_RETRIES", default_value_t = 5)]
+    pub redis_publish_retries: u32,
 }
 
 /// `on` / `off`.
@@ -470,6 +489,7 @@ impl Args {
                 redis_url: overload_redis,
             },
             client_message_id_ttl: Duration::from_secs(self.client_message_id_ttl_secs),
+            redis_publish_retries: self.redis_publish_retries,
         };
         config.validate()?;
         Ok(config)
@@ -635,6 +655,16 @@ mod tests {
                 .client_message_id_ttl,
             Duration::from_secs(300)
         );
+    }
+
+    #[test]
+    fn redis_publish_retries_are_at_most_ten() {
+        let parse = |n: &str| {
+            Args::parse_from(["reference-server", "--redis-publish-retries", n]).into_config()
+        };
+        assert_eq!(parse("0").unwrap().redis_publish_retries, 0);
+        let err = parse("11").unwrap_err().to_string();
+        assert!(err.contains("0 to 10"), "{err}");
     }
 
     #[test]

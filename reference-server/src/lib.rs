@@ -209,6 +209,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             };
             let options = RedisOptions {
                 client_id_ttl: config.client_message_id_ttl,
+                publish_retries: config.redis_publish_retries,
                 ..config.redis.options(&target)
             };
             let (pushes, inbox) = tokio::sync::mpsc::unbounded_channel();

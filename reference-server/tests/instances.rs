@@ -250,6 +250,53 @@ async fn a_retried_client_message_id_crosses_instances_once() {
     assert_eq!(once, 1, "{page}");
 }
 
+/// A message whose publish fails after it was logged (the Redis user may not PUBLISH for a moment)
+/// still reaches the member on the other instance once publishing works again, with no later
+/// event in the room to reveal the gap: the sender's instance publishes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_is_repaired_without_a_next_event() {
+    let node = RedisNode::start(false);
+    let acl = |rule: &str| {
+        let line = format!("ACL SETUSER chat on >pw ~* &* +@all {rule}");
+        let args: Vec<&str> = line.split(' ').collect();
+        assert!(node.cli(&args).is_some(), "{line}");
+    };
+    acl("+publish");
+    let url = node.url().replace("redis://", "redis://chat:pw@");
+    let servers = instances(&url, 2).await;
+    let alice = servers[0].user("Alice").await;
+    let bob = servers[1].user("Bob").await;
+    let room = servers[0].create_room(&alice, "repair", None).await;
+    assert_eq!(
+        servers[1].join_room(&bob, &room.id, None).await.status(),
+        200
+    );
+    let mut a = servers[0].joined(&alice, &room.id).await;
+    a.expect_announcement().await;
+    let mut b = servers[1].joined(&bob, &room.id).await;
+    b.expect_announcement().await;
+    a.expect_announcement().await;
+
+    acl("-publish");
+    let send = json!({"room": room.id, "type": "text", "content": "late", "clientMessageId": "p"});
+    a.emit("chatMessage", &send).await;
+    assert_eq!(a.expect("error").await["code"], "MESSAGE_ERROR");
+    acl("+publish");
+    let started = Instant::now();
+    let got = b.expect("message").await;
+    assert_eq!(got["content"], "late");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // The sender hears it too, once; a retry of it is answered, not stored again.
+    assert_eq!(a.expect("message").await["_id"], got["_id"]);
+    a.emit("chatMessage", &send).await;
+    assert_eq!(a.expect("message").await["_id"], got["_id"]);
+    b.expect_none("message", Duration::from_millis(500)).await;
+}
+
 /// A room hot on one instance is hot on all; each instance thins the recoverable pushes for its own
 /// members, every chat message still reaches everyone once, and members on either instance converge
 /// on the latest reaction state.

@@ -111,6 +111,10 @@ struct Kick {
     ip_address: String,
 }
 
+/// Wait before the first re-publish of an event whose publish failed; each later one waits twice
+/// as long (100 ms, 200 ms, … — five tries span 3.1 s, about three Redis timeouts).
+const PUBLISH_RETRY_FIRST: Duration = Duration::from_millis(100);
+
 /// The fan-out of one instance.
 pub struct Bus {
     store: Arc<RedisStore>,
@@ -283,7 +287,26 @@ impl Bus {
     /// still pick it up from there, but its sender is told it failed.
     async fn commit(&self, room: &str, event: &LoggedEvent, want: u32) -> Result<(), StoreError> {
         self.store.wait_replicas(room, want).await?;
-        self.store.publish(room, event).await
+        let published = self.store.publish(room, event).await;
+        if published.is_err() {
+            // The event is logged and on its replicas: publishing it later is safe, and saves the
+            // other members from waiting for the room's next event to notice the gap. The sender is
+            // still told it failed (a retry with its clientMessageId gets the stored message).
+            let retries = self.store.options().publish_retries;
+            let (store, room, event) = (Arc::clone(&self.store), room.to_owned(), event.clone());
+            tokio::spawn(async move {
+                let mut delay = PUBLISH_RETRY_FIRST;
+                for _ in 0..retries {
+                    tokio::time::sleep(delay).await;
+                    if store.publish(&room, &event).await.is_ok() {
+                        return;
+                    }
+                    delay *= 2;
+                }
+                tracing::warn!(room, seq = event.seq, "gave up publishing a logged event");
+            });
+        }
+        published
     }
 
     /// Registers `sid` as a connected socket of `user` on this instance and ends every other socket

@@ -74,6 +74,9 @@ pub struct RedisOptions {
     pub log_cap: u32,
     /// How long a sender's `clientMessageId` key lives (`--client-message-id-ttl-secs`).
     pub client_id_ttl: Duration,
+    /// Times a logged event whose publish failed is published again, in the background
+    /// (`--redis-publish-retries`; 0: never).
+    pub publish_retries: u32,
 }
 
 impl Default for RedisOptions {
@@ -88,6 +91,7 @@ impl Default for RedisOptions {
             durability: Durability::Available,
             log_cap: 1000,
             client_id_ttl: super::CLIENT_ID_TTL,
+            publish_retries: 5,
         }
     }
 }
