@@ -1,7 +1,8 @@
 //! Several server instances on one Redis (standalone and Cluster): room events cross instances
 //! exactly once and in the room's order, a login on one instance ends the socket on another, an AI
-//! stream running on one instance shows in `joinRoomSuccess` on another, and a Redis outage fails
-//! requests fast (503, `error` events) and heals by itself.
+//! stream running on one instance shows in `joinRoomSuccess` on another, a Redis outage fails
+//! requests fast (503, `error` events) and heals by itself, a retried `clientMessageId` is stored and
+//! broadcast once, and a failed publish is repaired without waiting for the room's next event.
 
 mod common;
 
