@@ -103,6 +103,21 @@ pub struct ChatMessageRequest {
     /// The uploaded file, for `file` messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<FileInfo>,
+    /// Extension: the sender's own id for this message, so a retry after a failure or a timeout is
+    /// stored once (the retry is answered with the original message). At most
+    /// [`MAX_CLIENT_MESSAGE_ID`] printable ASCII characters; old clients omit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+}
+
+/// The longest `clientMessageId` a server accepts, in (ASCII) characters.
+pub const MAX_CLIENT_MESSAGE_ID: usize = 64;
+
+/// True when `id` is a valid `clientMessageId`: 1 to [`MAX_CLIENT_MESSAGE_ID`] printable ASCII
+/// characters (space to `~`).
+pub fn valid_client_message_id(id: &str) -> bool {
+    (1..=MAX_CLIENT_MESSAGE_ID).contains(&id.len())
+        && id.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 /// Payload of `fetchPreviousMessages`.
@@ -415,6 +430,7 @@ mod tests {
             kind: MessageType::Text,
             content: "hi".into(),
             file_data: None,
+            client_message_id: None,
         };
         assert_eq!(
             serde_json::to_value(&req).unwrap(),

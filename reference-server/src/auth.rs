@@ -232,7 +232,7 @@ impl Auth {
         })
     }
 
-    /// Hashes a password into a PHC string, on the hashing threads ([`Hashers`]): one hash takes
+    /// Hashes a password into a PHC string, on the server's hashing threads: one hash takes
     /// tens of milliseconds of CPU at the default cost and would stall every socket on this worker.
     pub async fn hash_password(&self, password: &str) -> Result<String, password_hash::Error> {
         let argon = self.argon.clone();

@@ -82,6 +82,16 @@ pub struct ServerConfig {
     pub login_rate_limit_per_account: Option<NonZeroU32>,
     /// Login attempts per client address per minute; `None` is off.
     pub login_rate_limit_per_address: Option<NonZeroU32>,
+    // Idempotent sends.
+    /// How long a `chatMessage`'s `clientMessageId` keeps answering a retry with the first message
+    /// (in either store). Each keyed message holds one small entry this long.
+    pub client_message_id_ttl: Duration,
+
+    // Publish repair.
+    /// Times a logged room event whose Redis publish failed is published again in the background
+    /// (waits of 100 ms, doubling), so other instances' members get it without waiting for the
+    /// room's next event. 0: never.
+    pub redis_publish_retries: u32,
 }
 
 /// Where chat state lives.
@@ -134,6 +144,8 @@ impl Default for ServerConfig {
             cors_origins: None,
             login_rate_limit_per_account: NonZeroU32::new(DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT),
             login_rate_limit_per_address: None,
+            client_message_id_ttl: crate::store::CLIENT_ID_TTL,
+            redis_publish_retries: 5,
         }
     }
 }
@@ -261,6 +273,19 @@ impl ServerConfig {
             "redis timeout",
             format!("{:?}", self.redis.timeout),
             "more than 0 ms",
+        )?;
+        check(
+            (1..=86_400).contains(&self.client_message_id_ttl.as_secs())
+                && self.client_message_id_ttl.subsec_nanos() == 0,
+            "client message id ttl",
+            format!("{:?}", self.client_message_id_ttl),
+            "1 to 86400 whole seconds",
+        )?;
+        check(
+            self.redis_publish_retries <= 10,
+            "redis publish retries",
+            self.redis_publish_retries,
+            "0 to 10 (the tenth waits 51 s)",
         )?;
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
             return Err(ConfigError::Invalid {
@@ -426,6 +451,17 @@ pub struct Args {
     /// Amplification bounds.
     #[command(flatten)]
     pub bounds: BoundsArgs,
+    // Idempotent sends.
+    /// Seconds a `chatMessage`'s `clientMessageId` answers a retry with the first message instead
+    /// of storing it again (1 to 86400).
+    #[arg(long, env = "CHAT_CLIENT_MESSAGE_ID_TTL_SECS", default_value_t = crate::store::CLIENT_ID_TTL.as_secs())]
+    pub client_message_id_ttl_secs: u64,
+
+    // Publish repair.
+    /// Times a logged room event whose Redis publish failed is published again in the background
+    /// (after 100 ms, then doubling), 0 to 10; 0 leaves it to the room's next event.
+    #[arg(long, env = "CHAT_REDIS_PUBLISH_RETRIES", default_value_t = 5)]
+    pub redis_publish_retries: u32,
 }
 
 /// Flags of [`Bounds`]: limits on what one client's input may cost the server and the room.
@@ -615,6 +651,8 @@ impl Args {
             cors_origins,
             login_rate_limit_per_account: NonZeroU32::new(self.login_rate_limit_per_account),
             login_rate_limit_per_address: NonZeroU32::new(self.login_rate_limit_per_address),
+            client_message_id_ttl: Duration::from_secs(self.client_message_id_ttl_secs),
+            redis_publish_retries: self.redis_publish_retries,
         };
         config.validate()?;
         Ok(config)
@@ -811,6 +849,39 @@ mod tests {
             .as_deref(),
             Some("redis://127.0.0.2:6379/")
         );
+    }
+
+    #[test]
+    fn client_message_id_ttl_is_seconds_within_a_day() {
+        let parse = |secs: &str| {
+            Args::parse_from(["reference-server", "--client-message-id-ttl-secs", secs])
+                .into_config()
+        };
+        assert_eq!(
+            parse("60").unwrap().client_message_id_ttl,
+            Duration::from_secs(60)
+        );
+        for bad in ["0", "86401"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("1 to 86400 whole seconds"), "{err}");
+        }
+        assert_eq!(
+            Args::parse_from(["reference-server"])
+                .into_config()
+                .unwrap()
+                .client_message_id_ttl,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn redis_publish_retries_are_at_most_ten() {
+        let parse = |n: &str| {
+            Args::parse_from(["reference-server", "--redis-publish-retries", n]).into_config()
+        };
+        assert_eq!(parse("0").unwrap().redis_publish_retries, 0);
+        let err = parse("11").unwrap_err().to_string();
+        assert!(err.contains("0 to 10"), "{err}");
     }
 
     #[test]

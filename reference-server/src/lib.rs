@@ -63,7 +63,7 @@ use crate::overload::Overload;
 pub use crate::state::AppState;
 use crate::store::ChatStore;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::RedisStore;
+use crate::store::redis::{RedisOptions, RedisStore};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -226,7 +226,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     };
     match config.store.clone() {
         StoreConfig::Memory => {
-            let state = AppState::new(config, Arc::new(MemoryStore::new()), blobs)?;
+            let store = MemoryStore::with_client_id_ttl(config.client_message_id_ttl);
+            let state = AppState::new(config, Arc::new(store), blobs)?;
             start_with(state).await
         }
         StoreConfig::Redis(target) => {
@@ -235,7 +236,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 url: url.clone(),
                 reason: e.to_string(),
             };
-            let options = config.redis.options(&target);
+            let options = RedisOptions {
+                client_id_ttl: config.client_message_id_ttl,
+                publish_retries: config.redis_publish_retries,
+                ..config.redis.options(&target)
+            };
             let (pushes, inbox) = tokio::sync::mpsc::unbounded_channel();
             let store = RedisStore::connect(target, options, pushes)
                 .await

@@ -1,7 +1,8 @@
 //! Several server instances on one Redis (standalone and Cluster): room events cross instances
 //! exactly once and in the room's order, a login on one instance ends the socket on another, an AI
-//! stream running on one instance shows in `joinRoomSuccess` on another, and a Redis outage fails
-//! requests fast (503, `error` events) and heals by itself.
+//! stream running on one instance shows in `joinRoomSuccess` on another, a Redis outage fails
+//! requests fast (503, `error` events) and heals by itself, a retried `clientMessageId` is stored and
+//! broadcast once, and a failed publish is repaired without waiting for the room's next event.
 
 mod common;
 
@@ -206,6 +207,95 @@ async fn messages_cross_instances_on_a_cluster_exactly_once_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_cross_instances_on_standalone_redis_exactly_once_in_order() {
     messages_cross_instances(&standalone_url()).await;
+}
+
+/// A `chatMessage` retried with the same `clientMessageId` on a Cluster: the append script finds the
+/// key, so nothing is logged or published again. The sender gets two echoes with one `_id`; the
+/// member on the other instance hears it once; history holds it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_client_message_id_crosses_instances_once() {
+    let servers = instances(&cluster_url(), 2).await;
+    let alice = servers[0].user("Alice").await;
+    let bob = servers[1].user("Bob").await;
+    let room = servers[0].create_room(&alice, "retry", None).await;
+    assert_eq!(
+        servers[1].join_room(&bob, &room.id, None).await.status(),
+        200
+    );
+    let mut a = servers[0].joined(&alice, &room.id).await;
+    a.expect_announcement().await;
+    let mut b = servers[1].joined(&bob, &room.id).await;
+    b.expect_announcement().await;
+    a.expect_announcement().await;
+
+    let send = json!({"room": room.id, "type": "text", "content": "once", "clientMessageId": "k"});
+    a.emit("chatMessage", &send).await;
+    let first = a.expect("message").await;
+    a.emit("chatMessage", &send).await;
+    let echo = a.expect("message").await;
+    assert_eq!(echo["_id"], first["_id"]);
+    assert_eq!(echo["timestamp"], first["timestamp"]);
+    assert_eq!(b.expect("message").await["_id"], first["_id"]);
+    b.expect_none("message", Duration::from_millis(500)).await;
+
+    b.emit("fetchPreviousMessages", &json!({"roomId": room.id}))
+        .await;
+    b.expect("messageLoadStart").await;
+    let page = b.expect("previousMessagesLoaded").await;
+    let once = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"] == "once")
+        .count();
+    assert_eq!(once, 1, "{page}");
+}
+
+/// A message whose publish fails after it was logged (the Redis user may not PUBLISH for a moment)
+/// still reaches the member on the other instance once publishing works again, with no later
+/// event in the room to reveal the gap: the sender's instance publishes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_is_repaired_without_a_next_event() {
+    let node = RedisNode::start(false);
+    let acl = |rule: &str| {
+        let line = format!("ACL SETUSER chat on >pw ~* &* +@all {rule}");
+        let args: Vec<&str> = line.split(' ').collect();
+        assert!(node.cli(&args).is_some(), "{line}");
+    };
+    acl("+publish");
+    let url = node.url().replace("redis://", "redis://chat:pw@");
+    let servers = instances(&url, 2).await;
+    let alice = servers[0].user("Alice").await;
+    let bob = servers[1].user("Bob").await;
+    let room = servers[0].create_room(&alice, "repair", None).await;
+    assert_eq!(
+        servers[1].join_room(&bob, &room.id, None).await.status(),
+        200
+    );
+    let mut a = servers[0].joined(&alice, &room.id).await;
+    a.expect_announcement().await;
+    let mut b = servers[1].joined(&bob, &room.id).await;
+    b.expect_announcement().await;
+    a.expect_announcement().await;
+
+    acl("-publish");
+    let send = json!({"room": room.id, "type": "text", "content": "late", "clientMessageId": "p"});
+    a.emit("chatMessage", &send).await;
+    assert_eq!(a.expect("error").await["code"], "MESSAGE_ERROR");
+    acl("+publish");
+    let started = Instant::now();
+    let got = b.expect("message").await;
+    assert_eq!(got["content"], "late");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // The sender hears it too, once; a retry of it is answered, not stored again.
+    assert_eq!(a.expect("message").await["_id"], got["_id"]);
+    a.emit("chatMessage", &send).await;
+    assert_eq!(a.expect("message").await["_id"], got["_id"]);
+    b.expect_none("message", Duration::from_millis(500)).await;
 }
 
 /// A room hot on one instance is hot on all; each instance thins the recoverable pushes for its own

@@ -174,6 +174,61 @@ async fn messages_reach_every_member_including_the_sender() {
     assert_eq!(a.expect("error").await["code"], "MESSAGE_ERROR");
 }
 
+/// A retry with the same `clientMessageId` (its first answer lost, say) is stored once: the sender
+/// gets the first message again as its echo, the other member hears it once, history holds it once.
+#[tokio::test]
+async fn a_retried_client_message_id_is_stored_and_broadcast_once() {
+    let t = start().await;
+    let common::Pair {
+        mut a, mut b, room, ..
+    } = t.pair("retry").await;
+    let send =
+        json!({"room": room.id, "type": "text", "content": "once", "clientMessageId": "c-1"});
+    a.emit("chatMessage", &send).await;
+    let first = message(a.expect("message").await);
+    assert_eq!(message(b.expect("message").await).id, first.id);
+    // The retry: same key, even with other text.
+    let retry =
+        json!({"room": room.id, "type": "text", "content": "twice", "clientMessageId": "c-1"});
+    a.emit("chatMessage", &retry).await;
+    let echo = message(a.expect("message").await);
+    assert_eq!(echo.id, first.id, "{echo:?}");
+    assert_eq!(echo.content, "once");
+    assert_eq!(echo.timestamp, first.timestamp);
+    b.expect_none("message", QUIET).await;
+
+    a.emit("fetchPreviousMessages", &json!({"roomId": room.id}))
+        .await;
+    a.expect("messageLoadStart").await;
+    let page: PreviousMessagesLoaded =
+        serde_json::from_value(a.expect("previousMessagesLoaded").await).unwrap();
+    let texts: Vec<&str> = page
+        .messages
+        .iter()
+        .filter(|m| m.kind == MessageType::Text)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(texts, ["once"]);
+
+    // Over 64 characters, or a control character, is refused before anything is stored.
+    for bad in ["x".repeat(65), "tab\there".to_owned(), String::new()] {
+        let send =
+            json!({"room": room.id, "type": "text", "content": "no", "clientMessageId": bad});
+        a.emit("chatMessage", &send).await;
+        let err = a.expect("error").await;
+        assert_eq!(err["code"], "MESSAGE_ERROR");
+        assert!(
+            err["message"].as_str().unwrap().contains("clientMessageId"),
+            "{err}"
+        );
+    }
+    b.expect_none("message", QUIET).await;
+    // Exactly 64 printable characters is fine.
+    let longest = json!({"room": room.id, "type": "text", "content": "max", "clientMessageId": "~".repeat(64)});
+    a.emit("chatMessage", &longest).await;
+    assert_eq!(message(b.expect("message").await).content, "max");
+}
+
 #[tokio::test]
 async fn history_pages_30_30_10() {
     let t = start().await;

@@ -89,6 +89,7 @@ fn text(room: &str, content: &str) -> NewMessage {
         file: None,
         ai_type: None,
         mentions: vec!["wayneAI".into()],
+        client_id: None,
     }
 }
 
@@ -97,6 +98,7 @@ async fn conformance(make: Factory) {
     users(make().await).await;
     sessions(make().await).await;
     timestamps(make().await).await;
+    client_ids(make().await).await;
     history(make().await).await;
     readers(make().await).await;
     reactions(make().await).await;
@@ -181,7 +183,8 @@ async fn timestamps(store: Store) {
         let m = store
             .append_message(text(&r.id, &i.to_string()))
             .await
-            .unwrap();
+            .unwrap()
+            .message;
         assert!(m.timestamp > last);
         last = m.timestamp;
     }
@@ -192,6 +195,63 @@ async fn timestamps(store: Store) {
     assert_eq!(err, StoreError::NotFound("room"));
 }
 
+/// A sender's `client_id` stores one message: a retry (same sender, same key) gets the first record
+/// back, marked as a replay, and history holds it once; the same key from another sender, in
+/// another room, or another key, is a new message.
+async fn client_ids(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let elsewhere = room(&store, "r2", "u").await;
+    let keyed = |sender: &str, key: &str, content: &str| NewMessage {
+        sender: Some(sender.into()),
+        client_id: Some(key.into()),
+        ..text(&r.id, content)
+    };
+    let (a, b) = ("0123456789abcdef0000000a", "0123456789abcdef0000000b");
+    let first = store
+        .append_message(keyed(a, "k-1", "hello"))
+        .await
+        .unwrap();
+    assert!(!first.replay);
+    // The retry's text differs on purpose: the key alone decides.
+    let retry = store
+        .append_message(keyed(a, "k-1", "again"))
+        .await
+        .unwrap();
+    assert!(retry.replay);
+    assert_eq!(retry.message, first.message);
+    let other_sender = store.append_message(keyed(b, "k-1", "hi")).await.unwrap();
+    let other_key = store.append_message(keyed(a, "k-2", "more")).await.unwrap();
+    let unkeyed = store.append_message(text(&r.id, "plain")).await.unwrap();
+    let other_room = NewMessage {
+        room: elsewhere.id.clone(),
+        ..keyed(a, "k-1", "there")
+    };
+    let other_room = store.append_message(other_room).await.unwrap();
+    for fresh in [&other_sender, &other_key, &unkeyed, &other_room] {
+        assert!(!fresh.replay);
+        assert_ne!(fresh.message.id, first.message.id);
+    }
+    let page = store.messages_before(&r.id, None, 30).await.unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["hello", "hi", "more", "plain"]);
+    // A key whose message could not be stored (no such room) stays free.
+    let missing = NewMessage {
+        room: "ffffffffffffffffffffffff".into(),
+        ..keyed(a, "k-3", "x")
+    };
+    assert_eq!(
+        store.append_message(missing).await.unwrap_err(),
+        StoreError::NotFound("room")
+    );
+    assert!(
+        !store
+            .append_message(keyed(a, "k-3", "y"))
+            .await
+            .unwrap()
+            .replay
+    );
+}
+
 async fn history(store: Store) {
     let r = room(&store, "r", "u").await;
     let mut appended = Vec::new();
@@ -200,7 +260,8 @@ async fn history(store: Store) {
             store
                 .append_message(text(&r.id, &i.to_string()))
                 .await
-                .unwrap(),
+                .unwrap()
+                .message,
         );
     }
     // Records read back are the records appended.
@@ -236,8 +297,16 @@ async fn history(store: Store) {
 async fn readers(store: Store) {
     let r1 = room(&store, "r1", "u").await;
     let r2 = room(&store, "r2", "u").await;
-    let m1 = store.append_message(text(&r1.id, "a")).await.unwrap();
-    let m2 = store.append_message(text(&r2.id, "b")).await.unwrap();
+    let m1 = store
+        .append_message(text(&r1.id, "a"))
+        .await
+        .unwrap()
+        .message;
+    let m2 = store
+        .append_message(text(&r2.id, "b"))
+        .await
+        .unwrap()
+        .message;
     // Another room's message, an unknown id and a repeat: only m1 counts, once.
     let ids = vec![
         m1.id.clone(),
@@ -288,7 +357,11 @@ async fn readers(store: Store) {
 
 async fn reactions(store: Store) {
     let r = room(&store, "r", "u").await;
-    let m = store.append_message(text(&r.id, "a")).await.unwrap();
+    let m = store
+        .append_message(text(&r.id, "a"))
+        .await
+        .unwrap()
+        .message;
     for u in ["u1", "u1", "u2"] {
         store.react(&m.id, "👍", u, ReactionOp::Add).await.unwrap();
     }
@@ -451,6 +524,72 @@ async fn files(store: Store) {
     assert_eq!(store.delete_file(&f.id).await.unwrap().unwrap().id, f.id);
     assert_eq!(store.file_by_name("1_ab.png").await.unwrap(), None);
     assert_eq!(store.delete_file(&f.id).await.unwrap(), None);
+}
+
+/// A key answers retries for the configured TTL and no longer: after it a resend is a new message
+/// (the key is gone, in Redis by its own expiry).
+async fn client_ids_expire(store: Store) {
+    let r = room(&store, "r", "u").await;
+    let keyed = NewMessage {
+        client_id: Some("k".into()),
+        ..text(&r.id, "a")
+    };
+    assert!(!store.append_message(keyed.clone()).await.unwrap().replay);
+    assert!(store.append_message(keyed.clone()).await.unwrap().replay);
+    tokio::time::sleep(SHORT_TTL * 3).await;
+    assert!(!store.append_message(keyed).await.unwrap().replay);
+}
+
+const SHORT_TTL: std::time::Duration = std::time::Duration::from_millis(200);
+
+#[tokio::test]
+async fn client_ids_expire_in_memory_and_redis() {
+    client_ids_expire(Arc::new(MemoryStore::with_client_id_ttl(SHORT_TTL))).await;
+    let url = STANDALONE.get_or_init(common::redis::standalone).url();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = RedisOptions {
+        prefix: prefix(),
+        client_id_ttl: SHORT_TTL,
+        ..RedisOptions::default()
+    };
+    let target = RedisTarget::parse(&url).unwrap();
+    let store = RedisStore::connect(target, options, tx).await.unwrap();
+    client_ids_expire(Arc::new(store)).await;
+}
+
+/// A registration whose user write fails (here: a Redis user refused HSET and DEL, as a Redis
+/// dying between the steps would refuse them) leaves the e-mail free: the next registration with it
+/// succeeds, instead of finding it taken by a user that does not exist.
+#[tokio::test]
+async fn a_failed_registration_leaves_the_email_free() {
+    let node = STANDALONE.get_or_init(common::redis::standalone);
+    let acl = "ACL SETUSER nowrite on >pw ~* &* +@all -hset -hmset -del -unlink";
+    let args: Vec<&str> = acl.split(' ').collect();
+    assert!(node.cli(&args).is_some(), "ACL SETUSER failed");
+    let prefix = prefix();
+    let connect = |url: String| {
+        let prefix = prefix.clone();
+        async move {
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let options = RedisOptions {
+                prefix,
+                ..RedisOptions::default()
+            };
+            let target = RedisTarget::parse(&url).unwrap();
+            Arc::new(RedisStore::connect(target, options, tx).await.unwrap()) as Store
+        }
+    };
+    let limited = connect(node.url().replace("redis://", "redis://nowrite:pw@")).await;
+    let new = NewUser {
+        name: "n".into(),
+        email: "lost@x.io".into(),
+        password_hash: "h".into(),
+    };
+    limited.create_user(new.clone()).await.unwrap_err();
+    let store = connect(node.url()).await;
+    assert_eq!(store.user_by_email("lost@x.io").await.unwrap(), None);
+    let user = store.create_user(new).await.unwrap();
+    assert_eq!(store.user_by_email("lost@x.io").await.unwrap(), Some(user));
 }
 
 #[tokio::test]

@@ -26,13 +26,13 @@ pub fn write(args: fmt::Arguments<'_>) {
     }
 }
 
-/// `print!` that survives a closed pipe ([`write`]).
+/// `print!` that survives a closed pipe ([`write`](fn@write)).
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::stdout::write(format_args!($($arg)*)) };
 }
 
-/// `println!` that survives a closed pipe ([`write`]).
+/// `println!` that survives a closed pipe ([`write`](fn@write)).
 #[macro_export]
 macro_rules! outln {
     () => { $crate::cli::stdout::write(format_args!("\n")) };

@@ -35,8 +35,8 @@ use crate::auth::SessionEnd;
 use crate::frame::Frame;
 use crate::store::redis::{Durability, PushInfo, Shortfall};
 use crate::store::{
-    Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage, RedisStore,
-    StoreError, UnixMillis, hex, new_object_id,
+    Appended, Envelope, FrameTemplate, Id, Incoming, LoggedEvent, MessageRecord, NewMessage,
+    RedisStore, StoreError, UnixMillis, hex, new_object_id,
 };
 
 /// How long an event beyond a gap waits for the missing ones before they are read from the log.
@@ -110,6 +110,10 @@ struct Kick {
     #[serde(default)]
     ip_address: String,
 }
+
+/// Wait before the first re-publish of an event whose publish failed; each later one waits twice
+/// as long (100 ms, 200 ms, … — five tries span 3.1 s, about three Redis timeouts).
+const PUBLISH_RETRY_FIRST: Duration = Duration::from_millis(100);
 
 /// The fan-out of one instance.
 pub struct Bus {
@@ -238,13 +242,14 @@ impl Bus {
     }
 
     /// Stores a message and its `message` event in one step, then publishes the event. `render`
-    /// builds the event from the record (its timestamp is filled in by the store).
+    /// builds the event from the record (its timestamp is filled in by the store). A replay logs
+    /// and publishes nothing.
     pub async fn post_message(
         &self,
         message: NewMessage,
         render: impl FnOnce(&MessageRecord) -> Option<(String, String)>,
         except: Option<&str>,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let id = new_object_id();
         let stub = MessageRecord {
             id: id.clone(),
@@ -266,14 +271,14 @@ impl Bus {
         });
         let room = message.room.clone();
         let want = self.store.check_durability(&room).await?;
-        let (record, event) = self
+        let (appended, event) = self
             .store
             .append_with_event(id, message, template.as_ref())
             .await?;
         if let Some(event) = event {
             self.commit(&room, &event, want).await?;
         }
-        Ok(record)
+        Ok(appended)
     }
 
     /// Redis shards with fewer connected replicas than `--redis-replica-acks` (empty: none, or
@@ -287,7 +292,26 @@ impl Bus {
     /// still pick it up from there, but its sender is told it failed.
     async fn commit(&self, room: &str, event: &LoggedEvent, want: u32) -> Result<(), StoreError> {
         self.store.wait_replicas(room, want).await?;
-        self.store.publish(room, event).await
+        let published = self.store.publish(room, event).await;
+        if published.is_err() {
+            // The event is logged and on its replicas: publishing it later is safe, and saves the
+            // other members from waiting for the room's next event to notice the gap. The sender is
+            // still told it failed (a retry with its clientMessageId gets the stored message).
+            let retries = self.store.options().publish_retries;
+            let (store, room, event) = (Arc::clone(&self.store), room.to_owned(), event.clone());
+            tokio::spawn(async move {
+                let mut delay = PUBLISH_RETRY_FIRST;
+                for _ in 0..retries {
+                    tokio::time::sleep(delay).await;
+                    if store.publish(&room, &event).await.is_ok() {
+                        return;
+                    }
+                    delay *= 2;
+                }
+                tracing::warn!(room, seq = event.seq, "gave up publishing a logged event");
+            });
+        }
+        published
     }
 
     /// Registers `sid` as a connected socket of `user` on this instance and ends every other socket

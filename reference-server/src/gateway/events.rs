@@ -266,6 +266,7 @@ fn system_message(room: &str, content: String) -> NewMessage {
         file: None,
         ai_type: None,
         mentions: Vec::new(),
+        client_id: None,
     }
 }
 
@@ -341,7 +342,8 @@ async fn join_room(
                     render,
                     Some(conn.sid().as_ref()),
                 )
-                .await?,
+                .await?
+                .message,
         )
     };
     let page = store.messages_before(&room_id, None, HISTORY_BATCH).await?;
@@ -380,6 +382,14 @@ async fn chat_message(
     )?;
     if request.room.is_empty() {
         return Err(invalid("room is required"));
+    }
+    if let Some(id) = &request.client_message_id
+        && !protocol::events::valid_client_message_id(id)
+    {
+        return Err(invalid(format!(
+            "clientMessageId must be 1 to {} printable ASCII characters",
+            protocol::events::MAX_CLIENT_MESSAGE_ID
+        )));
     }
     let content = request.content.trim();
     if content.chars().count() > MAX_CONTENT_CHARS {
@@ -420,10 +430,17 @@ async fn chat_message(
         file: file.as_ref().map(|f| f.id.clone()),
         ai_type: None,
         mentions: mentions.clone(),
+        client_id: request.client_message_id.clone(),
     };
     let render = |r: &MessageRecord| views::message(r.clone(), Some(&socket.user), file.as_ref());
     // Stored before it is broadcast: the sender's echo means the message is kept.
-    state.gateway.post_message(store, new, render, None).await?;
+    let appended = state.gateway.post_message(store, new, render, None).await?;
+    if appended.replay {
+        // A retry of a message stored already (its first answer was lost): the sender gets the
+        // first message as its echo again; the room saw it once, and its AI replies ran once.
+        send_event(conn, name::MESSAGE, &render(&appended.message));
+        return Ok(());
+    }
     state
         .overload
         .count_message(state.gateway.room_size(&request.room));
@@ -536,8 +553,10 @@ pub(crate) async fn stream_ai_reply(state: &GatewayState, room: &str, bot: &str,
                 file: None,
                 ai_type: Some(bot.to_owned()),
                 mentions: Vec::new(),
+                client_id: None,
             })
             .await
+            .map(|appended| appended.message)
             .map_err(|e| {
                 tracing::error!(error = %e, "could not store an AI reply");
                 "could not store the reply".to_owned()

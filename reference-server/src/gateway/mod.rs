@@ -40,7 +40,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Auth, SessionEnd};
 use crate::overload::Overload;
-use crate::store::{ChatStore, Id, MessageRecord, NewMessage, StoreError};
+use crate::store::{Appended, ChatStore, Id, MessageRecord, NewMessage, StoreError};
 use bus::Bus;
 pub use conn::{Conn, DisconnectReason, Frame};
 
@@ -347,20 +347,23 @@ impl Gateway {
 
     /// Stores a chat message and broadcasts its `message` event. With a bus both happen in one step
     /// on the room's shard, so the room's event order is its history order. `render` turns the
-    /// stored record into the event's payload.
+    /// stored record into the event's payload. A replay (the sender's `client_id` was used already)
+    /// broadcasts nothing: the first message went out when it was stored.
     pub async fn post_message(
         &self,
         store: &dyn ChatStore,
         message: NewMessage,
         render: impl Fn(&MessageRecord) -> protocol::events::Message,
         except: Option<&str>,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let Some(bus) = self.bus.get() else {
-            let record = store.append_message(message).await?;
-            let room = record.room.clone();
-            self.emit_to_room(&room, name::MESSAGE, &render(&record), except)
-                .await?;
-            return Ok(record);
+            let appended = store.append_message(message).await?;
+            if !appended.replay {
+                let record = &appended.message;
+                self.emit_to_room(&record.room, name::MESSAGE, &render(record), except)
+                    .await?;
+            }
+            return Ok(appended);
         };
         bus.post_message(
             message,

@@ -6,7 +6,7 @@
 //! users by e-mail, messages by room (a vector ordered by timestamp, so a history page is a binary
 //! search and a slice), files by name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -14,14 +14,15 @@ use protocol::events::{ReactionOp, Reactions};
 use protocol::rest::RoomListQuery;
 
 use super::{
-    ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
-    ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord,
-    UserUpdate, new_object_id, room_page,
+    Appended, CLIENT_ID_TTL, ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile,
+    NewMessage, NewRoom, NewUser, ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError,
+    UnixMillis, UserRecord, UserUpdate, new_object_id, room_page,
 };
 
 /// All chat state in memory.
-#[derive(Default)]
 pub struct MemoryStore {
+    /// How long a sender's `clientMessageId` answers a retry.
+    client_id_ttl: std::time::Duration,
     users: RwLock<Users>,
     sessions: RwLock<HashMap<Id, SessionRecord>>,
     rooms: RwLock<HashMap<Id, RoomRecord>>,
@@ -40,6 +41,12 @@ struct Messages {
     by_id: HashMap<Id, MessageRecord>,
     /// Per room, `(timestamp, id)` in append order, which is also strictly increasing timestamp order.
     by_room: HashMap<Id, Vec<(UnixMillis, Id)>>,
+    /// (room, sender, client message id) → message id, while the key is fresh. Per room, as in
+    /// Redis, where the key must share the room's slot to be set in the append script.
+    by_client_id: HashMap<(Id, Id, String), Id>,
+    /// The same keys with their expiry, oldest first: expired ones are dropped on each append, so
+    /// the map holds only the last TTL's worth of keyed messages.
+    client_id_expiry: VecDeque<(std::time::Instant, (Id, Id, String))>,
 }
 
 #[derive(Default)]
@@ -58,10 +65,31 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            client_id_ttl: CLIENT_ID_TTL,
+            users: RwLock::default(),
+            sessions: RwLock::default(),
+            rooms: RwLock::default(),
+            messages: RwLock::default(),
+            files: RwLock::default(),
+        }
+    }
+}
+
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose `clientMessageId`s answer retries for `ttl`.
+    pub fn with_client_id_ttl(ttl: std::time::Duration) -> Self {
+        MemoryStore {
+            client_id_ttl: ttl,
+            ..Self::default()
+        }
     }
 }
 
@@ -209,11 +237,34 @@ impl ChatStore for MemoryStore {
         Ok(room.clone())
     }
 
-    async fn append_message(&self, message: NewMessage) -> Result<MessageRecord, StoreError> {
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
         if !read(&self.rooms).contains_key(&message.room) {
             return Err(StoreError::NotFound("room"));
         }
         let mut messages = write(&self.messages);
+        let now_instant = std::time::Instant::now();
+        while let Some((expires, _)) = messages.client_id_expiry.front()
+            && *expires <= now_instant
+        {
+            if let Some((_, key)) = messages.client_id_expiry.pop_front() {
+                messages.by_client_id.remove(&key);
+            }
+        }
+        // Checked and recorded under the same write lock as the append: one atomic step.
+        let client_key = message
+            .client_id
+            .as_ref()
+            .zip(message.sender.as_ref())
+            .map(|(client, sender)| (message.room.clone(), sender.clone(), client.clone()));
+        if let Some(key) = &client_key
+            && let Some(first) = messages.by_client_id.get(key)
+            && let Some(first) = messages.by_id.get(first)
+        {
+            return Ok(Appended {
+                message: first.clone(),
+                replay: true,
+            });
+        }
         let index = messages.by_room.entry(message.room.clone()).or_default();
         // Two messages in the same millisecond would make `before` paging ambiguous, so a message
         // that would tie (or, after a clock step back, precede) the last one gets the next millisecond.
@@ -237,7 +288,16 @@ impl ChatStore for MemoryStore {
         };
         index.push((timestamp, record.id.clone()));
         messages.by_id.insert(record.id.clone(), record.clone());
-        Ok(record)
+        if let Some(key) = client_key {
+            messages.by_client_id.insert(key.clone(), record.id.clone());
+            messages
+                .client_id_expiry
+                .push_back((now_instant + self.client_id_ttl, key));
+        }
+        Ok(Appended {
+            message: record,
+            replay: false,
+        })
     }
 
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {

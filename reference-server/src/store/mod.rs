@@ -283,6 +283,23 @@ pub struct NewMessage {
     pub ai_type: Option<String>,
     /// AI names mentioned.
     pub mentions: Vec<String>,
+    /// The sender's idempotency key (`clientMessageId`): a second append to the same room with the
+    /// same sender and key within the store's TTL ([`CLIENT_ID_TTL`] by default) stores nothing and returns the first message.
+    pub client_id: Option<String>,
+}
+
+/// How long a `clientMessageId` keeps pointing at its message by default
+/// (`--client-message-id-ttl-secs`): long enough for any client retry (seconds), short enough that
+/// the keys stay few (one per message sent in this window).
+pub const CLIENT_ID_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What [`ChatStore::append_message`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The stored message: the new one, or on a replay the one first stored under the key.
+    pub message: MessageRecord,
+    /// True when the sender's `client_id` was already used and nothing new was stored.
+    pub replay: bool,
 }
 
 /// A page of history: the newest messages older than a point, oldest first.
@@ -379,8 +396,9 @@ pub trait ChatStore: Send + Sync + 'static {
     ) -> Result<RoomRecord, StoreError>;
 
     /// Appends a message to an existing room, assigning its id and a timestamp later than every
-    /// earlier message of that room.
-    async fn append_message(&self, message: NewMessage) -> Result<MessageRecord, StoreError>;
+    /// earlier message of that room. With a `client_id` the check for an earlier message under the
+    /// same (sender, key) and the append are one atomic step, so a retry never stores twice.
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
     /// A message by id.
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
     /// The newest `limit` messages of a room strictly older than `before` (all when `None`),

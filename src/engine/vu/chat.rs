@@ -207,6 +207,8 @@ impl Vu {
             },
             content,
             file_data: file,
+            // The generator never retries a send, so it needs no idempotency key.
+            client_message_id: None,
         };
         if let Err(f) = conn.sock.chat(joined, &msg).await {
             team.deliveries.cancel(self.id, seq);

@@ -15,7 +15,7 @@ use protocol::events::Reactions;
 use redis::{AsyncCommands, Value};
 
 use super::{RedisStore, corrupt, kind_str, store_error};
-use crate::store::{Id, MessageRecord, NewMessage, StoreError, UnixMillis};
+use crate::store::{Appended, Id, MessageRecord, NewMessage, StoreError, UnixMillis};
 
 /// A message event to log together with the message: the `message` frame split around its
 /// timestamp, which only the store knows once it has ordered the message.
@@ -108,13 +108,14 @@ impl RedisStore {
     }
 
     /// Stores a message and logs its `message` event in one script: the room's event order is its
-    /// history order.
+    /// history order. A replay (the sender's `client_id` already stored a message) stores and logs
+    /// nothing and returns the first message.
     pub async fn append_with_event(
         &self,
         id: Id,
         message: NewMessage,
         template: Option<&FrameTemplate>,
-    ) -> Result<(MessageRecord, Option<LoggedEvent>), StoreError> {
+    ) -> Result<(Appended, Option<LoggedEvent>), StoreError> {
         let room = message.room.clone();
         // The index first: a message that exists is always findable by id. An index entry whose
         // script then fails points at nothing, which reads as "no such message".
@@ -135,7 +136,11 @@ impl RedisStore {
             .arg(message.sender.as_deref().unwrap_or(""))
             .arg(message.file.as_deref().unwrap_or(""))
             .arg(message.ai_type.as_deref().unwrap_or(""))
-            .arg(&mentions);
+            .arg(&mentions)
+            .arg(self.options.client_id_ttl.as_millis() as u64);
+        if let (Some(client), Some(sender)) = (&message.client_id, &message.sender) {
+            inv.key(self.keys.client_id(&room, sender, client));
+        }
         if let Some(t) = template {
             inv.arg(t.except.as_deref().unwrap_or(""))
                 .arg(&t.prefix)
@@ -153,6 +158,21 @@ impl RedisStore {
             .ok_or_else(|| corrupt("append reply"))?;
         if ts < 0 {
             let _: Result<(), _> = self.conn().del(self.keys.message_room(&id)).await;
+            if ts == -2 {
+                let first: String = reply
+                    .next()
+                    .and_then(|v| redis::from_redis_value(v).ok())
+                    .ok_or_else(|| corrupt("append reply"))?;
+                let message = self
+                    .message_in(&room, &first)
+                    .await?
+                    .ok_or_else(|| corrupt("idempotency key of a missing message"))?;
+                let replay = Appended {
+                    message,
+                    replay: true,
+                };
+                return Ok((replay, None));
+            }
             return Err(StoreError::NotFound("room"));
         }
         let event = logged(reply.collect())?;
@@ -169,7 +189,11 @@ impl RedisStore {
             readers: Vec::new(),
             reactions: Reactions::new(),
         };
-        Ok((record, event.filter(|e| e.seq > 0)))
+        let appended = Appended {
+            message: record,
+            replay: false,
+        };
+        Ok((appended, event.filter(|e| e.seq > 0)))
     }
 
     /// Waits until `want` replicas hold everything written to `room`'s master so far (`want` from

@@ -55,14 +55,24 @@ return log_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))"
 /// and, when a frame template is given, logs its `message` event in the same step — so the room's
 /// event order is its history order.
 ///
-/// `KEYS`: room hash, room messages (zset by timestamp), message hash, room log.
-/// `ARGV`: id, now, kind, content, sender, file, ai_type, mentions (JSON), then optionally
-/// except, frame prefix, frame suffix, log cap (the frame is prefix .. timestamp .. suffix).
-/// → `{timestamp, seq, envelope}` (`seq` 0 without a frame) or `{-1}`.
+/// With a fifth key (the sender's idempotency key) the script first looks it up: when it is set, the
+/// message was stored already (an earlier try whose answer was lost), so nothing is written and the
+/// first message's id is returned. Otherwise the key is set with the TTL in the same step.
+///
+/// `KEYS`: room hash, room messages (zset by timestamp), message hash, room log, optionally the
+/// idempotency key. `ARGV`: id, now, kind, content, sender, file, ai_type, mentions (JSON), key TTL
+/// (ms), then optionally except, frame prefix, frame suffix, log cap (the frame is prefix ..
+/// timestamp .. suffix).
+/// → `{timestamp, seq, envelope}` (`seq` 0 without a frame), `{-1}` or `{-2, first id}`.
 pub fn append_message() -> String {
     format!(
         "{ISO}{LOG_EVENT}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {{-1}} end
+if KEYS[5] then
+  local first = redis.call('GET', KEYS[5])
+  if first then return {{-2, first}} end
+  redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[9])
+end
 local last = tonumber(redis.call('HGET', KEYS[1], 'last_ts') or '0')
 local ts = tonumber(ARGV[2])
 if ts <= last then ts = last + 1 end
@@ -70,8 +80,8 @@ redis.call('HSET', KEYS[1], 'last_ts', ts)
 redis.call('HSET', KEYS[3], 'kind', ARGV[3], 'content', ARGV[4], 'sender', ARGV[5],
   'file', ARGV[6], 'ai', ARGV[7], 'mentions', ARGV[8], 'ts', ts)
 redis.call('ZADD', KEYS[2], ts, ARGV[1])
-if ARGV[10] then
-  local ev = log_event(KEYS[1], KEYS[4], ARGV[9], ARGV[10] .. iso(ts) .. ARGV[11], tonumber(ARGV[12]))
+if ARGV[11] then
+  local ev = log_event(KEYS[1], KEYS[4], ARGV[10], ARGV[11] .. iso(ts) .. ARGV[12], tonumber(ARGV[13]))
   return {{ts, ev[1], ev[2]}}
 end
 return {{ts, 0, ''}}"

@@ -39,8 +39,8 @@ use redis::{AsyncCommands, Script, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
-    ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom, NewUser,
-    RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
+    Appended, ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom,
+    NewUser, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
     new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
@@ -72,6 +72,11 @@ pub struct RedisOptions {
     pub durability: Durability,
     /// Events kept per room for subscribers that missed some (reconnects, failovers).
     pub log_cap: u32,
+    /// How long a sender's `clientMessageId` key lives (`--client-message-id-ttl-secs`).
+    pub client_id_ttl: Duration,
+    /// Times a logged event whose publish failed is published again, in the background
+    /// (`--redis-publish-retries`; 0: never).
+    pub publish_retries: u32,
 }
 
 impl Default for RedisOptions {
@@ -85,6 +90,8 @@ impl Default for RedisOptions {
             replica_acks: 0,
             durability: Durability::Available,
             log_cap: 1000,
+            client_id_ttl: super::CLIENT_ID_TTL,
+            publish_retries: 5,
         }
     }
 }
@@ -164,6 +171,10 @@ impl Keys {
     }
     fn message(&self, room: &str, id: &str) -> String {
         format!("{}:{{r:{room}}}:m:{id}", self.p)
+    }
+    /// A sender's idempotency key, on the room's slot so the append script can check and set it.
+    fn client_id(&self, room: &str, sender: &str, client_id: &str) -> String {
+        format!("{}:{{r:{room}}}:cid:{sender}:{client_id}", self.p)
     }
     fn log(&self, room: &str) -> String {
         format!("{}:{{r:{room}}}:log", self.p)
@@ -282,6 +293,25 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// Message `id` of `room`, when it is stored.
+    pub(super) async fn message_in(
+        &self,
+        room: &str,
+        id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let parts: Vec<Value> = self
+            .scripts
+            .message
+            .key(self.keys.message(room, id))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        message_from(room, id, parts).map(Some)
+    }
+
     /// Connects to `target` and checks it answers. Pub/sub pushes go to `pushes` (the fan-out reads
     /// them); pass a sender whose receiver is dropped when there is no fan-out.
     pub async fn connect(
@@ -412,18 +442,6 @@ impl ChatStore for RedisStore {
     async fn create_user(&self, user: NewUser) -> Result<UserRecord, StoreError> {
         let id = new_object_id();
         let mut conn = self.conn();
-        // Claiming the e-mail first makes uniqueness atomic; a failure after it releases it.
-        let claimed: bool = redis::cmd("SET")
-            .arg(self.keys.email(&user.email))
-            .arg(&id)
-            .arg("NX")
-            .query_async::<Option<String>>(&mut conn)
-            .await
-            .map_err(store_error)?
-            .is_some();
-        if !claimed {
-            return Err(StoreError::Conflict("user with this email"));
-        }
         let record = UserRecord {
             id,
             name: user.name,
@@ -432,7 +450,12 @@ impl ChatStore for RedisStore {
             profile_image: String::new(),
             created_at: UnixMillis::now(),
         };
-        let written: Result<(), _> = conn
+        // The user first, the e-mail claim second (they live on different slots, so no script can
+        // do both): an e-mail is only ever taken by a user that exists. Redis failing between the
+        // two leaves a user hash nothing points at — unreachable and harmless — never an e-mail
+        // taken for good by nobody. A reply lost after the claim leaves a complete user (its
+        // sender may log in).
+        let _: () = conn
             .hset_multiple(
                 self.keys.user(&record.id),
                 &[
@@ -443,10 +466,20 @@ impl ChatStore for RedisStore {
                     ("at", &record.created_at.0.to_string()),
                 ],
             )
-            .await;
-        if let Err(e) = written {
-            let _: Result<(), _> = conn.del(self.keys.email(&record.email)).await;
-            return Err(store_error(e));
+            .await
+            .map_err(store_error)?;
+        // Claiming with NX keeps uniqueness atomic; the loser removes its user hash.
+        let claimed = redis::cmd("SET")
+            .arg(self.keys.email(&record.email))
+            .arg(&record.id)
+            .arg("NX")
+            .query_async::<Option<String>>(&mut conn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !claimed {
+            let _: Result<(), _> = conn.del(self.keys.user(&record.id)).await;
+            return Err(StoreError::Conflict("user with this email"));
         }
         Ok(record)
     }
@@ -637,10 +670,10 @@ impl ChatStore for RedisStore {
         self.membership(room_id, user_id, false).await
     }
 
-    async fn append_message(&self, message: NewMessage) -> Result<MessageRecord, StoreError> {
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
         self.append_with_event(new_object_id(), message, None)
             .await
-            .map(|(record, _)| record)
+            .map(|(appended, _)| appended)
     }
 
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
@@ -652,17 +685,7 @@ impl ChatStore for RedisStore {
         let Some(room) = room else {
             return Ok(None);
         };
-        let parts: Vec<Value> = self
-            .scripts
-            .message
-            .key(self.keys.message(&room, id))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(store_error)?;
-        if parts.is_empty() {
-            return Ok(None);
-        }
-        message_from(&room, id, parts).map(Some)
+        self.message_in(&room, id).await
     }
 
     async fn messages_before(
