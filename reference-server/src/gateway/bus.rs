@@ -589,6 +589,8 @@ impl Bus {
             if last_sweep.elapsed() >= IDLE_UNSUBSCRIBE / 2 {
                 last_sweep = Instant::now();
                 self.sweep().await;
+                // A shard marked degraded is counted again even if no room event goes there.
+                self.store.recount_shortfalls().await;
             }
         }
     }

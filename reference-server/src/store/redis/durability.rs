@@ -59,8 +59,9 @@ pub(super) struct ReplicaBook {
 struct Book {
     /// Slot → (when counted, connected replicas).
     counts: HashMap<u16, (Instant, u32)>,
-    /// Slots whose master was short when last counted.
-    short: HashMap<u16, u32>,
+    /// Slots whose master was short when last counted: connected replicas, and a key of the slot
+    /// to count them again by.
+    short: HashMap<u16, (u32, String)>,
 }
 
 impl ReplicaBook {
@@ -73,10 +74,10 @@ impl ReplicaBook {
     }
 
     /// Records a count; logs when the slot's shard becomes short or recovers (once per change).
-    fn record(&self, slot: u16, connected: u32, wanted: u32) {
+    fn record(&self, slot: u16, connected: u32, wanted: u32, key: &str) {
         let mut book = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         book.counts.insert(slot, (Instant::now(), connected));
-        let was = book.short.get(&slot).copied();
+        let was = book.short.get(&slot).map(|&(n, _)| n);
         if connected < wanted {
             if was != Some(connected) {
                 tracing::warn!(
@@ -86,7 +87,7 @@ impl ReplicaBook {
                     "redis shard has fewer replicas than --redis-replica-acks; degraded"
                 );
             }
-            book.short.insert(slot, connected);
+            book.short.insert(slot, (connected, key.to_owned()));
         } else if was.is_some() {
             tracing::info!(
                 slot,
@@ -98,14 +99,14 @@ impl ReplicaBook {
         }
     }
 
-    /// Shards short now (one entry per slot seen short; a slot not written for a while stays as it
-    /// was last counted).
+    /// Shards short when last counted (one entry per slot seen short; see
+    /// [`RedisStore::recount_shortfalls`]).
     fn shortfalls(&self, wanted: u32) -> Vec<Shortfall> {
         let book = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out: Vec<Shortfall> = book
             .short
             .iter()
-            .map(|(&slot, &connected)| Shortfall {
+            .map(|(&slot, &(connected, _))| Shortfall {
                 slot,
                 connected,
                 wanted,
@@ -113,6 +114,22 @@ impl ReplicaBook {
             .collect();
         out.sort_by_key(|s| s.slot);
         out
+    }
+}
+
+impl ReplicaBook {
+    /// The short slots whose count is older than [`REPLICA_TTL`], each with a key to count by.
+    fn stale_short(&self) -> Vec<(u16, String)> {
+        let book = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        book.short
+            .iter()
+            .filter(|(slot, _)| {
+                book.counts
+                    .get(slot)
+                    .is_none_or(|(at, _)| at.elapsed() >= REPLICA_TTL)
+            })
+            .map(|(&slot, (_, key))| (slot, key.clone()))
+            .collect()
     }
 }
 
@@ -153,8 +170,24 @@ impl RedisStore {
             .await
             .map_err(store_error)?;
         let n = replicas_in_role(reply)?;
-        self.replicas.record(slot, n, self.options.replica_acks);
+        self.replicas
+            .record(slot, n, self.options.replica_acks, &key);
         Ok((slot, n))
+    }
+
+    /// Counts again the replicas of every shard marked short whose count is over a second old, so
+    /// the degraded mark clears when the replicas are back even if nothing is written there. The bus
+    /// calls it every few seconds; a shard that does not answer stays as it was.
+    pub async fn recount_shortfalls(&self) {
+        for (slot, key) in self.replicas.stale_short() {
+            let reply = self.conn.to_master_of(&key, redis::cmd("ROLE")).await;
+            match reply.map_err(store_error).and_then(replicas_in_role) {
+                Ok(n) => self
+                    .replicas
+                    .record(slot, n, self.options.replica_acks, &key),
+                Err(e) => tracing::debug!(error = %e, slot, "could not count a shard's replicas"),
+            }
+        }
     }
 
     /// Replicas a room event of `room` waits for: `replica_acks`, or fewer when the shard has
@@ -234,7 +267,8 @@ mod tests {
     #[test]
     fn shortfalls_are_marked_and_cleared() {
         let book = ReplicaBook::default();
-        book.record(5, 0, 1);
+        book.record(5, 0, 1, "chat:{r:a}");
+        assert!(book.stale_short().is_empty(), "just counted");
         assert_eq!(
             book.shortfalls(1),
             [Shortfall {
@@ -243,7 +277,8 @@ mod tests {
                 wanted: 1
             }]
         );
-        book.record(5, 1, 1);
+        book.record(5, 1, 1, "chat:{r:a}");
         assert!(book.shortfalls(1).is_empty());
+        assert!(book.stale_short().is_empty());
     }
 }
