@@ -217,15 +217,7 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
     );
 
     // Degraded, and saying so: the promoted master has no replica.
-    let health: Value = servers[0]
-        .http
-        .get(servers[0].url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = servers[0].health().await;
     assert_eq!(health["redis"]["degraded"], true, "{health}");
     assert_eq!(health["redis"]["durability"], "available", "{health}");
     assert!(
@@ -316,15 +308,7 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
     cluster.nodes[dead].restart();
     let back = Instant::now();
     let cleared = loop {
-        let health: Value = servers[0]
-            .http
-            .get(servers[0].url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = servers[0].health().await;
         if health["redis"]["degraded"] == false {
             break Some(back.elapsed());
         }

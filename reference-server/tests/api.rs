@@ -23,15 +23,7 @@ async fn status_and_message(response: reqwest::Response) -> (StatusCode, String)
 #[tokio::test]
 async fn health_reports_ok_and_load() {
     let t = start().await;
-    let v: Value = t
-        .http
-        .get(t.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = t.health().await;
     assert_eq!(v["status"], "ok");
     assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_eq!(v["connections"], 0);

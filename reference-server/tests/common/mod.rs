@@ -101,6 +101,18 @@ impl TestServer {
         format!("{}{path}", self.server.url())
     }
 
+    /// `GET /health` as JSON.
+    pub async fn health(&self) -> Value {
+        self.http
+            .get(self.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Opens an Engine.IO long-polling session (the handshake GET) and answers its sid.
     pub async fn polling_handshake(&self) -> String {
         let open = self
