@@ -238,9 +238,8 @@ mod tests {
     use crate::contest::Mode;
     use crate::contest::files::{BRACKET_JSON, STANDINGS_CSV};
     use crate::contest::play::{MatchSetup, play_match};
-    use crate::contest::teams::{SavedTeam, TeamEntry};
-    use crate::contest::testkit::{Scripted, smoke_plan};
-    use crate::contest::tournament::{BracketSetup, SeedBy, Start, play_bracket};
+    use crate::contest::teams::TeamEntry;
+    use crate::contest::testkit::{Scripted, play_to_end, smoke_plan, smoke_setup};
     use crate::score::{Decision, Format, Outcome};
 
     /// Everything breaks (20 ms deliveries against a 1 ms SLO) and nothing separates equals.
@@ -336,35 +335,8 @@ mod tests {
         let mut exec = Scripted::with(&[("a", 20), ("b", 40), ("c", 60), ("d", 80)]);
         // The first attempt of R1-1 is void.
         exec.unhealthy_runs = 1;
-        let setup = BracketSetup {
-            schema_version: crate::contest::files::CONTEST_SCHEMA_VERSION,
-            title: "Cup".into(),
-            scenario_file: "smoke.toml".into(),
-            scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
-            options: crate::scenario::LowerOptions::default(),
-            mode: Mode::Concurrent,
-            format: Format::Single,
-            seeding: SeedBy::File,
-            teams: ["a", "b", "c", "d"]
-                .iter()
-                .map(|n| SavedTeam {
-                    name: n.to_string(),
-                    target: format!("http://{n}:1"),
-                    seed: None,
-                })
-                .collect(),
-            rules: ScoringRules::default(),
-        };
-        play_bracket(
-            tmp.path(),
-            Start::New(Box::new(setup)),
-            2,
-            &mut exec,
-            &CancellationToken::new(),
-            &mut |_| {},
-        )
-        .await
-        .unwrap();
+        let setup = smoke_setup("Cup", &["a", "b", "c", "d"], Format::Single);
+        play_to_end(tmp.path(), setup, &mut exec).await;
         let live_standings = std::fs::read(tmp.path().join(STANDINGS_CSV)).unwrap();
 
         let Rescored::Bracket { before, after, .. } = rescore(tmp.path(), None).unwrap() else {

@@ -10,12 +10,15 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::play::Executor;
+use super::teams::SavedTeam;
+use super::tournament::{BracketSetup, SeedBy, Start, play_bracket};
 use crate::base::summary::RunSummary;
 use crate::engine::Target;
 use crate::engine::plan::LoadPlan;
 use crate::report::write_run;
 use crate::runner::{Destination, RunnerError, Written};
 use crate::score::testkit::{Lvl, summary};
+use crate::score::{Format, ScoringRules};
 
 /// The plan of `scenarios/smoke.toml` as lowered by default: what scripted matches and brackets
 /// play (the scripted executor writes their results; the plan only has to be a real one).
@@ -26,6 +29,44 @@ pub(crate) fn smoke_plan() -> Arc<LoadPlan> {
     )
     .expect("the smoke scenario is valid");
     Arc::new(scenario.lower(&crate::scenario::LowerOptions::default()))
+}
+
+/// A bracket of `teams` (targets `http://NAME:1`, seeded in that order) playing the smoke scenario
+/// concurrently under the default rules.
+pub(crate) fn smoke_setup(title: &str, teams: &[&str], format: Format) -> BracketSetup {
+    BracketSetup {
+        schema_version: super::files::CONTEST_SCHEMA_VERSION,
+        title: title.into(),
+        scenario_file: "smoke.toml".into(),
+        scenario_toml: include_str!("../../scenarios/smoke.toml").into(),
+        options: crate::scenario::LowerOptions::default(),
+        mode: super::Mode::Concurrent,
+        format,
+        seeding: SeedBy::File,
+        teams: teams
+            .iter()
+            .map(|n| SavedTeam {
+                name: n.to_string(),
+                target: format!("http://{n}:1"),
+                seed: None,
+            })
+            .collect(),
+        rules: ScoringRules::default(),
+    }
+}
+
+/// Plays a new bracket of `setup` in `dir` to its end with `exec`, two matches at a time.
+pub(crate) async fn play_to_end(dir: &Path, setup: BracketSetup, exec: &mut Scripted) {
+    play_bracket(
+        dir,
+        Start::New(Box::new(setup)),
+        2,
+        exec,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .await
+    .expect("the scripted bracket plays to its end");
 }
 
 /// User levels of every scripted run: 10, 20, … 90.

@@ -201,8 +201,7 @@ mod tests {
     use crate::contest::files::Mode;
     use crate::contest::play::{MatchSetup, play_match};
     use crate::contest::teams::{SavedTeam, TeamEntry};
-    use crate::contest::testkit::{Scripted, smoke_plan};
-    use crate::contest::tournament::{SeedBy, Start, play_bracket};
+    use crate::contest::testkit::{Scripted, play_to_end, smoke_plan, smoke_setup};
     use crate::report::html::run::SCORING_SLO_MS;
     use crate::report::html::testkit::{HOSTILE, NEVER};
     use crate::score::{Format, ScoringRules};
@@ -299,35 +298,8 @@ mod tests {
     async fn a_bracket_page_draws_every_match_and_links_its_reports() {
         let tmp = tempfile::tempdir().unwrap();
         let mut exec = Scripted::with(&[("a", 20), ("b", 40), ("c", 60)]);
-        let setup = crate::contest::BracketSetup {
-            schema_version: crate::contest::files::CONTEST_SCHEMA_VERSION,
-            title: "Cup <b>".into(),
-            scenario_file: "smoke.toml".into(),
-            scenario_toml: include_str!("../../../scenarios/smoke.toml").into(),
-            options: crate::scenario::lower::LowerOptions::default(),
-            mode: Mode::Concurrent,
-            format: Format::Single,
-            seeding: SeedBy::File,
-            teams: ["a", "b", "c"]
-                .iter()
-                .map(|n| SavedTeam {
-                    name: n.to_string(),
-                    target: format!("http://{n}:1"),
-                    seed: None,
-                })
-                .collect(),
-            rules: ScoringRules::default(),
-        };
-        play_bracket(
-            tmp.path(),
-            Start::New(Box::new(setup)),
-            2,
-            &mut exec,
-            &CancellationToken::new(),
-            &mut |_| {},
-        )
-        .await
-        .unwrap();
+        let setup = smoke_setup("Cup <b>", &["a", "b", "c"], Format::Single);
+        play_to_end(tmp.path(), setup, &mut exec).await;
         let html = std::fs::read_to_string(tmp.path().join(REPORT_HTML)).unwrap();
         assert!(html.contains("data-champion=\"c\""), "c holds the most");
         assert!(html.contains("Cup &lt;b&gt;"));
@@ -355,35 +327,8 @@ mod tests {
         for format in [Format::Double, Format::RoundRobin] {
             let tmp = tempfile::tempdir().unwrap();
             let mut exec = Scripted::with(&[("a", 20), ("b", 40), ("c", 60)]);
-            let setup = crate::contest::BracketSetup {
-                schema_version: crate::contest::files::CONTEST_SCHEMA_VERSION,
-                title: "Cup".into(),
-                scenario_file: "smoke.toml".into(),
-                scenario_toml: include_str!("../../../scenarios/smoke.toml").into(),
-                options: crate::scenario::lower::LowerOptions::default(),
-                mode: Mode::Concurrent,
-                format,
-                seeding: SeedBy::File,
-                teams: ["a", "b", "c"]
-                    .iter()
-                    .map(|n| SavedTeam {
-                        name: n.to_string(),
-                        target: format!("http://{n}:1"),
-                        seed: None,
-                    })
-                    .collect(),
-                rules: ScoringRules::default(),
-            };
-            play_bracket(
-                tmp.path(),
-                Start::New(Box::new(setup)),
-                2,
-                &mut exec,
-                &CancellationToken::new(),
-                &mut |_| {},
-            )
-            .await
-            .unwrap();
+            let setup = smoke_setup("Cup", &["a", "b", "c"], format);
+            play_to_end(tmp.path(), setup, &mut exec).await;
             let html = std::fs::read_to_string(tmp.path().join(REPORT_HTML)).unwrap();
             let name = format.name();
             assert!(html.contains("<svg"), "{name}: the bracket is drawn");
