@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::redis::{RedisCluster, RedisNode};
 use common::{Socket, TestServer, User};
 use protocol::events::JoinRoomSuccess;
+use protocol::rest::Room;
 use reference_server::overload::OverloadConfig;
 use reference_server::store::redis::RedisTarget;
 use reference_server::{ServerConfig, StoreConfig};
@@ -47,6 +48,33 @@ async fn instances_with(url: &str, n: usize, tweak: impl Fn(&mut ServerConfig)) 
         );
     }
     out
+}
+
+/// Alice on instance `a` and Bob on instance `b`, in a new room `name` that Alice made: both joined,
+/// each past the join announcements.
+struct Across {
+    alice: User,
+    room: Room,
+    sa: Socket,
+    sb: Socket,
+}
+
+async fn room_across(a: &TestServer, b: &TestServer, name: &str) -> Across {
+    let alice = a.user("Alice").await;
+    let bob = b.user("Bob").await;
+    let room = a.create_room(&alice, name, None).await;
+    assert_eq!(b.join_room(&bob, &room.id, None).await.status(), 200);
+    let mut sa = a.joined(&alice, &room.id).await;
+    sa.expect_announcement().await;
+    let mut sb = b.joined(&bob, &room.id).await;
+    sb.expect_announcement().await;
+    sa.expect_announcement().await;
+    Across {
+        alice,
+        room,
+        sa,
+        sb,
+    }
 }
 
 fn cluster_url() -> String {
@@ -215,18 +243,12 @@ async fn messages_cross_instances_on_standalone_redis_exactly_once_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_client_message_id_crosses_instances_once() {
     let servers = instances(&cluster_url(), 2).await;
-    let alice = servers[0].user("Alice").await;
-    let bob = servers[1].user("Bob").await;
-    let room = servers[0].create_room(&alice, "retry", None).await;
-    assert_eq!(
-        servers[1].join_room(&bob, &room.id, None).await.status(),
-        200
-    );
-    let mut a = servers[0].joined(&alice, &room.id).await;
-    a.expect_announcement().await;
-    let mut b = servers[1].joined(&bob, &room.id).await;
-    b.expect_announcement().await;
-    a.expect_announcement().await;
+    let Across {
+        room,
+        sa: mut a,
+        sb: mut b,
+        ..
+    } = room_across(&servers[0], &servers[1], "retry").await;
 
     let send = json!({"room": room.id, "type": "text", "content": "once", "clientMessageId": "k"});
     a.emit("chatMessage", &send).await;
@@ -265,18 +287,12 @@ async fn a_failed_publish_is_repaired_without_a_next_event() {
     acl("+publish");
     let url = node.url().replace("redis://", "redis://chat:pw@");
     let servers = instances(&url, 2).await;
-    let alice = servers[0].user("Alice").await;
-    let bob = servers[1].user("Bob").await;
-    let room = servers[0].create_room(&alice, "repair", None).await;
-    assert_eq!(
-        servers[1].join_room(&bob, &room.id, None).await.status(),
-        200
-    );
-    let mut a = servers[0].joined(&alice, &room.id).await;
-    a.expect_announcement().await;
-    let mut b = servers[1].joined(&bob, &room.id).await;
-    b.expect_announcement().await;
-    a.expect_announcement().await;
+    let Across {
+        room,
+        sa: mut a,
+        sb: mut b,
+        ..
+    } = room_across(&servers[0], &servers[1], "repair").await;
 
     acl("-publish");
     let send = json!({"room": room.id, "type": "text", "content": "late", "clientMessageId": "p"});
@@ -469,15 +485,12 @@ async fn redis_lost_fails_fast_and_recovers_by_itself() {
     let mut redis = RedisNode::persistent();
     let servers = instances(&redis.url(), 2).await;
     let (a, b) = (&servers[0], &servers[1]);
-    let alice = a.user("Alice").await;
-    let bob = b.user("Bob").await;
-    let room = a.create_room(&alice, "outage", None).await;
-    assert_eq!(b.join_room(&bob, &room.id, None).await.status(), 200);
-    let mut sa = a.joined(&alice, &room.id).await;
-    sa.expect_announcement().await;
-    let mut sb = b.joined(&bob, &room.id).await;
-    sb.expect_announcement().await;
-    sa.expect_announcement().await;
+    let Across {
+        alice,
+        room,
+        mut sa,
+        mut sb,
+    } = room_across(a, b, "outage").await;
     let say = |text: &str| json!({"room": room.id, "type": "text", "content": text});
     sa.emit("chatMessage", &say("before")).await;
     assert_eq!(sb.expect("message").await["content"], "before");
