@@ -33,25 +33,14 @@ async fn patch(t: &TestServer, toml: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn health(t: &TestServer) -> Value {
-    t.http
-        .get(t.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Waits until `/health` reports `level` (the sampler applies a forced level within one sample).
 async fn wait_level(t: &TestServer, level: u64) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while health(t).await["load"]["level"] != level {
+    while t.health().await["load"]["level"] != level {
         assert!(
             tokio::time::Instant::now() < deadline,
             "level {level} never reached: {}",
-            health(t).await
+            t.health().await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -374,13 +363,13 @@ async fn a_watched_file_changes_the_config_while_the_server_runs() {
     wait_level(&t, 0).await;
     std::fs::write(&path, "[levels]\nforce = 2\n").unwrap();
     wait_level(&t, 2).await;
-    assert_eq!(health(&t).await["load"]["configRevision"], 1);
+    assert_eq!(t.health().await["load"]["configRevision"], 1);
     // A bad file is refused; level and revision stay.
     std::fs::write(&path, "[levels]\nforce = 7\n").unwrap();
     let overload = &t.server.state().overload;
     assert!(common::eventually(Duration::from_secs(5), || overload.file_error().is_some()).await);
     assert!(overload.file_error().unwrap().contains("levels.force = 7"));
-    assert_eq!(health(&t).await["load"]["level"], 2);
+    assert_eq!(t.health().await["load"]["level"], 2);
     assert_eq!(overload.live().revision, 1);
 }
 
@@ -446,7 +435,7 @@ async fn the_busy_worker_ratio_is_shown_and_follows_busy_workers() {
     config.levels.sample_every = Duration::from_millis(50);
     let t = server(config).await;
     let ratio = |v: &Value| v.as_f64().filter(|r| (0.0..=1.0).contains(r));
-    assert!(ratio(&health(&t).await["load"]["busyRatio"]).is_some());
+    assert!(ratio(&t.health().await["load"]["busyRatio"]).is_some());
     let text = t.http.get(t.url("/metrics")).send().await.unwrap();
     let text = text.text().await.unwrap();
     let line = text
