@@ -4,13 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, TestServer, start, start_with};
+use common::{PASSWORD, TestServer, file_form, start, start_with};
 use protocol::rest::{
     AuthResponse, ProfileImageResponse, ProfileResponse, Room, RoomListResponse, RoomResponse,
     StatusResponse, UploadResponse,
 };
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 async fn status_and_message(response: reqwest::Response) -> (StatusCode, String) {
@@ -464,16 +463,6 @@ fn image_bytes(mime: &str, len: usize) -> Vec<u8> {
     let mut bytes = magic.to_vec();
     bytes.resize(len.max(16), 42);
     bytes
-}
-
-fn file_form(field: &str, name: &str, mime: &str, bytes: Vec<u8>) -> Form {
-    Form::new().part(
-        field.to_owned(),
-        Part::bytes(bytes)
-            .file_name(name.to_owned())
-            .mime_str(mime)
-            .unwrap(),
-    )
 }
 
 async fn upload(

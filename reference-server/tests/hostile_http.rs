@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use protocol::rest::UploadResponse;
 use reference_server::KdfParams;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 /// An HTML page behind a PNG signature (so it passes the upload's signature check) comes back with
@@ -23,13 +22,7 @@ async fn file_responses_forbid_sniffing() {
         b"<html><script>alert(document.cookie)</script></html>",
     ]
     .concat();
-    let form = Form::new().part(
-        "file",
-        Part::bytes(html)
-            .file_name("evil.png")
-            .mime_str("image/png")
-            .unwrap(),
-    );
+    let form = common::file_form("file", "evil.png", "image/png", html);
     let response = t
         .post("/api/files/upload", &user)
         .multipart(form)

@@ -83,18 +83,9 @@ async fn an_oversized_or_mistyped_upload_reads_its_status() {
 /// type and `nosniff`, so no browser second-guesses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_must_be_the_image_it_says() {
-    use reqwest::multipart::{Form, Part};
     let t = common::start().await;
     let user = t.user("Mallory").await;
-    let form = |bytes: Vec<u8>| {
-        Form::new().part(
-            "file",
-            Part::bytes(bytes)
-                .file_name("evil.png")
-                .mime_str("image/png")
-                .unwrap(),
-        )
-    };
+    let form = |bytes: Vec<u8>| common::file_form("file", "evil.png", "image/png", bytes);
     let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
     let refused = t
         .post("/api/files/upload", &user)

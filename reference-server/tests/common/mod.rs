@@ -69,6 +69,17 @@ pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
     }
 }
 
+/// A multipart body with one file: field `field`, named `name`, of type `mime`.
+pub fn file_form(field: &str, name: &str, mime: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part(
+        field.to_owned(),
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str(mime)
+            .unwrap(),
+    )
+}
+
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct User {
