@@ -5,7 +5,7 @@
 //! [`ServerConfig::default`]; the clap struct never travels past `main`.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,7 +38,10 @@ pub struct ServerConfig {
     /// How long an Engine.IO session may stay without its Socket.IO CONNECT before it is closed
     /// (`connect timeout`): unauthenticated sessions hold a connection slot meanwhile.
     pub connect_timeout: Duration,
-    /// Limits on connections before any request is read: the header-read deadline, the per-peer cap.
+    /// Engine.IO sessions one peer address may hold without their Socket.IO CONNECT; `None`: no cap.
+    pub unauthenticated_per_peer: Option<NonZeroUsize>,
+    /// Limits on connections and requests: the header-read deadline, the body deadline, the
+    /// per-peer cap.
     pub connections: ConnectionLimits,
     /// Largest Engine.IO packet/websocket message accepted, in bytes (the original's default: 1,000,000).
     pub max_payload: usize,
@@ -128,6 +131,7 @@ impl Default for ServerConfig {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
+            unauthenticated_per_peer: None,
             connections: ConnectionLimits::DEFAULT,
             max_payload: 1_000_000,
             ai_chunk_delay: Duration::from_millis(50),
@@ -156,6 +160,7 @@ impl From<&ServerConfig> for GatewaySettings {
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
             connect_timeout: config.connect_timeout,
+            unauthenticated_per_peer: config.unauthenticated_per_peer,
             max_payload: config.max_payload,
             outbound_queue: config.outbound_queue,
             ai_chunk_delay: config.ai_chunk_delay,
@@ -242,6 +247,12 @@ impl ServerConfig {
             !self.connections.header_read_timeout.is_zero(),
             "header read timeout",
             format!("{:?}", self.connections.header_read_timeout),
+            "more than 0 ms",
+        )?;
+        check(
+            !self.connections.body_timeout.is_zero(),
+            "body timeout",
+            format!("{:?}", self.connections.body_timeout),
             "more than 0 ms",
         )?;
         check(
@@ -354,6 +365,17 @@ pub struct Args {
     /// opens thousands from one address).
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_PEER", default_value_t = 0)]
     pub max_connections_per_peer: usize,
+    /// Engine.IO sessions one client address may hold open without their Socket.IO CONNECT (each
+    /// waits at most --connect-timeout-ms); over it a handshake is answered 429. 0 = no cap (the
+    /// default: a load test ramping thousands of users from one address has hundreds between
+    /// handshake and CONNECT when the server is slow).
+    #[arg(long, env = "CHAT_MAX_UNAUTHENTICATED_PER_PEER", default_value_t = 0)]
+    pub max_unauthenticated_per_peer: usize,
+    /// Milliseconds a request's body may take to arrive, counted from its headers, whether or not
+    /// overload control is on; a body still arriving then is answered 408 and its connection
+    /// closed.
+    #[arg(long, env = "CHAT_BODY_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.body_timeout.as_millis() as u64)]
+    pub body_timeout_ms: u64,
     /// Largest Engine.IO packet / websocket message, bytes.
     #[arg(long, env = "CHAT_MAX_PAYLOAD", default_value_t = 1_000_000)]
     pub max_payload: usize,
@@ -618,9 +640,11 @@ impl Args {
             ping_interval: Duration::from_millis(self.ping_interval_ms),
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            unauthenticated_per_peer: NonZeroUsize::new(self.max_unauthenticated_per_peer),
             connections: ConnectionLimits {
                 header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
-                per_peer: std::num::NonZeroUsize::new(self.max_connections_per_peer),
+                body_timeout: Duration::from_millis(self.body_timeout_ms),
+                per_peer: NonZeroUsize::new(self.max_connections_per_peer),
             },
             max_payload: self.max_payload,
             ai_chunk_delay: Duration::from_millis(self.ai_chunk_delay_ms),

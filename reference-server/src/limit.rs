@@ -1,9 +1,12 @@
-//! Fixed-window request counting per client key: the room list's optional per-IP limit
-//! ([`api::rate_limit`](crate::api::rate_limit)) and any other door that needs one.
+//! Limits per client: fixed-window request counting per key ([`RateLimiter`]: the room list's
+//! optional per-IP limit, [`api::rate_limit`](crate::api::rate_limit), and the login limits), and
+//! places held at once per peer address ([`PeerSlots`]: connections per peer in `serve`,
+//! unauthenticated Engine.IO sessions per peer in the gateway).
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
+use std::net::IpAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,9 +47,82 @@ impl RateLimiter {
     }
 }
 
+/// Places held at once per peer address, with a cap. A [`PeerSlot`] gives its place back when
+/// dropped, so a place cannot outlive what holds it.
+#[derive(Debug, Default)]
+pub struct PeerSlots(Mutex<HashMap<IpAddr, usize>>);
+
+/// One place of one address in [`PeerSlots`].
+#[derive(Debug)]
+pub struct PeerSlot {
+    slots: Arc<PeerSlots>,
+    ip: IpAddr,
+}
+
+impl PeerSlots {
+    /// A place for one more of `ip`, or `None` when it holds `cap` already (`cap` `None`: no cap,
+    /// the place is still counted).
+    pub fn take(self: &Arc<Self>, ip: IpAddr, cap: Option<NonZeroUsize>) -> Option<PeerSlot> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = held.entry(ip).or_insert(0);
+        if cap.is_some_and(|cap| *count >= cap.get()) {
+            return None;
+        }
+        *count += 1;
+        Some(PeerSlot {
+            slots: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// Places `ip` holds now.
+    pub fn held(&self, ip: IpAddr) -> usize {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Addresses holding a place (the map's size: it must come back to 0).
+    pub fn addresses(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut held = self.slots.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_holds_at_most_its_cap_and_gets_places_back() {
+        let slots = Arc::new(PeerSlots::default());
+        let ip: IpAddr = [127, 0, 0, 2].into();
+        let other: IpAddr = [127, 0, 0, 3].into();
+        let cap = NonZeroUsize::new(2);
+        let a = slots.take(ip, cap).unwrap();
+        let _b = slots.take(ip, cap).unwrap();
+        assert!(slots.take(ip, cap).is_none());
+        assert_eq!(slots.held(ip), 2);
+        assert!(
+            slots.take(other, cap).is_some(),
+            "another address has its own cap"
+        );
+        drop(a);
+        assert!(slots.take(ip, cap).is_some());
+        assert!(slots.take(ip, None).is_some(), "no cap");
+        drop(_b);
+        assert_eq!(slots.addresses(), 0, "every place given back");
+    }
 
     #[test]
     fn fixed_window_per_key() {

@@ -3,7 +3,7 @@
 //! the reference server is not deployed behind a trusted proxy.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::USER_AGENT;
@@ -14,6 +14,8 @@ use axum::http::request::Parts;
 pub struct Peer {
     /// Client IP, empty when the server was not started with connect info (router-only tests).
     pub ip: String,
+    /// The same address, for limits per address; `None` without connect info.
+    pub addr: Option<IpAddr>,
     /// The `User-Agent` header, empty when absent.
     pub user_agent: String,
 }
@@ -21,11 +23,11 @@ pub struct Peer {
 impl Peer {
     /// Reads the peer from request parts.
     pub fn of(parts: &Parts) -> Self {
-        let ip = parts
+        let addr = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_default();
+            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = addr.map(|a| a.to_string()).unwrap_or_default();
         let user_agent = parts
             .headers
             .get(USER_AGENT)
@@ -34,7 +36,11 @@ impl Peer {
             .chars()
             .take(256)
             .collect();
-        Peer { ip, user_agent }
+        Peer {
+            ip,
+            addr,
+            user_agent,
+        }
     }
 }
 

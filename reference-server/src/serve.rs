@@ -1,20 +1,29 @@
 //! Accepting connections: the router served over HTTP/1.1 by hyper, with what `axum::serve` leaves
 //! out — a deadline for each request's headers, which also closes a connection that stays silent
-//! or idle between requests, and a cap on the connections one peer address may hold — and the
-//! graceful shutdown it has. Every accepted socket gets `TCP_NODELAY`, every request its peer's
+//! or idle between requests, a deadline for each request's body (whether or not overload control
+//! bounds the request), and a cap on the connections one peer address may hold — and the graceful
+//! shutdown it has. Every accepted socket gets `TCP_NODELAY`, every request its peer's
 //! address (`ConnectInfo`), and websocket upgrades work as under `axum::serve`.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http_body::Body as _;
 use hyper::body::Incoming;
+use protocol::rest::{ErrorDetail, StatusResponse};
+use tokio::time::Sleep;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -22,60 +31,30 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::limit::PeerSlots;
+
 /// Limits on connections before any request is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Time a connection has to send a request's headers, counted from when the server starts
     /// waiting for them: on a new connection, and between requests on a kept-alive one.
     pub header_read_timeout: Duration,
+    /// Time a request's body has to arrive whole, counted from its headers; a body still arriving
+    /// then fails its handler's read, and the answer is 408 with `Connection: close`.
+    pub body_timeout: Duration,
     /// Connections one peer address may hold open at once; `None`: no cap.
     pub per_peer: Option<NonZeroUsize>,
 }
 
 impl ConnectionLimits {
     /// The defaults: 30 s for headers (hyper's own default, which `axum::serve` never turns on),
-    /// no per-peer cap (load tests open thousands of connections from one address).
+    /// 60 s for a body (the largest upload, 10 MB, at 1.4 Mbit/s), no per-peer cap (load tests
+    /// open thousands of connections from one address).
     pub const DEFAULT: ConnectionLimits = ConnectionLimits {
         header_read_timeout: Duration::from_secs(30),
+        body_timeout: Duration::from_secs(60),
         per_peer: None,
     };
-}
-
-/// Open connections per peer address. A [`PeerSlot`] gives its place back when dropped.
-#[derive(Default)]
-struct Peers(Mutex<HashMap<IpAddr, usize>>);
-
-struct PeerSlot {
-    peers: Arc<Peers>,
-    ip: IpAddr,
-}
-
-impl Peers {
-    /// A place for one more connection of `ip`, or `None` when it holds `cap` already.
-    fn take(self: &Arc<Self>, ip: IpAddr, cap: Option<NonZeroUsize>) -> Option<PeerSlot> {
-        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(ip).or_insert(0);
-        if cap.is_some_and(|cap| *count >= cap.get()) {
-            return None;
-        }
-        *count += 1;
-        Some(PeerSlot {
-            peers: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        let mut open = self.peers.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.ip);
-            }
-        }
-    }
 }
 
 /// Serves `app` on `listener` until `stop` is cancelled, then closes every connection gracefully
@@ -86,7 +65,11 @@ pub async fn serve(
     limits: ConnectionLimits,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    let peers = Arc::new(Peers::default());
+    let peers = Arc::new(PeerSlots::default());
+    let app = app.layer(middleware::from_fn_with_state(
+        limits.body_timeout,
+        body_deadline,
+    ));
     let connections = TaskTracker::new();
     loop {
         let (tcp, remote) = tokio::select! {
@@ -137,25 +120,84 @@ pub async fn serve(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Middleware: the request's body must arrive whole within `budget` of its headers. The handler
+/// reads it as usual; past the deadline its read fails, and whatever the handler answered then is
+/// replaced by 408 with `Connection: close` (the rest of the body is never read).
+async fn body_deadline(State(budget): State<Duration>, request: Request, next: Next) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let expired = Arc::new(AtomicBool::new(false));
+    let request = request.map(|inner| {
+        Body::new(DeadlineBody {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(budget)),
+            expired: Arc::clone(&expired),
+        })
+    });
+    let response = next.run(request).await;
+    if !expired.load(Ordering::Relaxed) {
+        return response;
+    }
+    let message = format!(
+        "The request body did not arrive within {} ms (--body-timeout-ms).",
+        budget.as_millis()
+    );
+    let body = StatusResponse {
+        success: false,
+        message: Some(message.clone()),
+        error: Some(ErrorDetail {
+            code: "BODY_TIMEOUT".into(),
+            message: Some(message),
+        }),
+    };
+    let mut response = (StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
 
-    #[test]
-    fn a_peer_holds_at_most_its_cap_and_gets_places_back() {
-        let peers = Arc::new(Peers::default());
-        let ip: IpAddr = [127, 0, 0, 2].into();
-        let other: IpAddr = [127, 0, 0, 3].into();
-        let cap = NonZeroUsize::new(2);
-        let a = peers.take(ip, cap).unwrap();
-        let _b = peers.take(ip, cap).unwrap();
-        assert!(peers.take(ip, cap).is_none());
-        assert!(
-            peers.take(other, cap).is_some(),
-            "another address has its own cap"
-        );
-        drop(a);
-        assert!(peers.take(ip, cap).is_some());
-        assert!(peers.take(ip, None).is_some(), "no cap");
+/// The reason a [`DeadlineBody`] gives its reader.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within its deadline")]
+struct BodyTimedOut;
+
+/// A request body that fails once its deadline has passed (and keeps failing: a read that ended
+/// early must never look like a body that ended).
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        if !this.expired.load(Ordering::Relaxed) {
+            // What has arrived is handed on even at the deadline; only waiting for more is cut.
+            if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+                return Poll::Ready(frame);
+            }
+            if this.deadline.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.expired.store(true, Ordering::Relaxed);
+        }
+        Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

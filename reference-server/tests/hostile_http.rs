@@ -351,3 +351,167 @@ async fn a_peer_holds_at_most_its_cap_of_connections() {
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// Sends `head` and the first `sent` bytes of a body announced as `length` bytes long, then
+/// trickles one more byte every 100 ms: the status line the server answers with and how long the
+/// answer took, or `None` when nothing came within `within`.
+async fn trickled_body(
+    addr: std::net::SocketAddr,
+    head: &str,
+    length: usize,
+    sent: &[u8],
+    within: Duration,
+) -> Option<(String, Duration)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = tcp.into_split();
+    let started = Instant::now();
+    write
+        .write_all(format!("{head}Content-Length: {length}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    write.write_all(sent).await.unwrap();
+    let left = length.saturating_sub(sent.len() + 1);
+    let trickle = tokio::spawn(async move {
+        for _ in 0..left {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let status = loop {
+        match tokio::time::timeout_at((started + within).into(), read.read(&mut buf)).await {
+            Err(_) | Ok(Err(_)) => break None,
+            Ok(Ok(0)) => break Some(()),
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+        }
+    };
+    trickle.abort();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    status.map(|()| (text.lines().next().unwrap_or("").to_owned(), started.elapsed()))
+}
+
+/// With overload control off (the default), a body trickling in a byte at a time is cut at the
+/// body deadline (`--body-timeout-ms`) with 408 and the connection closed — on a JSON route, the
+/// upload route and the Engine.IO polling POST alike. Before, each held its connection (and the
+/// upload route its buffers) for as long as the client kept trickling.
+#[tokio::test]
+async fn a_trickling_body_is_cut_at_the_body_deadline() {
+    let t = common::start_with(|c| {
+        c.connections.body_timeout = Duration::from_millis(500);
+        c.overload.pinned_off = true;
+    })
+    .await;
+    assert!(!t.server.state().overload.enabled());
+    let addr = t.server.local_addr();
+    let user = t.user("Trickler").await;
+    let sid = t.polling_handshake().await;
+    let boundary = "XyZ";
+    let upload_start = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\nhello"
+    );
+    let cases = [
+        (
+            "login",
+            "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                .to_owned(),
+            br#"{"email":"#.to_vec(),
+        ),
+        (
+            "upload",
+            format!(
+                "POST /api/files/upload HTTP/1.1\r\nHost: x\r\nx-auth-token: {}\r\n\
+                 x-session-id: {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n",
+                user.token, user.session_id
+            ),
+            upload_start.into_bytes(),
+        ),
+        (
+            "polling",
+            format!("POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"),
+            b"40".to_vec(),
+        ),
+    ];
+    for (name, head, sent) in cases {
+        let answered = trickled_body(addr, &head, 400, &sent, Duration::from_secs(4)).await;
+        let Some((status, took)) = answered else {
+            panic!("{name}: no answer and still open after 4 s");
+        };
+        assert_eq!(status, "HTTP/1.1 408 Request Timeout", "{name}");
+        assert!(
+            took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+            "{name}: answered after {took:?}"
+        );
+    }
+    // A body that arrives in time is served as before.
+    let status = t
+        .http
+        .post(t.url("/api/auth/login"))
+        .json(&serde_json::json!({"email": user.email, "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+}
+
+/// With `--max-unauthenticated-per-peer 2`, a third Engine.IO handshake from one address while two
+/// sessions wait for their Socket.IO CONNECT is refused with 429 (polling and websocket alike); a
+/// CONNECT gives its place back at once, a session closed at the connect deadline gives its place
+/// back then, and the per-address map ends empty.
+#[tokio::test]
+async fn a_peer_holds_at_most_its_cap_of_sessions_without_connect() {
+    let t = common::start_with(|c| {
+        c.unauthenticated_per_peer = std::num::NonZeroUsize::new(2);
+        c.connect_timeout = Duration::from_millis(800);
+    })
+    .await;
+    let handshake = || async {
+        t.http
+            .get(t.url("/socket.io/?EIO=4&transport=polling"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let user = t.user("Capped").await;
+    let first = t.polling_handshake().await;
+    let _second = t.polling_handshake().await;
+    let refused = handshake().await;
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("without a Socket.IO CONNECT")),
+        "{body}"
+    );
+    let ws = tokio_tungstenite::connect_async(t.ws_url()).await;
+    assert!(
+        matches!(&ws, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429),
+        "websocket handshake: {:?}",
+        ws.as_ref().map(|_| ())
+    );
+
+    // The first session connects: its place is free again.
+    let url = t.url(&format!("/socket.io/?EIO=4&transport=polling&sid={first}"));
+    let auth = serde_json::to_string(&user.auth()).unwrap();
+    let posted = t.http.post(&url).body(format!("40{auth}")).send().await;
+    assert_eq!(posted.unwrap().status(), 200);
+    let polled = t.http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(polled.contains("40{"), "{polled}");
+    assert_eq!(handshake().await.status(), 200);
+
+    // The two left without CONNECT are closed at the deadline, and their places come back.
+    let gateway = &t.server.state().gateway;
+    let freed = common::eventually(Duration::from_secs(5), || {
+        gateway.map_sizes().unauthenticated_peers == 0
+    })
+    .await;
+    assert!(freed, "{:?}", gateway.map_sizes());
+    assert_eq!(handshake().await.status(), 200);
+    assert_eq!(handshake().await.status(), 200);
+}

@@ -36,8 +36,16 @@ pub async fn read_rest_on_rejection(request: Request, next: Next) -> Response {
         let mut feeding = true;
         let mut drained = 0u64;
         while let Some(chunk) = stream.next().await {
-            let Ok(bytes) = chunk else {
-                return false;
+            let bytes = match chunk {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    // The handler must see the failure (a body deadline, a reset), not a body that
+                    // merely ended early and might parse.
+                    if feeding {
+                        let _ = tx.send(Err(e)).await;
+                    }
+                    return false;
+                }
             };
             if feeding {
                 let len = bytes.len() as u64;

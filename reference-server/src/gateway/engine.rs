@@ -25,6 +25,7 @@ use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc, oneshot};
 use super::GatewayState;
 use super::conn::{Conn, Frame, Polling, outbound_queue};
 use super::session::{Link, Outbound, Session, random_sid};
+use crate::limit::PeerSlot;
 use crate::overload::Overload;
 use crate::peer::Peer;
 
@@ -55,6 +56,7 @@ enum EngineError {
     BadRequest,
     UnsupportedVersion,
     TooManyConnections,
+    TooManyUnauthenticated,
     PayloadTooLarge,
 }
 
@@ -71,6 +73,11 @@ impl IntoResponse for EngineError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 3,
                 "Server is at its connection limit",
+            ),
+            EngineError::TooManyUnauthenticated => (
+                StatusCode::TOO_MANY_REQUESTS,
+                3,
+                "Too many sessions without a Socket.IO CONNECT from this address",
             ),
             EngineError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 3, "Payload too large"),
         };
@@ -195,20 +202,37 @@ fn open_packet(state: &GatewayState, sid: &str, upgrades: &[&str]) -> String {
     .encode()
 }
 
-/// A new session's connection permit, or the reason there is none.
-fn admit(state: &GatewayState) -> Result<tokio::sync::OwnedSemaphorePermit, EngineError> {
+/// What a new session holds from its handshake: its connection permit, and its place among its
+/// peer's sessions without a CONNECT (given back once it connects).
+pub(crate) struct Admission {
+    pub(crate) permit: tokio::sync::OwnedSemaphorePermit,
+    pub(crate) pending: Option<PeerSlot>,
+}
+
+/// A new session's admission, or the reason there is none.
+fn admit(state: &GatewayState, peer: &Peer) -> Result<Admission, EngineError> {
     if state.gateway.shutdown_token().is_cancelled() {
         return Err(EngineError::TooManyConnections);
     }
-    Arc::clone(state.gateway.permits())
+    let pending = match peer.addr {
+        Some(addr) => Some(
+            state
+                .gateway
+                .admit_unauthenticated(addr)
+                .ok_or(EngineError::TooManyUnauthenticated)?,
+        ),
+        None => None,
+    };
+    let permit = Arc::clone(state.gateway.permits())
         .try_acquire_owned()
-        .map_err(|_| EngineError::TooManyConnections)
+        .map_err(|_| EngineError::TooManyConnections)?;
+    Ok(Admission { permit, pending })
 }
 
 /// A websocket-only session: the open packet is the first frame on the socket.
 fn open_websocket(state: GatewayState, ws: WebSocketUpgrade, peer: Peer) -> Response {
-    let permit = match admit(&state) {
-        Ok(permit) => permit,
+    let admission = match admit(&state, &peer) {
+        Ok(admission) => admission,
         Err(e) => return e.into_response(),
     };
     ws.on_upgrade(move |mut socket: WebSocket| async move {
@@ -227,7 +251,7 @@ fn open_websocket(state: GatewayState, ws: WebSocketUpgrade, peer: Peer) -> Resp
             ws: socket,
             outbound: Outbound::Owned(rx),
         };
-        let session = Session::new(state.clone(), conn, peer, permit);
+        let session = Session::new(state.clone(), conn, peer, admission);
         state
             .gateway
             .tracker()
@@ -238,8 +262,8 @@ fn open_websocket(state: GatewayState, ws: WebSocketUpgrade, peer: Peer) -> Resp
 
 /// A polling session: the open packet is the handshake's response body.
 fn open_polling(state: GatewayState, peer: Peer) -> Response {
-    let permit = match admit(&state) {
-        Ok(permit) => permit,
+    let admission = match admit(&state, &peer) {
+        Ok(admission) => admission,
         Err(e) => return e.into_response(),
     };
     let sid: Arc<str> = random_sid().into();
@@ -262,7 +286,7 @@ fn open_polling(state: GatewayState, peer: Peer) -> Response {
         inbound: inbound_rx,
         upgrade: Some(upgrade_rx),
     };
-    let session = Session::new(state.clone(), conn, peer, permit);
+    let session = Session::new(state.clone(), conn, peer, admission);
     state.gateway.tracker().spawn(session.run(link));
     text(open_packet(&state, &sid, &["websocket"]))
 }

@@ -28,6 +28,8 @@ pub mod push;
 pub mod session;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -39,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Auth, SessionEnd};
+use crate::limit::{PeerSlot, PeerSlots};
 use crate::overload::Overload;
 use crate::store::{Appended, ChatStore, Id, MessageRecord, NewMessage, StoreError};
 use bus::Bus;
@@ -71,6 +74,8 @@ pub struct GatewaySettings {
     pub ping_timeout: Duration,
     /// Time a session may stay without its Socket.IO CONNECT.
     pub connect_timeout: Duration,
+    /// Sessions one peer address may hold open without their Socket.IO CONNECT; `None`: no cap.
+    pub unauthenticated_per_peer: Option<NonZeroUsize>,
     /// Largest packet / message accepted.
     pub max_payload: usize,
     /// Outbound queue capacity per connection, in frames.
@@ -96,6 +101,8 @@ pub struct GatewayMaps {
     pub queued_bytes: usize,
     /// Rooms with an AI stream running.
     pub streams: usize,
+    /// Peer addresses holding sessions without a Socket.IO CONNECT.
+    pub unauthenticated_peers: usize,
 }
 
 #[derive(Default)]
@@ -116,6 +123,8 @@ pub struct Gateway {
     shutdown: CancellationToken,
     registry: RwLock<Registry>,
     streams: Mutex<HashMap<Id, Vec<ActiveStream>>>,
+    /// Sessions without their Socket.IO CONNECT, per peer address.
+    unauthenticated: Arc<PeerSlots>,
     /// Cross-instance fan-out, when the store is shared (Redis); without it delivery is local.
     bus: OnceLock<Arc<Bus>>,
     /// Overload control, which thins tagged events from the bus (recoverable pushes in hot rooms).
@@ -132,6 +141,7 @@ impl Gateway {
             shutdown: CancellationToken::new(),
             registry: RwLock::default(),
             streams: Mutex::default(),
+            unauthenticated: Arc::default(),
             bus: OnceLock::new(),
             overload: OnceLock::new(),
         }
@@ -192,7 +202,15 @@ impl Gateway {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .len(),
+            unauthenticated_peers: self.unauthenticated.addresses(),
         }
+    }
+
+    /// A place for one more session of `addr` without its Socket.IO CONNECT (held until the
+    /// CONNECT succeeds or the session ends), or `None` when the address holds its cap already.
+    pub fn admit_unauthenticated(&self, addr: IpAddr) -> Option<PeerSlot> {
+        self.unauthenticated
+            .take(addr, self.settings.unauthenticated_per_peer)
     }
 
     /// Sessions currently members of `room`.

@@ -19,11 +19,13 @@ use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use super::GatewayState;
+use super::engine::Admission;
 use super::conn::{Conn, DisconnectReason, Frame, OutboundRx};
 use super::events::{self, EventError, SocketState};
 use super::kick;
 use crate::auth::AuthError;
 use crate::auth::SessionEnd;
+use crate::limit::PeerSlot;
 use crate::overload::RequestKind;
 use crate::peer::Peer;
 
@@ -96,6 +98,8 @@ pub(crate) struct Session {
     heartbeat: Heartbeat,
     socket: Option<SocketState>,
     _permit: OwnedSemaphorePermit,
+    /// The peer's place among its sessions without a CONNECT, until the CONNECT succeeds.
+    pending: Option<PeerSlot>,
 }
 
 impl Session {
@@ -103,7 +107,7 @@ impl Session {
         state: GatewayState,
         conn: Arc<Conn>,
         peer: Peer,
-        permit: OwnedSemaphorePermit,
+        admission: Admission,
     ) -> Self {
         let now = Instant::now();
         let interval = state.gateway.settings().ping_interval;
@@ -117,7 +121,8 @@ impl Session {
                 awaiting_pong: false,
             },
             socket: None,
-            _permit: permit,
+            _permit: admission.permit,
+            pending: admission.pending,
         }
     }
 
@@ -391,6 +396,7 @@ impl Session {
             user,
             room: None,
         });
+        self.pending = None;
     }
 
     /// Runs one event through its handler, then answers its ack, if it asked for one.
