@@ -9,6 +9,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::api::unposted::UnpostedLimits;
 use crate::auth::KdfParams;
 use crate::blob::s3::S3Settings;
 use crate::gateway::GatewaySettings;
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// Engine.IO sessions one peer address may hold without their Socket.IO CONNECT; `None`: no cap.
     pub unauthenticated_per_peer: Option<NonZeroUsize>,
+    /// Quota and expiry of uploads never posted in a message.
+    pub unposted: UnpostedLimits,
     /// Limits on connections and requests: the header-read deadline, the body deadline, the
     /// per-peer cap.
     pub connections: ConnectionLimits,
@@ -132,6 +135,7 @@ impl Default for ServerConfig {
             ping_timeout: Duration::from_millis(20_000),
             connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
             unauthenticated_per_peer: None,
+            unposted: UnpostedLimits::DEFAULT,
             connections: ConnectionLimits::DEFAULT,
             max_payload: 1_000_000,
             ai_chunk_delay: Duration::from_millis(50),
@@ -376,6 +380,18 @@ pub struct Args {
     /// closed.
     #[arg(long, env = "CHAT_BODY_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.body_timeout.as_millis() as u64)]
     pub body_timeout_ms: u64,
+    /// Bytes of one user's uploads not yet posted in a message; over it an upload is answered
+    /// 429. 0 = no cap.
+    #[arg(long, env = "CHAT_UNPOSTED_UPLOAD_BYTES", default_value_t = UnpostedLimits::DEFAULT.bytes.unwrap_or(0))]
+    pub unposted_upload_bytes: u64,
+    /// Uploads one user may hold not yet posted in a message; over it an upload is answered 429.
+    /// 0 = no cap.
+    #[arg(long, env = "CHAT_UNPOSTED_UPLOAD_FILES", default_value_t = UnpostedLimits::DEFAULT.files.unwrap_or(0))]
+    pub unposted_upload_files: usize,
+    /// Seconds after which an upload never posted in a message is deleted (file and record).
+    /// 0 = kept for ever.
+    #[arg(long, env = "CHAT_UNPOSTED_UPLOAD_TTL_SECS", default_value_t = UnpostedLimits::DEFAULT.ttl.map_or(0, |t| t.as_secs()))]
+    pub unposted_upload_ttl_secs: u64,
     /// Largest Engine.IO packet / websocket message, bytes.
     #[arg(long, env = "CHAT_MAX_PAYLOAD", default_value_t = 1_000_000)]
     pub max_payload: usize,
@@ -641,6 +657,12 @@ impl Args {
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             unauthenticated_per_peer: NonZeroUsize::new(self.max_unauthenticated_per_peer),
+            unposted: UnpostedLimits {
+                bytes: (self.unposted_upload_bytes > 0).then_some(self.unposted_upload_bytes),
+                files: (self.unposted_upload_files > 0).then_some(self.unposted_upload_files),
+                ttl: (self.unposted_upload_ttl_secs > 0)
+                    .then(|| Duration::from_secs(self.unposted_upload_ttl_secs)),
+            },
             connections: ConnectionLimits {
                 header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
                 body_timeout: Duration::from_millis(self.body_timeout_ms),

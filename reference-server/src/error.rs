@@ -36,6 +36,10 @@ pub enum ApiError {
     /// 429: the client exceeded a rate limit.
     #[error("too many requests")]
     TooManyRequests,
+    /// 429: the user's uploads not yet posted in a message fill their quota; the message says
+    /// which limit and how to free it.
+    #[error("{0}")]
+    UploadQuota(String),
     /// An extractor refused the request (bad JSON, bad query, body too large); keeps its status.
     #[error("{message}")]
     Rejected {
@@ -66,7 +70,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests | ApiError::UploadQuota(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Rejected { status, .. } => *status,
             ApiError::Store(StoreError::NotFound(_)) | ApiError::Blob(BlobError::NotFound(_)) => {
                 StatusCode::NOT_FOUND
@@ -108,6 +112,14 @@ impl IntoResponse for ApiError {
                     }),
                 }
             }
+            ApiError::UploadQuota(why) => StatusResponse {
+                success: false,
+                message: Some(why.clone()),
+                error: Some(ErrorDetail {
+                    code: "UPLOAD_QUOTA_EXCEEDED".into(),
+                    message: Some(why.clone()),
+                }),
+            },
             ApiError::Store(StoreError::Underreplicated(why)) => StatusResponse {
                 success: false,
                 message: Some(format!("Service temporarily unavailable: {why}; try again")),

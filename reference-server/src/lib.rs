@@ -276,8 +276,9 @@ pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
     tracker.spawn(gateway::push::flush_owed(
         Arc::clone(&state.gateway),
         Arc::clone(&state.overload),
-        stop,
+        stop.clone(),
     ));
+    tracker.spawn(api::unposted::sweep(state.clone(), stop));
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -391,7 +391,12 @@ async fn trickled_body(
     };
     trickle.abort();
     let text = String::from_utf8_lossy(&answer).into_owned();
-    status.map(|()| (text.lines().next().unwrap_or("").to_owned(), started.elapsed()))
+    status.map(|()| {
+        (
+            text.lines().next().unwrap_or("").to_owned(),
+            started.elapsed(),
+        )
+    })
 }
 
 /// With overload control off (the default), a body trickling in a byte at a time is cut at the
@@ -514,4 +519,123 @@ async fn a_peer_holds_at_most_its_cap_of_sessions_without_connect() {
     assert!(freed, "{:?}", gateway.map_sizes());
     assert_eq!(handshake().await.status(), 200);
     assert_eq!(handshake().await.status(), 200);
+}
+
+/// Uploads never posted in a message count against a quota per user (files and bytes), answered
+/// 429 `UPLOAD_QUOTA_EXCEEDED` with nothing kept; posting one frees its place. Before, a client
+/// could upload without end.
+#[tokio::test]
+async fn unposted_uploads_have_a_quota_per_user() {
+    use reference_server::api::unposted::UnpostedLimits;
+    let t = common::start_with(|c| {
+        c.unposted = UnpostedLimits {
+            bytes: Some(3000),
+            files: Some(2),
+            ttl: None,
+        }
+    })
+    .await;
+    let alice = t.user("Uploader").await;
+    let bob = t.user("Other").await;
+    let room = t.create_room(&alice, "quota", None).await;
+    let upload = |user: &common::User, size: usize| {
+        let pdf = [b"%PDF-".as_slice(), &vec![b'a'; size - 5]].concat();
+        t.post("/api/files/upload", user)
+            .multipart(common::file_form("file", "doc.pdf", "application/pdf", pdf))
+            .send()
+    };
+    let first: serde_json::Value = upload(&alice, 1000).await.unwrap().json().await.unwrap();
+    assert_eq!(upload(&alice, 1000).await.unwrap().status(), 200);
+    let refused = upload(&alice, 10).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "UPLOAD_QUOTA_EXCEEDED", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2 uploads not yet posted")),
+        "{body}"
+    );
+    assert_eq!(upload(&bob, 10).await.unwrap().status(), 200, "per user");
+
+    // Posting one frees its place.
+    let mut socket = t.joined(&alice, &room.id).await;
+    socket
+        .emit(
+            "chatMessage",
+            &serde_json::json!({"room": room.id, "type": "file", "content": "", "fileData": first["file"]}),
+        )
+        .await;
+    socket.expect("message").await;
+    // 1,000 bytes held: 2,500 more would pass the 3,000 allowed, and nothing of it is kept.
+    let files_dir = &t.server.state().config.files_dir;
+    let blobs = || std::fs::read_dir(files_dir).unwrap().count();
+    let before = blobs();
+    let refused = upload(&alice, 2500).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("3000")),
+        "{body}"
+    );
+    assert_eq!(blobs(), before, "the refused upload's file is deleted");
+    assert_eq!(upload(&alice, 1500).await.unwrap().status(), 200);
+}
+
+/// An upload not posted within the TTL is deleted — record and file, so its URL answers 404 — by
+/// the sweeper; a posted one stays.
+#[tokio::test]
+async fn unposted_uploads_expire() {
+    use reference_server::api::unposted::UnpostedLimits;
+    let t = common::start_with(|c| {
+        c.unposted = UnpostedLimits {
+            ttl: Some(Duration::from_millis(400)),
+            ..UnpostedLimits::DEFAULT
+        }
+    })
+    .await;
+    let alice = t.user("Forgetful").await;
+    let room = t.create_room(&alice, "expiry", None).await;
+    let upload = || {
+        let pdf = [b"%PDF-".as_slice(), &[b'a'; 100]].concat();
+        t.post("/api/files/upload", &alice)
+            .multipart(common::file_form("file", "doc.pdf", "application/pdf", pdf))
+            .send()
+    };
+    let kept: serde_json::Value = upload().await.unwrap().json().await.unwrap();
+    let forgotten: serde_json::Value = upload().await.unwrap().json().await.unwrap();
+    let mut socket = t.joined(&alice, &room.id).await;
+    socket
+        .emit(
+            "chatMessage",
+            &serde_json::json!({"room": room.id, "type": "file", "content": "", "fileData": kept["file"]}),
+        )
+        .await;
+    socket.expect("message").await;
+    let t = &t;
+    let alice = &alice;
+    let download = |file: &serde_json::Value| {
+        let name = file["file"]["filename"].as_str().unwrap().to_owned();
+        async move {
+            t.get(&format!("/api/files/download/{name}"), alice)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(download(&forgotten).await, 200);
+    let files_dir = t.server.state().config.files_dir.clone();
+    let name = forgotten["file"]["filename"].as_str().unwrap().to_owned();
+    let mut gone = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if download(&forgotten).await == 404 {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the unposted upload is still served after 4 s");
+    assert!(!files_dir.join(&name).exists(), "its file is deleted too");
+    assert_eq!(download(&kept).await, 200, "the posted upload stays");
 }

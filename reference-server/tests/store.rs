@@ -105,6 +105,7 @@ async fn conformance(make: Factory) {
     room_list(make().await).await;
     participants(make().await).await;
     files(make().await).await;
+    unposted_uploads(make().await).await;
 }
 
 async fn users(store: Store) {
@@ -524,6 +525,66 @@ async fn files(store: Store) {
     assert_eq!(store.delete_file(&f.id).await.unwrap().unwrap().id, f.id);
     assert_eq!(store.file_by_name("1_ab.png").await.unwrap(), None);
     assert_eq!(store.delete_file(&f.id).await.unwrap(), None);
+}
+
+/// Uploads not posted yet are listed per owner (the quota) and by age (the sweeper); posting one
+/// takes it out of both, and deleting "only if unposted" leaves a posted file alone.
+async fn unposted_uploads(store: Store) {
+    let new = |name: &str, owner: &str, size: u64| NewFile {
+        filename: name.into(),
+        originalname: "a.txt".into(),
+        mimetype: "text/plain".into(),
+        size,
+        owner: owner.into(),
+    };
+    let a1 = store.create_file(new("a1.txt", "a", 10)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let a2 = store.create_file(new("a2.txt", "a", 20)).await.unwrap();
+    let b1 = store.create_file(new("b1.txt", "b", 40)).await.unwrap();
+    let ids = |files: Vec<reference_server::store::FileRecord>| {
+        let mut ids: Vec<String> = files.into_iter().map(|f| f.id).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ids(store.unposted_files("a").await.unwrap()),
+        sorted(vec![a1.id.clone(), a2.id.clone()])
+    );
+    let later = reference_server::store::UnixMillis(b1.uploaded_at.0 + 1);
+    let oldest = store.unposted_before(later, 1).await.unwrap();
+    assert_eq!(oldest.len(), 1);
+    assert_eq!(oldest[0].id, a1.id, "oldest first");
+    assert_eq!(store.unposted_before(later, 10).await.unwrap().len(), 3);
+    assert!(
+        store
+            .unposted_before(a1.uploaded_at, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing uploaded before the first"
+    );
+
+    store.mark_file_posted(&a1.id, "r").await.unwrap();
+    assert_eq!(
+        ids(store.unposted_files("a").await.unwrap()),
+        vec![a2.id.clone()]
+    );
+    assert_eq!(
+        store.delete_unposted_file(&a1.id).await.unwrap(),
+        None,
+        "a posted file is kept"
+    );
+    assert!(store.file(&a1.id).await.unwrap().is_some());
+    let gone = store.delete_unposted_file(&a2.id).await.unwrap().unwrap();
+    assert_eq!((gone.id.as_str(), gone.size), (a2.id.as_str(), 20));
+    assert_eq!(store.file_by_name("a2.txt").await.unwrap(), None);
+    assert!(store.unposted_files("a").await.unwrap().is_empty());
+    store.delete_file(&b1.id).await.unwrap();
+    assert!(store.unposted_before(later, 10).await.unwrap().is_empty());
 }
 
 /// A key answers retries for the configured TTL and no longer: after it a resend is a new message

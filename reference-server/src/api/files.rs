@@ -3,12 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use protocol::rest::{StatusResponse, UploadResponse};
 
 use super::extract::{ApiMultipart, Authed};
+use super::unposted::{Held, UnpostedLimits};
 use super::upload::{self, Policy};
 use crate::blob::{BlobKey, Namespace};
 use crate::error::ApiError;
@@ -20,8 +21,19 @@ use crate::views;
 pub async fn upload(
     State(state): State<AppState>,
     authed: Authed,
+    headers: HeaderMap,
     ApiMultipart(mut multipart): ApiMultipart,
 ) -> Result<Json<UploadResponse>, ApiError> {
+    // The quota is checked before the body is read (by its declared length), and again with the
+    // file's size once it is stored, against what the user holds then.
+    let limits = state.config.unposted;
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    limits.admit(
+        Held::of(&state, &authed.user.id).await?,
+        UnpostedLimits::declared(declared),
+    )?;
     let received = upload::receive(
         &mut multipart,
         "file",
@@ -30,6 +42,11 @@ pub async fn upload(
         Namespace::Files,
     )
     .await?;
+    let held = Held::of(&state, &authed.user.id).await;
+    if let Err(e) = held.and_then(|held| limits.admit(held, received.size)) {
+        let _ = state.blobs.delete(&received.key).await;
+        return Err(e);
+    }
     let stored = state
         .store
         .create_file(NewFile {

@@ -8,6 +8,7 @@
 //! - [`files`]: upload, download, view, delete.
 //! - [`users`]: profile, profile image, and serving profile images.
 //! - [`upload`]: the multipart → blob store path shared by file and profile image uploads.
+//! - [`unposted`]: uploads never posted in a message — a quota per user, and their expiry.
 //! - [`drain`]: refused uploads answered on a connection the client has finished writing to.
 //! - [`rate_limit`]: the optional per-IP limit of the room list.
 //! - [`admission`]: overload control's route layer and the REST look of its refusals.
@@ -21,6 +22,7 @@ pub mod extract;
 pub mod files;
 pub mod rate_limit;
 pub mod rooms;
+pub mod unposted;
 pub mod upload;
 pub mod users;
 

@@ -19,8 +19,8 @@ use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use super::GatewayState;
-use super::engine::Admission;
 use super::conn::{Conn, DisconnectReason, Frame, OutboundRx};
+use super::engine::Admission;
 use super::events::{self, EventError, SocketState};
 use super::kick;
 use crate::auth::AuthError;

@@ -450,4 +450,43 @@ impl ChatStore for MemoryStore {
         }
         Ok(removed)
     }
+
+    async fn unposted_files(&self, owner: &str) -> Result<Vec<FileRecord>, StoreError> {
+        let files = read(&self.files);
+        Ok(files
+            .by_id
+            .values()
+            .filter(|f| f.owner == owner && f.rooms.is_empty())
+            .cloned()
+            .collect())
+    }
+
+    async fn unposted_before(
+        &self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let files = read(&self.files);
+        let mut old: Vec<FileRecord> = files
+            .by_id
+            .values()
+            .filter(|f| f.rooms.is_empty() && f.uploaded_at < before)
+            .cloned()
+            .collect();
+        old.sort_by(|a, b| (a.uploaded_at, &a.id).cmp(&(b.uploaded_at, &b.id)));
+        old.truncate(limit);
+        Ok(old)
+    }
+
+    async fn delete_unposted_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+        let mut files = write(&self.files);
+        if files.by_id.get(id).is_none_or(|f| !f.rooms.is_empty()) {
+            return Ok(None);
+        }
+        let removed = files.by_id.remove(id);
+        if let Some(file) = &removed {
+            files.by_name.remove(&file.filename);
+        }
+        Ok(removed)
+    }
 }

@@ -440,6 +440,17 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn mark_file_posted(&self, file_id: &str, room_id: &str) -> Result<(), StoreError>;
     /// Deletes a file's metadata and returns it.
     async fn delete_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError>;
+    /// Uploads of `owner` not posted in any room yet (what the upload quota counts).
+    async fn unposted_files(&self, owner: &str) -> Result<Vec<FileRecord>, StoreError>;
+    /// Up to `limit` uploads not posted in any room, uploaded before `before`, oldest first.
+    async fn unposted_before(
+        &self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError>;
+    /// Deletes a file's metadata only if it was never posted (in one step with the check, so a
+    /// file posted meanwhile stays); the deleted record.
+    async fn delete_unposted_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError>;
 }
 
 #[cfg(test)]

@@ -274,14 +274,27 @@ end
 return 0
 "#;
 
-/// Adds a room to a file's posted rooms once. `KEYS`: file hash. `ARGV`: room. → 0 when no file.
+/// Adds a room to a file's posted rooms once. `KEYS`: file hash. `ARGV`: room. → 0 when no file,
+/// the owner (a string) when this was the file's first room, else 1.
 pub const MARK_FILE_POSTED: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local cur = redis.call('HGET', KEYS[1], 'rooms') or ''
 for r in string.gmatch(cur, '%S+') do if r == ARGV[1] then return 1 end end
-if cur == '' then cur = ARGV[1] else cur = cur .. ' ' .. ARGV[1] end
+local first = cur == ''
+if first then cur = ARGV[1] else cur = cur .. ' ' .. ARGV[1] end
 redis.call('HSET', KEYS[1], 'rooms', cur)
+if first then return redis.call('HGET', KEYS[1], 'owner') or '' end
 return 1
+"#;
+
+/// Deletes a file's hash only if it was never posted. `KEYS`: file hash. → `{}` (missing or
+/// posted) or the deleted hash.
+pub const DELETE_UNPOSTED_FILE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if (redis.call('HGET', KEYS[1], 'rooms') or '') ~= '' then return {} end
+local h = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return h
 "#;
 
 /// Applies a partial user update and returns the user. `KEYS`: user hash. `ARGV`: name or '\0',

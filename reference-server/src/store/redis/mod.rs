@@ -220,6 +220,14 @@ impl Keys {
     fn file_name(&self, name: &str) -> String {
         format!("{}:fname:{{{name}}}", self.p)
     }
+    /// One owner's uploads not posted yet: file id scored by upload time.
+    fn unposted_of(&self, owner: &str) -> String {
+        format!("{}:unposted:{{{owner}}}", self.p)
+    }
+    /// Every upload not posted yet, file id scored by upload time: what the sweeper reads.
+    fn unposted(&self) -> String {
+        format!("{}:{{unposted}}", self.p)
+    }
 }
 
 /// Member of the by-name room index: sorts by name bytes, then id, like the memory store. NUL bytes
@@ -255,6 +263,7 @@ struct Scripts {
     react: Script,
     delete_session: Script,
     mark_file_posted: Script,
+    delete_unposted_file: Script,
     update_user: Script,
 }
 
@@ -276,6 +285,7 @@ impl Scripts {
             react: Script::new(lua::REACT),
             delete_session: Script::new(lua::DELETE_SESSION),
             mark_file_posted: Script::new(lua::MARK_FILE_POSTED),
+            delete_unposted_file: Script::new(lua::DELETE_UNPOSTED_FILE),
             update_user: Script::new(lua::UPDATE_USER),
         }
     }
@@ -834,6 +844,17 @@ impl ChatStore for RedisStore {
             let _: Result<(), _> = conn.del(self.keys.file_name(&record.filename)).await;
             return Err(store_error(e));
         }
+        // The indexes of unposted uploads (quota, sweeper). Different slots, so not atomic with
+        // the record: a file missing from them is merely never swept nor counted.
+        let at = record.uploaded_at.0;
+        let _: () = conn
+            .zadd(self.keys.unposted_of(&record.owner), &record.id, at)
+            .await
+            .map_err(store_error)?;
+        let _: () = conn
+            .zadd(self.keys.unposted(), &record.id, at)
+            .await
+            .map_err(store_error)?;
         Ok(record)
     }
 
@@ -867,7 +888,7 @@ impl ChatStore for RedisStore {
     }
 
     async fn mark_file_posted(&self, file_id: &str, room_id: &str) -> Result<(), StoreError> {
-        let n: i64 = self
+        let reply: Value = self
             .scripts
             .mark_file_posted
             .key(self.keys.file(file_id))
@@ -875,10 +896,15 @@ impl ChatStore for RedisStore {
             .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("file"));
+        match reply {
+            Value::Int(0) => Err(StoreError::NotFound("file")),
+            Value::BulkString(owner) => {
+                // First posted: no longer counted against its owner, no longer swept.
+                let owner = String::from_utf8_lossy(&owner).into_owned();
+                self.forget_unposted(&owner, file_id).await
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     async fn delete_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
@@ -891,7 +917,74 @@ impl ChatStore for RedisStore {
             .del(self.keys.file_name(&file.filename))
             .await
             .map_err(store_error)?;
+        self.forget_unposted(&file.owner, id).await?;
         Ok(Some(file))
+    }
+
+    async fn unposted_files(&self, owner: &str) -> Result<Vec<FileRecord>, StoreError> {
+        let ids: Vec<String> = self
+            .conn()
+            .zrange(self.keys.unposted_of(owner), 0, -1)
+            .await
+            .map_err(store_error)?;
+        let files = self.files(&ids).await?;
+        Ok(files.into_iter().filter(|f| f.rooms.is_empty()).collect())
+    }
+
+    async fn unposted_before(
+        &self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let ids: Vec<String> = self
+            .conn()
+            .zrangebyscore_limit(
+                self.keys.unposted(),
+                "-inf",
+                before.0 - 1,
+                0,
+                limit as isize,
+            )
+            .await
+            .map_err(store_error)?;
+        let files = self.files(&ids).await?;
+        Ok(files.into_iter().filter(|f| f.rooms.is_empty()).collect())
+    }
+
+    async fn delete_unposted_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+        let reply: Value = self
+            .scripts
+            .delete_unposted_file
+            .key(self.keys.file(id))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(store_error)?;
+        let h: HashMap<String, String> = pairs(strings(reply)?);
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let file = file_from(id, h)?;
+        let _: () = self
+            .conn()
+            .del(self.keys.file_name(&file.filename))
+            .await
+            .map_err(store_error)?;
+        self.forget_unposted(&file.owner, id).await?;
+        Ok(Some(file))
+    }
+}
+
+impl RedisStore {
+    /// Takes a file out of the indexes of unposted uploads.
+    async fn forget_unposted(&self, owner: &str, file_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let _: () = conn
+            .zrem(self.keys.unposted_of(owner), file_id)
+            .await
+            .map_err(store_error)?;
+        conn.zrem(self.keys.unposted(), file_id)
+            .await
+            .map_err(store_error)
     }
 }
 
