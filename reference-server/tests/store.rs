@@ -15,8 +15,8 @@ use redis::AsyncCommands;
 use reference_server::store::memory::MemoryStore;
 use reference_server::store::redis::{RedisOptions, RedisStore, RedisTarget};
 use reference_server::store::{
-    ChatStore, NewFile, NewMessage, NewRoom, NewUser, ReaderRecord, RoomPage, RoomRecord,
-    SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
+    ChatStore, NewFile, NewMessage, NewRoom, NewUser, Reacted, ReactionCaps, ReaderRecord,
+    RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
 };
 
 type Store = Arc<dyn ChatStore>;
@@ -357,6 +357,19 @@ async fn readers(store: Store) {
 }
 
 async fn reactions(store: Store) {
+    const OPEN: ReactionCaps = ReactionCaps {
+        per_message: 20,
+        per_user: 5,
+    };
+    let react = |id: String, reaction: &'static str, user: &'static str, op: ReactionOp| {
+        let store = Arc::clone(&store);
+        async move {
+            match store.react(&id, reaction, user, op, OPEN).await.unwrap() {
+                Reacted::Updated(all) => all,
+                refused => panic!("{refused:?}"),
+            }
+        }
+    };
     let r = room(&store, "r", "u").await;
     let m = store
         .append_message(text(&r.id, "a"))
@@ -364,30 +377,67 @@ async fn reactions(store: Store) {
         .unwrap()
         .message;
     for u in ["u1", "u1", "u2"] {
-        store.react(&m.id, "👍", u, ReactionOp::Add).await.unwrap();
+        react(m.id.clone(), "👍", u, ReactionOp::Add).await;
     }
-    let all = store
-        .react(&m.id, "🎉", "u3", ReactionOp::Add)
-        .await
-        .unwrap();
+    let all = react(m.id.clone(), "🎉", "u3", ReactionOp::Add).await;
     assert_eq!(all["👍"], ["u1", "u2"]);
     assert_eq!(all["🎉"], ["u3"]);
-    store
-        .react(&m.id, "👍", "u1", ReactionOp::Remove)
-        .await
-        .unwrap();
-    let all = store
-        .react(&m.id, "👍", "u2", ReactionOp::Remove)
-        .await
-        .unwrap();
+    react(m.id.clone(), "👍", "u1", ReactionOp::Remove).await;
+    let all = react(m.id.clone(), "👍", "u2", ReactionOp::Remove).await;
     assert_eq!(all.len(), 1, "{all:?}");
     let read = store.message(&m.id).await.unwrap().unwrap();
     assert_eq!(read.reactions, all);
     let err = store
-        .react("ffffffffffffffffffffffff", "👍", "u1", ReactionOp::Add)
+        .react(
+            "ffffffffffffffffffffffff",
+            "👍",
+            "u1",
+            ReactionOp::Add,
+            OPEN,
+        )
         .await
         .unwrap_err();
     assert_eq!(err, StoreError::NotFound("message"));
+
+    // The caps hold in one step with the write: 18 concurrent adds of six reactions by three
+    // users (caps: 4 kinds, 3 per user) leave at most 4 kinds and at most 3 of each user.
+    let caps = ReactionCaps {
+        per_message: 4,
+        per_user: 3,
+    };
+    let m = store
+        .append_message(text(&r.id, "b"))
+        .await
+        .unwrap()
+        .message;
+    let emoji = ["a", "b", "c", "d", "e", "f"];
+    let adds = emoji.iter().flat_map(|e| ["u1", "u2", "u3"].map(|u| (*e, u)));
+    let outcomes = futures_util::future::join_all(adds.map(|(e, u)| {
+        let store = Arc::clone(&store);
+        let id = m.id.clone();
+        async move { store.react(&id, e, u, ReactionOp::Add, caps).await.unwrap() }
+    }))
+    .await;
+    let refused = outcomes
+        .iter()
+        .filter(|o| !matches!(o, Reacted::Updated(_)))
+        .count();
+    let kept = store.message(&m.id).await.unwrap().unwrap().reactions;
+    assert!(kept.len() <= 4, "{kept:?}");
+    for u in ["u1", "u2", "u3"] {
+        let mine = kept.values().filter(|us| us.iter().any(|x| x == u)).count();
+        assert!(mine <= 3, "{u}: {mine} in {kept:?}");
+    }
+    let added: usize = kept.values().map(Vec::len).sum();
+    assert_eq!(added + refused, 18, "every add either kept or refused");
+    assert!(refused >= 6, "{refused} refused: the caps allow at most 9 of 18");
+    // Adding a reaction the user already has is not refused at the caps.
+    let (first, users) = kept.iter().next().unwrap();
+    let again = store
+        .react(&m.id, first, &users[0], ReactionOp::Add, caps)
+        .await
+        .unwrap();
+    assert_eq!(again, Reacted::Updated(kept.clone()));
 }
 
 async fn room_list(store: Store) {

@@ -12,7 +12,7 @@ use protocol::events::{
     ActiveStream, AiMessageChunk, AiMessageComplete, AiMessageError, AiMessageStart,
     ChatMessageRequest, ErrorEvent, FetchPreviousMessagesRequest, JoinRoomError, JoinRoomSuccess,
     MarkMessagesAsReadRequest, MessageReactionRequest, MessageReactionUpdate, MessageType,
-    PreviousMessagesLoaded, ReactionOp, Reactions, UserLeft, name,
+    PreviousMessagesLoaded, UserLeft, name,
 };
 use protocol::socketio::Event;
 use serde::Deserialize;
@@ -22,7 +22,9 @@ use super::conn::Conn;
 use super::{send_bare, send_event};
 use crate::ai;
 use crate::overload::{Audience, Push, PushClass, Rejection, RequestKind};
-use crate::store::{Id, MessageRecord, NewMessage, StoreError, UnixMillis, UserRecord};
+use crate::store::{
+    Id, MessageRecord, NewMessage, Reacted, ReactionCaps, StoreError, UnixMillis, UserRecord,
+};
 use crate::views;
 
 /// Messages per history batch (the original's `BATCH_SIZE`).
@@ -722,17 +724,35 @@ async fn react(
         .await?
         .ok_or_else(|| invalid("Message not found"))?;
     require_participant(state, &message.room, &socket.user).await?;
-    if request.op == ReactionOp::Add {
-        refuse_excess_reaction(
-            &message.reactions,
+    let bounds = &state.gateway.settings().bounds;
+    let caps = ReactionCaps {
+        per_message: bounds.reactions_per_message,
+        per_user: bounds.reactions_per_user,
+    };
+    let reacted = store
+        .react(
+            &message.id,
             &request.reaction,
             &socket.user.id,
-            state,
-        )?;
-    }
-    let reactions = store
-        .react(&message.id, &request.reaction, &socket.user.id, request.op)
+            request.op,
+            caps,
+        )
         .await?;
+    let reactions = match reacted {
+        Reacted::Updated(reactions) => reactions,
+        Reacted::TooManyKinds => {
+            return Err(invalid(format!(
+                "this message already has {} different reactions, the most allowed",
+                caps.per_message
+            )));
+        }
+        Reacted::TooManyOfUser => {
+            return Err(invalid(format!(
+                "you already reacted {} times to this message, the most allowed",
+                caps.per_user
+            )));
+        }
+    };
     let update = MessageReactionUpdate {
         message_id: message.id.clone(),
         reactions,
@@ -756,41 +776,6 @@ async fn react(
                 },
             )
             .await?;
-    }
-    Ok(())
-}
-
-/// Refuses a reaction beyond `--reactions-per-message` distinct ones on the message or
-/// `--reactions-per-user` of this user's. Checked against the message as read before the write:
-/// concurrent adds can pass the bound by one each, which keeps it a bound without a store-side script.
-fn refuse_excess_reaction(
-    current: &Reactions,
-    reaction: &str,
-    user: &str,
-    state: &GatewayState,
-) -> Result<(), Failure> {
-    let bounds = &state.gateway.settings().bounds;
-    if current
-        .get(reaction)
-        .is_some_and(|users| users.iter().any(|u| u == user))
-    {
-        return Ok(());
-    }
-    if !current.contains_key(reaction) && current.len() >= bounds.reactions_per_message {
-        return Err(invalid(format!(
-            "this message already has {} different reactions, the most allowed",
-            bounds.reactions_per_message
-        )));
-    }
-    let mine = current
-        .values()
-        .filter(|users| users.iter().any(|u| u == user))
-        .count();
-    if mine >= bounds.reactions_per_user {
-        return Err(invalid(format!(
-            "you already reacted {} times to this message, the most allowed",
-            bounds.reactions_per_user
-        )));
     }
     Ok(())
 }

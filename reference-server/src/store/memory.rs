@@ -15,8 +15,8 @@ use protocol::rest::RoomListQuery;
 
 use super::{
     Appended, CLIENT_ID_TTL, ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile,
-    NewMessage, NewRoom, NewUser, ReaderRecord, RoomPage, RoomRecord, SessionRecord, StoreError,
-    UnixMillis, UserRecord, UserUpdate, new_object_id, room_page,
+    NewMessage, NewRoom, NewUser, Reacted, ReactionCaps, ReaderRecord, RoomPage, RoomRecord,
+    SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate, new_object_id, room_page,
 };
 
 /// All chat state in memory.
@@ -362,7 +362,8 @@ impl ChatStore for MemoryStore {
         reaction: &str,
         user_id: &str,
         op: ReactionOp,
-    ) -> Result<Reactions, StoreError> {
+        caps: ReactionCaps,
+    ) -> Result<Reacted, StoreError> {
         let mut messages = write(&self.messages);
         let message = messages
             .by_id
@@ -370,8 +371,25 @@ impl ChatStore for MemoryStore {
             .ok_or(StoreError::NotFound("message"))?;
         match op {
             ReactionOp::Add => {
-                let users = message.reactions.entry(reaction.to_owned()).or_default();
-                if !users.iter().any(|u| u == user_id) {
+                let present = message
+                    .reactions
+                    .get(reaction)
+                    .is_some_and(|users| users.iter().any(|u| u == user_id));
+                if !present {
+                    if !message.reactions.contains_key(reaction)
+                        && message.reactions.len() >= caps.per_message
+                    {
+                        return Ok(Reacted::TooManyKinds);
+                    }
+                    let mine = message
+                        .reactions
+                        .values()
+                        .filter(|users| users.iter().any(|u| u == user_id))
+                        .count();
+                    if mine >= caps.per_user {
+                        return Ok(Reacted::TooManyOfUser);
+                    }
+                    let users = message.reactions.entry(reaction.to_owned()).or_default();
                     users.push(user_id.to_owned());
                 }
             }
@@ -384,7 +402,7 @@ impl ChatStore for MemoryStore {
                 }
             }
         }
-        Ok(message.reactions.clone())
+        Ok(Reacted::Updated(message.reactions.clone()))
     }
 
     async fn create_file(&self, file: NewFile) -> Result<FileRecord, StoreError> {

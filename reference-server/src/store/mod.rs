@@ -302,6 +302,26 @@ pub struct Appended {
     pub replay: bool,
 }
 
+/// Caps on one message's reactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReactionCaps {
+    /// Distinct reactions on the message.
+    pub per_message: usize,
+    /// One user's reactions on it.
+    pub per_user: usize,
+}
+
+/// What a reaction change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reacted {
+    /// Done (or nothing to do): every reaction of the message now.
+    Updated(Reactions),
+    /// Refused: the message has [`ReactionCaps::per_message`] distinct reactions already.
+    TooManyKinds,
+    /// Refused: the user has [`ReactionCaps::per_user`] reactions on the message already.
+    TooManyOfUser,
+}
+
 /// A page of history: the newest messages older than a point, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct MessagePage {
@@ -419,14 +439,16 @@ pub trait ChatStore: Send + Sync + 'static {
         message_ids: &[Id],
         at: UnixMillis,
     ) -> Result<Vec<Id>, StoreError>;
-    /// Adds or removes one user's reaction and returns all reactions of the message afterwards.
+    /// Adds or removes one user's reaction and returns all reactions of the message afterwards;
+    /// an add past `caps` changes nothing (checked in one step with the write).
     async fn react(
         &self,
         message_id: &str,
         reaction: &str,
         user_id: &str,
         op: ReactionOp,
-    ) -> Result<Reactions, StoreError>;
+        caps: ReactionCaps,
+    ) -> Result<Reacted, StoreError>;
 
     /// Stores an uploaded file's metadata; [`StoreError::Conflict`] when the filename is taken.
     async fn create_file(&self, file: NewFile) -> Result<FileRecord, StoreError>;

@@ -244,9 +244,13 @@ return found
 "#;
 
 /// Adds (`ARGV[3]` = 'add') or removes one user's reaction; returns all reactions afterwards.
-/// Users per emoji are kept space-separated in reaction order (user ids have no spaces).
+/// Users per emoji are kept space-separated in reaction order (user ids have no spaces). A new add
+/// is refused when the message has `ARGV[4]` distinct reactions already (and this is another) or
+/// the user has `ARGV[5]` of their own on it: checked in the same step as the write, so concurrent
+/// adds cannot pass the caps.
 ///
-/// `KEYS`: message hash, reactions hash. `ARGV`: emoji, user, op. → `{-1}` or `{field, value, …}`.
+/// `KEYS`: message hash, reactions hash. `ARGV`: emoji, user, op, per-message cap, per-user cap.
+/// → `{-1}` (no message), `{-2}` (per-message cap), `{-3}` (per-user cap) or `{field, value, …}`.
 pub const REACT: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local cur = redis.call('HGET', KEYS[2], ARGV[1]) or ''
@@ -256,7 +260,18 @@ for u in string.gmatch(cur, '%S+') do
   if u == ARGV[2] then present = true end
   if not (u == ARGV[2] and ARGV[3] ~= 'add') then users[#users + 1] = u end
 end
-if ARGV[3] == 'add' and not present then users[#users + 1] = ARGV[2] end
+if ARGV[3] == 'add' and not present then
+  if cur == '' and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return {-2} end
+  local mine = 0
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 2, #all, 2 do
+    for u in string.gmatch(all[i], '%S+') do
+      if u == ARGV[2] then mine = mine + 1 end
+    end
+  end
+  if mine >= tonumber(ARGV[5]) then return {-3} end
+  users[#users + 1] = ARGV[2]
+end
 if #users == 0 then redis.call('HDEL', KEYS[2], ARGV[1])
 else redis.call('HSET', KEYS[2], ARGV[1], table.concat(users, ' ')) end
 return redis.call('HGETALL', KEYS[2])

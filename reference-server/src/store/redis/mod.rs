@@ -33,15 +33,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::try_join_all;
-use protocol::events::{ReactionOp, Reactions};
+use protocol::events::ReactionOp;
 use protocol::rest::{RoomListQuery, RoomSortField, SortOrder};
 use redis::{AsyncCommands, Script, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
     Appended, ChatStore, FileRecord, Id, MessagePage, MessageRecord, NewFile, NewMessage, NewRoom,
-    NewUser, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis, UserRecord, UserUpdate,
-    new_object_id, room_page,
+    NewUser, Reacted, ReactionCaps, RoomPage, RoomRecord, SessionRecord, StoreError, UnixMillis,
+    UserRecord, UserUpdate, new_object_id, room_page,
 };
 pub use conn::{RedisConn, RedisTarget, Timeouts};
 pub use durability::{Durability, Shortfall};
@@ -775,7 +775,8 @@ impl ChatStore for RedisStore {
         reaction: &str,
         user_id: &str,
         op: ReactionOp,
-    ) -> Result<Reactions, StoreError> {
+        caps: ReactionCaps,
+    ) -> Result<Reacted, StoreError> {
         let room: Option<String> = self
             .conn()
             .get(self.keys.message_room(message_id))
@@ -794,13 +795,19 @@ impl ChatStore for RedisStore {
                 ReactionOp::Add => "add",
                 ReactionOp::Remove => "remove",
             })
+            .arg(caps.per_message)
+            .arg(caps.per_user)
             .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
-        if matches!(&reply, Value::Array(v) if v.first() == Some(&Value::Int(-1))) {
-            return Err(StoreError::NotFound("message"));
+        match &reply {
+            Value::Array(v) if v.first() == Some(&Value::Int(-1)) => {
+                Err(StoreError::NotFound("message"))
+            }
+            Value::Array(v) if v.first() == Some(&Value::Int(-2)) => Ok(Reacted::TooManyKinds),
+            Value::Array(v) if v.first() == Some(&Value::Int(-3)) => Ok(Reacted::TooManyOfUser),
+            _ => Ok(Reacted::Updated(reactions_from(pairs(strings(reply)?)))),
         }
-        Ok(reactions_from(pairs(strings(reply)?)))
     }
 
     async fn create_file(&self, file: NewFile) -> Result<FileRecord, StoreError> {
