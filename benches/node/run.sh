@@ -14,8 +14,14 @@
 # FLOW=idle drops the history fetch and the chat: users sign up, join their room and hold their
 # socket, which measures each server's memory per connected user with no messages stored.
 #
+# STORE=redis runs the reference server on a redis-server of its own (127.0.0.1:5403, no
+# persistence), so its process holds connections and no chat data: the store's data is then
+# measured apart (the redis-server's CPU and memory are sampled and reported on a line of their own).
+# The Node server keeps its data in process either way.
+#
 #   benches/node/run.sh [OUT_DIR]
-#   USERS=10000 ARRIVE=60s INTERVAL=10s HOLD=120s FLOW=chat (defaults; HOLD counts from the end of ARRIVE)
+#   USERS=10000 ARRIVE=60s INTERVAL=10s HOLD=120s FLOW=chat STORE=memory (defaults; HOLD counts
+#   from the end of ARRIVE)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,6 +37,12 @@ case "${FLOW:-chat}" in
 esac
 secs() { python3 -c 'import re,sys; m=re.fullmatch(r"(\d+)s",sys.argv[1]); print(m.group(1)) if m else sys.exit(f"run.sh: durations are whole seconds like 60s, got {sys.argv[1]}")' "$1"; }
 total="$(( $(secs "$arrive") + $(secs "$hold") ))s"
+case "${STORE:-memory}" in
+  memory) store=memory ;;
+  redis) store=redis://127.0.0.1:5403
+    command -v redis-server >/dev/null || { echo "run.sh: STORE=redis needs redis-server" >&2; exit 2; } ;;
+  *) echo "run.sh: STORE must be memory or redis, got ${STORE}" >&2; exit 2 ;;
+esac
 case "$users" in *[!0-9]* | "") echo "run.sh: USERS must be a whole number, got $users" >&2; exit 2 ;; esac
 command -v node >/dev/null || { echo "run.sh: needs node (and npm ci in tests/node-server)" >&2; exit 2; }
 [ -d tests/node-server/node_modules/socket.io ] || (cd tests/node-server && npm ci --silent)
@@ -75,7 +87,15 @@ steps = [
 TOML
 cp "$work/chat.toml" "$out/scenario.toml"
 
-"$work/reference-server" --listen 127.0.0.1:5401 --overload off \
+redis=""
+if [ "$store" != memory ]; then
+  redis-server --port 5403 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+    >"$out/redis.log" 2>&1 &
+  redis=$!
+  pids+=("$redis")
+  for _ in $(seq 100); do redis-cli -p 5403 ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+"$work/reference-server" --listen 127.0.0.1:5401 --overload off --store "$store" \
   --kdf-memory-kib 4096 --kdf-iterations 1 --files-dir "$work/files" \
   --jwt-secret "stampede-node-benchmark-secret" >"$out/reference.log" 2>&1 &
 reference=$!
@@ -93,7 +113,7 @@ done
 # CPU ticks (user + system, 1/100 s) and resident memory (KiB) of each server every 2 s.
 sample() {
   while sleep 2; do
-    for named in reference:$reference node:$nodejs; do
+    for named in reference:$reference node:$nodejs ${redis:+redis:$redis}; do
       pid=${named#*:}
       [ -r "/proc/$pid/stat" ] || continue
       rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")

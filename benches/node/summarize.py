@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 SERVERS = ("reference", "node")
+# With STORE=redis, the reference server's store runs as a process of its own, sampled as "redis".
+PROCESSES = SERVERS + ("redis",)
 
 
 def summary(path: Path) -> dict:
@@ -24,7 +26,7 @@ def summary(path: Path) -> dict:
 
 def samples(out: Path) -> dict[str, list[tuple[float, int, int]]]:
     """(time, RSS KiB, CPU ticks) per server, in time order."""
-    by = {s: [] for s in SERVERS}
+    by = {s: [] for s in PROCESSES}
     for line in (out / "processes.txt").read_text().splitlines():
         parts = line.split()
         if len(parts) == 4 and parts[1] in by:
@@ -70,6 +72,8 @@ def main(out: Path) -> None:
         held = last["connected_users"] or peak
         per_user = (b[1] - base[1]) / held
         figures[name] = (chat_cpu / max(delivered, 1) * 1e6, per_user, signup_cpu)
+        if name == "reference":
+            store_window = (t0, t1, delivered, held)
         print(f"{name:<10} {planned:>7} {full['connected_users']:>9} {chat_cpu:>10.1f} {delivered:>10,} "
               f"{figures[name][0]:>13.2f} {signup_cpu:>13.1f} {rss:>8.0f} {per_user:>8.1f} "
               f"{p99(s):>10} "
@@ -80,6 +84,21 @@ def main(out: Path) -> None:
         r, n = figures["reference"], figures["node"]
         print(f"reference/node: CPU per delivered message {r[0] / n[0]:.2f}, memory per user "
               f"{r[1] / n[1]:.2f}, sign-up CPU {r[2] / max(n[2], 0.01):.2f}")
+    if rows["redis"] and "reference" in figures:
+        # The reference server's store, apart: the same window, the same users.
+        t0, t1, delivered, held = store_window
+        a, b = at(rows["redis"], t0), at(rows["redis"], t1)
+        base = rows["redis"][0]
+        cpu = (b[2] - a[2]) / 100
+        per_user = (b[1] - base[1]) / held
+        print(f"{'redis':<10} (the reference server's store) chat CPU {cpu:.1f} s = "
+              f"{cpu / max(delivered, 1) * 1e6:.2f} ms/1k msg; RSS {b[1] / 1024:.0f} MiB, "
+              f"{per_user:.1f} KiB/user")
+        if len(figures) == 2:
+            r, n = figures["reference"], figures["node"]
+            both = (r[0] + cpu / max(delivered, 1) * 1e6, r[1] + per_user)
+            print(f"reference + its redis / node: CPU per delivered message {both[0] / n[0]:.2f}, "
+                  f"memory per user {both[1] / n[1]:.2f}")
 
 
 def p99(s: dict) -> str:
