@@ -471,3 +471,49 @@ async fn connections_spread_over_several_source_addresses() {
     );
     let _ = server.shutdown().await;
 }
+
+/// A `resync` from the server (the reference server's extension: room events it skipped) is
+/// counted in the results and fails no one. Sent here by the same gateway call the Redis bus makes
+/// when it skips events, to every member of every room while the members hold their sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_from_the_server_is_counted_and_fails_no_one() {
+    use reference_server::gateway::bus::Local;
+
+    let server = reference_server().await;
+    let state = server.state().clone();
+    let told = tokio::spawn(async move {
+        // Everyone has joined (10 members), then each room's members are told once.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while state.gateway.map_sizes().members < 10 {
+            assert!(std::time::Instant::now() < deadline, "members never joined");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let page = state
+            .store
+            .list_rooms(&protocol::rest::RoomListQuery::default())
+            .await
+            .unwrap();
+        let mut told = 0;
+        for room in &page.rooms {
+            told += state.gateway.resync(&room.id, 7);
+        }
+        told
+    });
+    let out = tempfile::tempdir().unwrap();
+    let w = run(
+        &reading(r#"{ count = 2, interval = "300ms" }"#),
+        1.0,
+        server.url(),
+        out.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let told = told.await.unwrap();
+    let s = &w.summary;
+    assert_eq!(told, 10);
+    assert_eq!(s.messages.resyncs, told, "{:?}", s.messages);
+    assert_eq!(s.users.failed, 0, "{:#?}", s.failures);
+    assert_eq!(s.messages.delivered, s.messages.deliveries_expected);
+    schema_check(&w.files.summary_json);
+    let _ = server.shutdown().await;
+}

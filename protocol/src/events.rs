@@ -61,6 +61,9 @@ pub mod name {
     pub const DUPLICATE_LOGIN: &str = "duplicate_login";
     /// This session is over; the socket is about to close.
     pub const SESSION_ENDED: &str = "session_ended";
+    /// Extension (the reference server's): room events were lost on their way to this socket;
+    /// refetch the room's history.
+    pub const RESYNC: &str = "resync";
 }
 
 /// Auth object of the Socket.IO CONNECT packet.
@@ -418,6 +421,25 @@ pub struct SessionEnded {
     pub message: String,
 }
 
+/// The one `reason` of [`Resync`] so far: room events were no longer in the server's log when the
+/// socket's server instance came to deliver them.
+pub const RESYNC_EVENTS_SKIPPED: &str = "events_skipped";
+
+/// Payload of `resync` (an extension of the reference server; other servers never send it, and
+/// old clients ignore it): this socket missed `missed` events of room `room_id` (messages,
+/// participant lists, receipts, reactions, AI chunks). The client refetches: the newest history page
+/// with `fetchPreviousMessages`, paging back with `before` until it reaches what it has.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Resync {
+    /// The room whose events were missed.
+    pub room_id: String,
+    /// Why ([`RESYNC_EVENTS_SKIPPED`]).
+    pub reason: String,
+    /// How many room events were missed.
+    pub missed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,5 +509,25 @@ mod tests {
         let e: ErrorEvent =
             serde_json::from_value(json!({"code":"MESSAGE_ERROR","message":"m"})).unwrap();
         assert_eq!(e.code.as_deref(), Some("MESSAGE_ERROR"));
+    }
+
+    #[test]
+    fn resync_wire_shape() {
+        let r = Resync {
+            room_id: "r".into(),
+            reason: RESYNC_EVENTS_SKIPPED.into(),
+            missed: 30,
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"roomId":"r","reason":"events_skipped","missed":30})
+        );
+        assert_eq!(
+            serde_json::from_value::<Resync>(json!({"roomId":"r"})).unwrap(),
+            Resync {
+                room_id: "r".into(),
+                ..Resync::default()
+            }
+        );
     }
 }

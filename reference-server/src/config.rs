@@ -98,6 +98,12 @@ pub struct ServerConfig {
     /// (waits of 100 ms, doubling), so other instances' members get it without waiting for the
     /// room's next event. 0: never.
     pub redis_publish_retries: u32,
+
+    // Resync.
+    /// Events each room's Redis log keeps for instances that missed some (a lost connection, a
+    /// failover). An instance that misses more than this of a room skips the rest and sends its
+    /// members `resync`. Each entry holds the whole event frame.
+    pub redis_log_cap: u32,
 }
 
 /// Where chat state lives.
@@ -154,6 +160,7 @@ impl Default for ServerConfig {
             login_rate_limit_per_address: None,
             client_message_id_ttl: crate::store::CLIENT_ID_TTL,
             redis_publish_retries: 5,
+            redis_log_cap: DEFAULT_REDIS_LOG_CAP,
         }
     }
 }
@@ -301,6 +308,12 @@ impl ServerConfig {
             "redis publish retries",
             self.redis_publish_retries,
             "0 to 10 (the tenth waits 51 s)",
+        )?;
+        check(
+            REDIS_LOG_CAP.contains(&self.redis_log_cap),
+            "--redis-log-cap",
+            self.redis_log_cap,
+            "10 to 100000 events per room",
         )?;
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
             return Err(ConfigError::Invalid {
@@ -500,6 +513,13 @@ pub struct Args {
     /// (after 100 ms, then doubling), 0 to 10; 0 leaves it to the room's next event.
     #[arg(long, env = "CHAT_REDIS_PUBLISH_RETRIES", default_value_t = 5)]
     pub redis_publish_retries: u32,
+
+    // Resync.
+    /// Events each room's Redis log keeps for instances that missed some (10 to 100000). An
+    /// instance that misses more of a room than this skips them and sends its members there a
+    /// `resync` event, so their clients refetch the history.
+    #[arg(long, env = "CHAT_REDIS_LOG_CAP", default_value_t = DEFAULT_REDIS_LOG_CAP)]
+    pub redis_log_cap: u32,
 }
 
 /// Flags of [`Bounds`]: limits on what one client's input may cost the server and the room.
@@ -540,6 +560,14 @@ impl From<BoundsArgs> for Bounds {
 
 /// Default of `--connect-timeout-ms`.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+
+/// Default of `--redis-log-cap`: a thousand events cover an instance's reconnect or a failover in a
+/// busy room, at a few hundred KB of Redis memory per room.
+pub const DEFAULT_REDIS_LOG_CAP: u32 = 1000;
+
+/// Allowed `--redis-log-cap`: below 10 even a healthy subscriber of a busy room would skip events
+/// while it waits out a gap; above 100,000 one room's log could hold gigabytes.
+const REDIS_LOG_CAP: std::ops::RangeInclusive<u32> = 10..=100_000;
 
 /// Default of `--login-rate-limit-per-account`.
 pub const DEFAULT_LOGIN_RATE_LIMIT_PER_ACCOUNT: u32 = 30;
@@ -699,6 +727,7 @@ impl Args {
             login_rate_limit_per_address: NonZeroU32::new(self.login_rate_limit_per_address),
             client_message_id_ttl: Duration::from_secs(self.client_message_id_ttl_secs),
             redis_publish_retries: self.redis_publish_retries,
+            redis_log_cap: self.redis_log_cap,
         };
         config.validate()?;
         Ok(config)
@@ -928,6 +957,27 @@ mod tests {
         assert_eq!(parse("0").unwrap().redis_publish_retries, 0);
         let err = parse("11").unwrap_err().to_string();
         assert!(err.contains("0 to 10"), "{err}");
+    }
+
+    #[test]
+    fn redis_log_cap_is_ten_to_a_hundred_thousand() {
+        let parse =
+            |n: &str| Args::parse_from(["reference-server", "--redis-log-cap", n]).into_config();
+        assert_eq!(
+            Args::parse_from(["reference-server"])
+                .into_config()
+                .unwrap()
+                .redis_log_cap,
+            1000
+        );
+        assert_eq!(parse("10").unwrap().redis_log_cap, 10);
+        for bad in ["9", "100001"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("--redis-log-cap") && err.contains("10 to 100000"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -239,6 +239,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             let options = RedisOptions {
                 client_id_ttl: config.client_message_id_ttl,
                 publish_retries: config.redis_publish_retries,
+                log_cap: config.redis_log_cap,
                 ..config.redis.options(&target)
             };
             let (pushes, inbox) = tokio::sync::mpsc::unbounded_channel();

@@ -183,6 +183,11 @@ pub struct MessageTotals {
     /// they are only counted (never missing, duplicate or unexpected).
     #[serde(default)]
     pub foreign: u64,
+    /// `resync` events received: a server (the reference server on Redis) telling a member that it
+    /// skipped room events the member will never get live. Counted, not a failure; the messages
+    /// they held are still judged (usually `missing`).
+    #[serde(default)]
+    pub resyncs: u64,
 }
 
 /// Read receipt totals: one expected receipt is one (`markMessagesAsRead`, other member) pair.
@@ -444,6 +449,7 @@ impl MessageTotals {
         self.unjudged += n.unjudged;
         self.echoes_unjudged += n.echoes_unjudged;
         self.foreign += n.foreign;
+        self.resyncs += n.resyncs;
     }
 }
 

@@ -64,6 +64,7 @@ struct Counters {
     receipts: u64,
     reaction_updates: u64,
     foreign: u64,
+    resyncs: u64,
     failures: [u64; FailureKind::COUNT],
     unjudged: [u64; Op::COUNT],
 }
@@ -230,6 +231,11 @@ impl TeamAgg {
             What::Foreign => {
                 for c in counters {
                     c.foreign += 1;
+                }
+            }
+            What::Resync => {
+                for c in counters {
+                    c.resyncs += 1;
                 }
             }
             What::Unjudged { op, count } => {
@@ -603,6 +609,7 @@ impl Aggregator {
                 echoes_unjudged: team.all.unjudged[Op::SendAck.index()]
                     + team.all.unjudged[Op::FileMessage.index()],
                 foreign: team.all.foreign,
+                resyncs: team.all.resyncs,
             };
             summary.receipts = receipt_totals(&team.all);
             summary.reactions = reaction_totals(&team.all);

@@ -85,6 +85,8 @@ pub enum What {
     },
     /// A copy of a message another segment of a split plan sent (not verified here).
     Foreign,
+    /// A `resync` event: the server said this member missed room events it will not send.
+    Resync,
     /// Expectations the run could not judge: it was cut short while they were awaited.
     Unjudged {
         /// What was awaited (`Delivery`, `SendAck` for the sender's echo, `Receipt`,
@@ -345,6 +347,11 @@ impl Recorder {
     /// Records a copy of another segment's message.
     pub fn foreign(&self) {
         self.event(What::Foreign);
+    }
+
+    /// Records a `resync` event from the server (a reference-server extension).
+    pub fn resync(&self) {
+        self.event(What::Resync);
     }
 
     /// Records `count` expectations of `level` that the run could not judge.

@@ -173,6 +173,7 @@ pub(crate) fn summary() -> RunSummary {
             unjudged: 0,
             echoes_unjudged: 0,
             foreign: 0,
+            resyncs: 0,
         },
         receipts: ReceiptTotals {
             marks: 300,

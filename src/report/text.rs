@@ -114,6 +114,13 @@ fn totals(out: &mut String, s: &RunSummary) {
             m.unjudged, m.echoes_unjudged
         );
     }
+    if m.resyncs > 0 {
+        let _ = write!(
+            messages,
+            "; resync {} (the server skipped room events it could not deliver)",
+            m.resyncs
+        );
+    }
     field(out, "messages", &messages);
     let (r, x) = (&s.receipts, &s.reactions);
     let mut receipts = format!(

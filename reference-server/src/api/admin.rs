@@ -32,6 +32,7 @@ async fn scrape(State(state): State<AppState>) -> Response {
     let mut text = metrics::render(&state.overload, state.gateway.connection_count());
     if let Some(bus) = state.gateway.bus() {
         text.push_str(&redis_metrics(&bus.shortfalls().1));
+        text.push_str(&skip_metrics(bus.skips()));
     }
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
 }
@@ -57,6 +58,20 @@ fn redis_metrics(short: &[crate::store::redis::Shortfall]) -> String {
         );
     }
     out
+}
+
+/// The bus's skip lines of `/metrics`: room events gone from the log, and the `resync` events that
+/// told local members about them.
+fn skip_metrics(skips: crate::gateway::bus::Skips) -> String {
+    format!(
+        "# HELP chat_room_events_skipped_total Room events no longer in the Redis log when this instance read them back.\n\
+         # TYPE chat_room_events_skipped_total counter\n\
+         chat_room_events_skipped_total {}\n\
+         # HELP chat_room_resyncs_total resync events queued for members on this instance after skipped room events.\n\
+         # TYPE chat_room_resyncs_total counter\n\
+         chat_room_resyncs_total {}\n",
+        skips.events, skips.resyncs
+    )
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {

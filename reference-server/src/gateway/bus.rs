@@ -15,6 +15,10 @@
 //!    After a reconnect or failover the subscription comes back (the client resubscribes) and the room
 //!    catches up from the log to `committed`. Local members get events only this way, never directly,
 //!    so an instance's own events are not delivered twice.
+//! 3. **Tell what is lost.** Events no longer in the log when they are read back (trimmed: this
+//!    instance was away for more than the log's cap of the room's events) are skipped, and every
+//!    local member of the room gets a `resync` event saying how many it missed, between the events
+//!    before the gap and those after it, so its client refetches the history.
 //!
 //! Without a bus (the memory store) the gateway delivers locally and none of this runs.
 //!
@@ -23,6 +27,7 @@
 //! ([`store::redis::log`](crate::store::redis::log), [`presence`](crate::store::redis::presence)).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -80,6 +85,18 @@ pub trait Local: Send + Sync {
     fn end_socket(&self, sid: &str, why: SessionEnd);
     /// True while this instance has members in `room`.
     fn has_members(&self, room: &str) -> bool;
+    /// Tells this instance's members of `room` that `missed` of its events were skipped (gone from
+    /// the log), so they refetch; returns how many members it was queued for.
+    fn resync(&self, room: &str, missed: u64) -> u64;
+}
+
+/// What the bus has skipped since this instance started (`/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skips {
+    /// Room events no longer in the log when this instance read them back.
+    pub events: u64,
+    /// `resync` events queued for local members because of them.
+    pub resyncs: u64,
 }
 
 /// Subscription state of one room on this instance.
@@ -123,6 +140,10 @@ pub struct Bus {
     /// Serializes subscribe and unsubscribe, so a room is never being both.
     sub_lock: tokio::sync::Mutex<()>,
     local: Weak<dyn Local>,
+    /// [`Skips::events`].
+    skipped_events: AtomicU64,
+    /// [`Skips::resyncs`].
+    resyncs_sent: AtomicU64,
 }
 
 impl Bus {
@@ -140,6 +161,8 @@ impl Bus {
             rooms: Mutex::default(),
             sub_lock: tokio::sync::Mutex::new(()),
             local,
+            skipped_events: AtomicU64::new(0),
+            resyncs_sent: AtomicU64::new(0),
         });
         bus.store.subscribe_instance(&bus.instance).await?;
         tokio::spawn(Arc::clone(&bus).dispatch(pushes, stop.clone()));
@@ -150,6 +173,14 @@ impl Bus {
     /// Rooms this instance is subscribed to (one per room with a local member), for leak checks.
     pub fn room_count(&self) -> usize {
         self.rooms().len()
+    }
+
+    /// Room events skipped and `resync` events sent so far.
+    pub fn skips(&self) -> Skips {
+        Skips {
+            events: self.skipped_events.load(Ordering::Relaxed),
+            resyncs: self.resyncs_sent.load(Ordering::Relaxed),
+        }
     }
 
     /// This instance's id (in presence entries).
@@ -595,10 +626,12 @@ impl Bus {
         }
     }
 
-    /// Adds events read from the log (everything up to `upto` that is still missing is gone from
-    /// the log: trimmed, or never logged) and delivers what is now in order.
+    /// Adds events read from the log and delivers what is now in order. Whatever is still missing up
+    /// to `upto` is gone from the log (trimmed, or an entry that did not parse): it is skipped, and
+    /// the local members are told so with a `resync` event, after the events before the gap and
+    /// before those after it.
     fn merge(&self, room: &str, upto: u64, envs: Vec<Envelope>) {
-        let out = {
+        let (before, missed, after) = {
             let mut rooms = self.rooms();
             let Some(sub) = rooms.get_mut(room) else {
                 return;
@@ -608,22 +641,28 @@ impl Bus {
                     sub.pending.entry(env.seq).or_insert_with(|| env.into());
                 }
             }
-            let mut out = drain(sub);
-            if sub.next <= upto {
+            let before = drain(sub);
+            let (missed, after) = skip_to(sub, upto);
+            if missed > 0 {
                 tracing::warn!(
                     room,
-                    from = sub.next,
+                    missed,
                     to = upto,
                     "room events no longer in the log were skipped"
                 );
-                sub.next = upto + 1;
-                sub.pending.retain(|&s, _| s > upto);
-                out.extend(drain(sub));
             }
             sub.gap_since = (!sub.pending.is_empty()).then(Instant::now);
-            out
+            (before, missed, after)
         };
-        self.deliver(room, out);
+        self.deliver(room, before);
+        if missed > 0 {
+            self.skipped_events.fetch_add(missed, Ordering::Relaxed);
+            if let Some(local) = self.local.upgrade() {
+                let told = local.resync(room, missed);
+                self.resyncs_sent.fetch_add(told, Ordering::Relaxed);
+            }
+        }
+        self.deliver(room, after);
     }
 
     /// Unsubscribes rooms that have had no local member for a while.
@@ -656,6 +695,23 @@ impl Bus {
     }
 }
 
+/// Moves `sub` past everything up to `upto`: returns how many of those events are missing (never to
+/// come: gone from the log) and, in order, the ones it holds from there on — those within the range
+/// (the log still had them, or they arrived live) and the ones that follow without a gap.
+fn skip_to(sub: &mut RoomSub, upto: u64) -> (u64, Vec<Event>) {
+    if sub.next > upto {
+        return (0, Vec::new());
+    }
+    let later = sub.pending.split_off(&(upto + 1));
+    let within = std::mem::replace(&mut sub.pending, later);
+    // `pending` holds nothing below `next`, so `within` is a subset of next..=upto.
+    let missed = (upto + 1 - sub.next).saturating_sub(within.len() as u64);
+    sub.next = upto + 1;
+    let mut out: Vec<Event> = within.into_values().collect();
+    out.extend(drain(sub));
+    (missed, out)
+}
+
 /// Takes the events that are next in order out of `pending`.
 fn drain(sub: &mut RoomSub) -> Vec<Event> {
     let mut out = Vec::new();
@@ -682,16 +738,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn events_come_out_in_order_once() {
-        let mut sub = RoomSub {
-            next: 5,
+    fn room_sub(next: u64) -> RoomSub {
+        RoomSub {
+            next,
             pending: BTreeMap::new(),
             gap_since: None,
             stale: false,
             resubscribe: false,
             last_used: Instant::now(),
-        };
+        }
+    }
+
+    #[test]
+    fn events_come_out_in_order_once() {
+        let mut sub = room_sub(5);
         sub.pending.insert(7, env(7));
         assert!(drain(&mut sub).is_empty());
         sub.pending.insert(5, env(5));
@@ -702,5 +762,30 @@ mod tests {
         assert_eq!(out, [6, 7]);
         assert_eq!(sub.next, 8);
         assert!(sub.gap_since.is_none());
+    }
+
+    /// A log trimmed below what it still holds: the trimmed events are counted as missed, and the
+    /// ones the log (or a live push) still had are delivered, not dropped with them.
+    #[test]
+    fn skipping_a_trimmed_prefix_keeps_what_the_log_still_had() {
+        let mut sub = room_sub(1);
+        for seq in (31..=50).chain([52]) {
+            sub.pending.insert(seq, env(seq));
+        }
+        assert!(drain(&mut sub).is_empty());
+        let (missed, out) = skip_to(&mut sub, 50);
+        assert_eq!(missed, 30);
+        let seqs: Vec<u64> = out.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (31..=50).collect::<Vec<_>>());
+        assert_eq!(sub.next, 51);
+        assert_eq!(sub.pending.keys().copied().collect::<Vec<_>>(), [52]);
+        // Holes inside the range count too; nothing is skipped when nothing is missing.
+        let mut sub = room_sub(2);
+        sub.pending.insert(3, env(3));
+        sub.pending.insert(5, env(5));
+        let (missed, out) = skip_to(&mut sub, 6);
+        assert_eq!((missed, out.len(), sub.next), (3, 2, 7));
+        let (missed, out) = skip_to(&mut sub, 6);
+        assert_eq!((missed, out.len(), sub.next), (0, 0, 7));
     }
 }

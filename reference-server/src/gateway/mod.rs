@@ -528,6 +528,23 @@ impl bus::Local for Gateway {
     fn has_members(&self, room: &str) -> bool {
         self.room_size(room) > 0
     }
+
+    fn resync(&self, room: &str, missed: u64) -> u64 {
+        let payload = protocol::events::Resync {
+            room_id: room.to_owned(),
+            reason: protocol::events::RESYNC_EVENTS_SKIPPED.into(),
+            missed,
+        };
+        let Some(frame) = encode(name::RESYNC, Some(&payload)) else {
+            return 0;
+        };
+        // Every member, thinning or not: it is rare, and without it the member never learns
+        // that its view of the room has a hole. The normal bounded queue, like any room event.
+        self.members(room)
+            .iter()
+            .filter(|conn| conn.send(frame.clone()))
+            .count() as u64
+    }
 }
 
 /// Sends the end-of-session events to `conn`, closes it and waits for its cleanup.

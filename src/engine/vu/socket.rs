@@ -318,6 +318,12 @@ impl Vu {
                     ),
                 ));
             }
+            name::RESYNC => {
+                // The server skipped room events this member will not get live (a reference
+                // server extension). Counted; the skipped messages are judged as usual.
+                self.rec.resync();
+                None
+            }
             name::SESSION_ENDED | name::DUPLICATE_LOGIN => {
                 return Err(failed(
                     op,

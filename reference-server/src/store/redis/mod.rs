@@ -70,7 +70,8 @@ pub struct RedisOptions {
     pub replica_acks: u32,
     /// What a room event does when its shard has fewer connected replicas than `replica_acks`.
     pub durability: Durability,
-    /// Events kept per room for subscribers that missed some (reconnects, failovers).
+    /// Events kept per room for subscribers that missed some (reconnects, failovers;
+    /// `--redis-log-cap`). A subscriber that missed more skips the rest and sends `resync`.
     pub log_cap: u32,
     /// How long a sender's `clientMessageId` key lives (`--client-message-id-ttl-secs`).
     pub client_id_ttl: Duration,
