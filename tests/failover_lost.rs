@@ -271,8 +271,9 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
         "{refusal}"
     );
 
-    // Over REST too: a join is a room write (the participant, then `roomUpdate`). Strict refuses it
-    // fast and stores nothing; an available instance lets the next user in.
+    // Joins too: a join is a room write (the participant, then `roomUpdate` or the join notice).
+    // Strict refuses it fast over REST and on the socket and stores nothing; an available instance
+    // lets the next user in.
     let dave = servers[2].user("Dave").await;
     let asked = Instant::now();
     let response = servers[2].join_room(&dave, &room.id, None).await;
@@ -292,6 +293,23 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
         took < Duration::from_secs(1),
         "strict took {took:?} to refuse a REST join"
     );
+    // The socket's joinRoom the same way: `joinRoomError` before the participant is stored.
+    let frank = servers[2].user("Frank").await;
+    let mut sf = servers[2].socket(&frank).await;
+    let asked = Instant::now();
+    sf.emit("joinRoom", &room.id).await;
+    let refusal = sf.expect("joinRoomError").await;
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "strict took {took:?} to refuse a socket join"
+    );
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0 of the 1 replica")),
+        "{refusal}"
+    );
     let erin = servers[0].user("Erin").await;
     let joined = servers[0].join_room(&erin, &room.id, None).await;
     assert_eq!(joined.status(), 200, "an available instance refused a join");
@@ -304,10 +322,12 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
         .unwrap()
         .expect("the room exists")
         .participants;
-    assert!(
-        !participants.contains(&dave.id),
-        "the refused join was stored: {participants:?}"
-    );
+    for refused in [&dave, &frank] {
+        assert!(
+            !participants.contains(&refused.id),
+            "a refused join was stored: {participants:?}"
+        );
+    }
     assert!(participants.contains(&erin.id), "{participants:?}");
 
     // Nothing acknowledged lost, nothing stored twice, the refused message not stored.

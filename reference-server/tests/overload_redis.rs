@@ -314,10 +314,12 @@ async fn coordination_on_a_cluster_recovers_when_its_master_is_lost_for_good() {
          the other instance {applied:?} later; hot marks heard after {:?}",
         marked.elapsed()
     );
+    let seen = admin_get(&b).await;
     assert!(
         applied.is_some(),
-        "instance b never applied revision 2: {}",
-        admin_get(&b).await
+        "instance b never applied revision 2: it runs revision {} from {}",
+        seen["revision"],
+        seen["source"]
     );
     assert!(heard_b, "b never heard of a's hot room after the failover");
     assert!(heard_a, "a never heard of b's hot room after the failover");
