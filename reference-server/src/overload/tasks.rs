@@ -16,9 +16,9 @@ use super::{
 };
 
 /// Starts what runs beside the server: Redis coordination when configured (under the store's key
-/// prefix and with its timeouts; and the newest config other instances agreed on), the level sampler, the listener for other instances' notices, and the
-/// config file watcher, on `tracker`; they stop with `stop`. The gateway runs the flush of owed
-/// pushes ([`Overload::owed_due`]).
+/// prefix, with its timeouts; and the newest config other instances agreed on), the level sampler,
+/// the listener for other instances' notices, and the config file watcher, on `tracker`; they stop
+/// with `stop`. The gateway runs the flush of owed pushes ([`Overload::owed_due`]).
 pub async fn start(
     overload: &Arc<Overload>,
     settings: &OverloadSettings,
