@@ -296,10 +296,14 @@ async fn listen(l: Listener, mut inbox: mpsc::UnboundedReceiver<PushInfo>) {
 /// Subscribes to the notices channel again until that works (false: stopped first), then
 /// announces the newest stored config.
 async fn resubscribe(l: &Listener) -> bool {
-    loop {
+    for attempt in 0u32.. {
         match l.conn.subscribe(&l.keys.channel).await {
             Ok(()) => break,
-            Err(e) => tracing::warn!(error = %e, "overload notices: subscribing again failed"),
+            // Every 20th failure is logged (one line per 5 s while Redis stays away).
+            Err(e) if attempt % 20 == 0 => {
+                tracing::warn!(error = %e, attempt, "overload notices: subscribing again failed");
+            }
+            Err(_) => {}
         }
         tokio::select! {
             () = l.stop.cancelled() => return false,
