@@ -1,9 +1,10 @@
 //! A Redis Cluster master is SIGKILLed in the middle of a `stampede` run over two instances and never
 //! comes back: its replica is promoted and has no replica of its own. Every send gets an answer
 //! (the echo or an `error` event) within the step budget, the rooms on the moved slots work again
-//! without a restart, nothing acknowledged is lost or duplicated, the run's failures stop after the
-//! recovery, a `--redis-durability strict` instance refuses fast, and the others say they are
-//! degraded on `/health` and `/metrics`.
+//! without a restart, nothing acknowledged is lost or duplicated, the run's levels show failures
+//! where the outage was and none before or after it, a `--redis-durability strict` instance refuses
+//! fast on the socket and over REST (storing nothing), and the others say they are degraded on
+//! `/health` and `/metrics`.
 
 mod spread;
 use spread as multi;
@@ -15,18 +16,20 @@ use multi::rs::redis::RedisCluster;
 use reference_server::StoreConfig;
 use reference_server::store::redis::{Durability, RedisTarget};
 use serde_json::{Value, json};
+use stampede::report::summary::LevelRow;
 
-/// Two levels, then a long hold, so the run spans the kill, the promotion and 20 s after it.
+/// Eight levels of 4 s (8 s scaled by 0.5), 5 users up to 12, so the run is judged level by level:
+/// two before the kill at 9 s, one or two during the outage, and several after the recovery.
 const LONG: &str = r#"
 name = "master-lost"
 seed = 11
 [[phase]]
 kind = "ramp"
-start_users = 6
-step_users = 6
+start_users = 5
+step_users = 1
 step_every = "8s"
 max_users = 12
-hold = "52s"
+hold = "4s"
 [rooms]
 assignment = "groups"
 users_per_room = 3
@@ -41,6 +44,12 @@ steps = ["register", "health", "enter_room", "connect", "join_room",
 
 /// The client's step budget (the scenario's `timeouts.step`): every send is answered within it.
 const STEP_BUDGET: Duration = Duration::from_secs(10);
+
+/// The scenario's delivery deadline (`timeouts.delivery`; server budgets are not time-scaled).
+const DELIVERY: Duration = Duration::from_secs(3);
+
+/// When the probe room's master is killed, after the run's start: inside its third level.
+const KILL_AT: Duration = Duration::from_secs(9);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
@@ -119,9 +128,9 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
             }
         }
     };
-    // Send every 50 ms for 30 s: the master of the probe room's slot dies at 3 s for good.
+    // Send every 50 ms for 30 s: the master of the probe room's slot dies at 9 s for good.
     while started.elapsed() < Duration::from_secs(30) {
-        if killed.is_none() && started.elapsed() > Duration::from_secs(3) {
+        if killed.is_none() && started.elapsed() > KILL_AT {
             killed = Some((cluster.kill_master_of(&room_key), Instant::now()));
         }
         if killed.is_some()
@@ -262,6 +271,65 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
         "{refusal}"
     );
 
+    // Joins too: a join is a room write (the participant, then `roomUpdate` or the join notice).
+    // Strict refuses it fast over REST and on the socket and stores nothing; an available instance
+    // lets the next user in.
+    let dave = servers[2].user("Dave").await;
+    let asked = Instant::now();
+    let response = servers[2].join_room(&dave, &room.id, None).await;
+    let took = asked.elapsed();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    eprintln!("strict REST join refused in {took:?}: {status} {body}");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "STORE_UNDERREPLICATED", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0 of the 1 replica")),
+        "{body}"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "strict took {took:?} to refuse a REST join"
+    );
+    // The socket's joinRoom the same way: `joinRoomError` before the participant is stored.
+    let frank = servers[2].user("Frank").await;
+    let mut sf = servers[2].socket(&frank).await;
+    let asked = Instant::now();
+    sf.emit("joinRoom", &room.id).await;
+    let refusal = sf.expect("joinRoomError").await;
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "strict took {took:?} to refuse a socket join"
+    );
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0 of the 1 replica")),
+        "{refusal}"
+    );
+    let erin = servers[0].user("Erin").await;
+    let joined = servers[0].join_room(&erin, &room.id, None).await;
+    assert_eq!(joined.status(), 200, "an available instance refused a join");
+    let participants = servers[1]
+        .server
+        .state()
+        .store
+        .room(&room.id)
+        .await
+        .unwrap()
+        .expect("the room exists")
+        .participants;
+    for refused in [&dave, &frank] {
+        assert!(
+            !participants.contains(&refused.id),
+            "a refused join was stored: {participants:?}"
+        );
+    }
+    assert!(participants.contains(&erin.id), "{participants:?}");
+
     // Nothing acknowledged lost, nothing stored twice, the refused message not stored.
     let history = servers[1]
         .server
@@ -280,28 +348,54 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
     assert!(twice.is_empty(), "stored twice: {twice:?}");
     assert!(!stored.contains_key("strict-probe"));
 
-    // The run saw the outage, and no failure after the recovery (its delivery deadline later).
+    // The run, level by level: failures in the levels the outage overlapped, none in the levels that
+    // ended before the kill, none in those that started once the recovery's last deliveries were
+    // due (the delivery deadline after the first echo, and a second for the runs' clocks).
     let w = run.await.unwrap();
-    let s = &w.summary;
-    let quiet_from = (recovered_at - started).as_secs_f64() + 5.0;
-    let during: u64 = s
-        .timeline
-        .iter()
-        .filter(|r| r.t_secs < quiet_from)
-        .map(|r| r.failures.values().sum::<u64>())
-        .sum();
-    let after: Vec<(f64, &std::collections::BTreeMap<String, u64>)> = s
-        .timeline
-        .iter()
-        .filter(|r| r.t_secs >= quiet_from && r.failures.values().sum::<u64>() > 0)
-        .map(|r| (r.t_secs, &r.failures))
-        .collect();
+    let levels = &w.summary.levels;
+    let at = |t: Instant| (t - started).as_secs_f64();
+    let (kill_t, recovered_t) = (at(killed_at), at(recovered_at));
+    let quiet_from = recovered_t + DELIVERY.as_secs_f64() + 1.0;
+    let failed = |l: &&LevelRow| l.failures.values().sum::<u64>();
+    for l in levels {
+        eprintln!(
+            "level {} ({} users) {:.1}..{:.1} s: {:?}",
+            l.index, l.target_users, l.start_secs, l.end_secs, l.failures
+        );
+    }
     eprintln!(
-        "run failures during the outage: {during}; levels: {:?}",
-        s.levels.len()
+        "kill at {kill_t:.1} s, first echo at {recovered_t:.1} s, quiet from {quiet_from:.1} s"
     );
-    assert!(during > 0, "a dead master went unnoticed by the run");
-    assert!(after.is_empty(), "failures after the recovery: {after:?}");
+    let before: Vec<_> = levels.iter().filter(|l| l.end_secs <= kill_t).collect();
+    let during: Vec<_> = levels
+        .iter()
+        .filter(|l| l.end_secs > kill_t && l.start_secs < recovered_t)
+        .collect();
+    let after: Vec<_> = levels
+        .iter()
+        .filter(|l| l.start_secs >= quiet_from)
+        .collect();
+    assert!(
+        before.len() >= 2 && after.len() >= 2,
+        "the levels do not frame the outage: {} before it, {} after it",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        during.iter().map(failed).sum::<u64>() > 0,
+        "a dead master went unnoticed by the levels it happened in"
+    );
+    for l in before.iter().chain(&after) {
+        assert_eq!(
+            failed(l),
+            0,
+            "level {} ({:.1}..{:.1} s) has failures outside the outage: {:?}",
+            l.index,
+            l.start_secs,
+            l.end_secs,
+            l.failures
+        );
+    }
 
     // Much later the machine is replaced: the node comes back as the new master's replica, and the
     // degraded mark clears by itself although nothing is written to that shard any more.

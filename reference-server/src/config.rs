@@ -479,8 +479,9 @@ pub struct Args {
     /// Bearer token of `/admin/overload` (GET, PUT, PATCH). Unset: the endpoint is off.
     #[arg(long, env = "CHAT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Redis URL (`redis://host:port/db`) shared by instances for hot rooms and config revisions.
-    /// Unset: the --store URL when that is a standalone Redis, else this instance decides alone.
+    /// Redis shared by instances for hot rooms and config revisions: `redis://host:port/db` or
+    /// `redis+cluster://host:port,host:port`. Unset: the --store Redis (standalone or Cluster);
+    /// with the memory store, this instance decides alone.
     #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
     pub overload_redis: Option<String>,
 
@@ -665,15 +666,21 @@ impl Args {
         let (files_dir, s3) = self.files()?;
         let cors_origins = self.cors_origins()?;
         let store = StoreConfig::parse(&self.store)?;
-        // Instances on one standalone Redis coordinate overload control there too, unless told
-        // otherwise. (A Redis Cluster store needs --overload-redis: coordination is one node.)
-        let overload_redis =
-            self.overload_redis
-                .filter(|u| !u.is_empty())
-                .or_else(|| match &store {
-                    StoreConfig::Redis(RedisTarget::Standalone(url)) => Some(url.clone()),
-                    _ => None,
-                });
+        // Instances on one Redis (standalone or Cluster) coordinate overload control there too,
+        // unless told otherwise.
+        let given = self
+            .overload_redis
+            .filter(|u| !u.is_empty())
+            .map(|url| RedisTarget::parse(&url))
+            .transpose()
+            .map_err(|message| ConfigError::Invalid {
+                name: "--overload-redis",
+                message,
+            })?;
+        let overload_redis = given.or_else(|| match &store {
+            StoreConfig::Redis(target) => Some(target.clone()),
+            StoreConfig::Memory => None,
+        });
         let config = ServerConfig {
             listen: self.listen,
             jwt_secret: self.jwt_secret.filter(|s| !s.is_empty()),
@@ -719,7 +726,7 @@ impl Args {
                 pinned_off: self.overload == Switch::Off,
                 file: self.overload_config,
                 admin_token: self.admin_token.filter(|t| !t.is_empty()),
-                redis_url: overload_redis,
+                redis: overload_redis,
             },
             bounds: self.bounds.into(),
             cors_origins,
@@ -895,34 +902,34 @@ mod tests {
     }
 
     #[test]
-    fn overload_coordinates_on_a_standalone_store_unless_told_otherwise() {
-        let redis_url = |args: &[&str]| {
+    fn overload_coordinates_on_the_store_redis_unless_told_otherwise() {
+        let coordination = |args: &[&str]| {
             let mut all = vec!["reference-server"];
             all.extend_from_slice(args);
-            Args::parse_from(all)
-                .into_config()
-                .unwrap()
-                .overload
-                .redis_url
+            Args::parse_from(all).into_config().unwrap().overload.redis
         };
-        assert_eq!(redis_url(&[]), None);
+        assert_eq!(coordination(&[]), None);
         assert_eq!(
-            redis_url(&["--store", "redis://127.0.0.1:6379/"]).as_deref(),
-            Some("redis://127.0.0.1:6379/")
+            coordination(&["--store", "redis://127.0.0.1:6379/"]),
+            Some(RedisTarget::Standalone("redis://127.0.0.1:6379/".into()))
         );
         assert_eq!(
-            redis_url(&["--store", "redis+cluster://127.0.0.1:7000"]),
-            None
+            coordination(&["--store", "redis+cluster://127.0.0.1:7000"]),
+            Some(RedisTarget::Cluster(vec!["redis://127.0.0.1:7000".into()]))
         );
+        let err = Args::parse_from(["reference-server", "--overload-redis", "mongodb://x"])
+            .into_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--overload-redis"), "{err}");
         assert_eq!(
-            redis_url(&[
+            coordination(&[
                 "--store",
                 "redis://127.0.0.1:6379/",
                 "--overload-redis",
                 "redis://127.0.0.2:6379/"
-            ])
-            .as_deref(),
-            Some("redis://127.0.0.2:6379/")
+            ]),
+            Some(RedisTarget::Standalone("redis://127.0.0.2:6379/".into()))
         );
     }
 

@@ -269,7 +269,7 @@ pub async fn start_with(state: AppState) -> Result<RunningServer, StartError> {
     overload::start(
         &state.overload,
         &state.config.overload,
-        &state.config.redis.prefix,
+        &state.config.redis,
         tracker,
         &stop,
     )

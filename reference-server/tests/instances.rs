@@ -36,10 +36,8 @@ async fn instances_with(url: &str, n: usize, tweak: impl Fn(&mut ServerConfig)) 
         let prefix = prefix.clone();
         out.push(
             common::start_with(|c| {
-                // Overload control coordinates on a standalone store's Redis, as `--store` sets up.
-                if let RedisTarget::Standalone(url) = &target {
-                    c.overload.redis_url = Some(url.clone());
-                }
+                // Overload control coordinates on the store's Redis, as `--store` sets up.
+                c.overload.redis = Some(target.clone());
                 c.store = StoreConfig::Redis(target);
                 c.redis.prefix = prefix;
                 tweak(c);

@@ -114,7 +114,8 @@ pub async fn get(
 }
 
 /// `POST /api/rooms/:id/join {password?}`: 401 on a wrong room password (participants rejoin without
-/// one); emits `roomUpdate` to the room.
+/// one); emits `roomUpdate` to the room; 503 `STORE_UNDERREPLICATED`, with nothing stored, when
+/// `--redis-durability strict` refuses the room's shard.
 pub async fn join(
     State(state): State<AppState>,
     authed: Authed,
@@ -132,6 +133,8 @@ pub async fn join(
     {
         return Err(ApiError::Unauthorized("Wrong room password".into()));
     }
+    // Strict durability refuses before the participant is stored, not at the `roomUpdate` after it.
+    state.gateway.check_durability(&id).await?;
     let room = state.store.add_participant(&id, &authed.user.id).await?;
     let store = state.store.as_ref();
     let data = views::room(store, &room, Some(&authed.user.id)).await?;

@@ -312,6 +312,14 @@ impl Bus {
         Ok(appended)
     }
 
+    /// Refuses under `--redis-durability strict`, before anything is written, a write to `room`
+    /// whose shard is short of replicas: for callers that store something of the room before they
+    /// publish its event (a join adds the participant, then announces it), since the publish would
+    /// refuse only after the write.
+    pub async fn check_durability(&self, room: &str) -> Result<(), StoreError> {
+        self.store.check_durability(room).await.map(|_| ())
+    }
+
     /// Redis shards with fewer connected replicas than `--redis-replica-acks` (empty: none, or
     /// the policy asks for none), and the policy in force.
     pub fn shortfalls(&self) -> (Durability, Vec<Shortfall>) {

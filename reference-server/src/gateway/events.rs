@@ -311,6 +311,11 @@ async fn join_room(
         ));
     }
     let rejoin = socket.room.as_deref() == Some(room_id.as_str());
+    if !rejoin {
+        // Strict durability refuses before anything is stored or the previous room is left, not
+        // at the join notice after them.
+        gateway.check_durability(&room_id).await?;
+    }
     if !rejoin && let Some(previous) = socket.room.take() {
         gateway.leave_room(&previous, conn);
         let left = UserLeft {

@@ -363,6 +363,16 @@ impl Gateway {
         }
     }
 
+    /// Refuses (`StoreError::Underreplicated`) a write to `room` that its broadcast would refuse
+    /// under `--redis-durability strict`, before the caller writes anything; see
+    /// [`Bus::check_durability`]. Always admits without a bus.
+    pub async fn check_durability(&self, room: &str) -> Result<(), StoreError> {
+        match self.bus.get() {
+            Some(bus) => bus.check_durability(room).await,
+            None => Ok(()),
+        }
+    }
+
     /// Stores a chat message and broadcasts its `message` event. With a bus both happen in one step
     /// on the room's shard, so the room's event order is its history order. `render` turns the
     /// stored record into the event's payload. A replay (the sender's `client_id` was used already)

@@ -2,7 +2,7 @@
 //! the shared state and its transport; it does not decide anything (that is [`Overload`](super::Overload)).
 //!
 //! - [`LocalCoordination`]: one instance; marks and revisions live in this process.
-//! - [`RedisCoordination`]: many instances behind one Redis. A hot mark is a key with a TTL
+//! - [`RedisCoordination`]: many instances behind one Redis, standalone or a Cluster. A hot mark is a key with a TTL
 //!   (`SET … PX`), so every instance agrees and the mark disappears on its own; config revisions come
 //!   from one counter (`INCR`), so they are global and increasing; both are announced on one pub/sub
 //!   channel, and the latest config is kept under a key for instances that start later.
@@ -15,11 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use redis::{PushInfo, PushKind};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::redis::{RedisConn, RedisTarget, Timeouts};
 
 /// Announcements an instance hears.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,8 +147,9 @@ impl Coordination for LocalCoordination {
 }
 
 /// Redis keys and channel of one deployment, all under its prefix (the chat store's, so deployments
-/// sharing a Redis keep apart). The config keys share a hash tag so the script that updates them runs
-/// on one Redis Cluster slot.
+/// sharing a Redis keep apart). The config keys and the channel share a hash tag, so on a Redis
+/// Cluster the script that updates them and publishes runs on one slot, and the (sharded) channel
+/// lives on the same shard: after a failover of that shard all three move together.
 #[derive(Debug, Clone)]
 struct Keys {
     revision: String,
@@ -160,7 +163,7 @@ impl Keys {
         Keys {
             revision: format!("{{{prefix}:overload}}:revision"),
             config: format!("{{{prefix}:overload}}:config"),
-            channel: format!("{prefix}:overload:notices"),
+            channel: format!("{{{prefix}:overload}}:notices"),
             hot_prefix: format!("{prefix}:overload:hot:"),
         }
     }
@@ -171,17 +174,24 @@ impl Keys {
 }
 
 /// Next revision, newest config and its announcement in one atomic step, so concurrent publishers
-/// cannot leave an older document stored under a newer revision.
+/// cannot leave an older document stored under a newer revision. ARGV[3] is the publish command:
+/// `SPUBLISH` on a cluster (the channel is in the keys' slot), `PUBLISH` standalone.
 const PUBLISH_CONFIG: &str = r#"
 local revision = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[2], revision .. '\n' .. ARGV[1])
-redis.call('PUBLISH', ARGV[2], cjson.encode({config = {revision = revision, toml = ARGV[1]}}))
+redis.call(ARGV[3], ARGV[2], cjson.encode({config = {revision = revision, toml = ARGV[1]}}))
 return revision
 "#;
 
-/// Coordination through a standalone Redis.
+/// How long the listener waits between attempts to subscribe again after a lost connection: a
+/// failover promotes a replica within a few seconds, and the cluster client learns the new slot
+/// map only when asked.
+const RESUBSCRIBE_EVERY: Duration = Duration::from_millis(250);
+
+/// Coordination through Redis: a standalone server or a Cluster (over the chat store's connection
+/// type, so it follows slot moves and failovers the same way).
 pub struct RedisCoordination {
-    conn: redis::aio::ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     publish: redis::Script,
     notices: broadcast::Sender<Notice>,
@@ -201,77 +211,130 @@ impl Drop for RedisCoordination {
 }
 
 impl RedisCoordination {
-    /// Connects to `url` (`redis://host:port/db`) and starts listening for announcements; every key
-    /// and the channel start with `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisCoordination, CoordError> {
+    /// Connects to `target` and starts listening for announcements; every key and the channel
+    /// start with `prefix`. Connecting and each reply time out after `timeouts`.
+    pub async fn connect(
+        target: &RedisTarget,
+        prefix: &str,
+        timeouts: Timeouts,
+    ) -> Result<RedisCoordination, CoordError> {
         let keys = Keys::new(prefix);
-        let client = redis::Client::open(url)?;
-        let conn = client.get_connection_manager().await?;
-        let (notices, _) = broadcast::channel(NOTICE_BUFFER);
-        let stop = CancellationToken::new();
+        let (pushes, inbox) = mpsc::unbounded_channel();
+        let conn = RedisConn::connect(target, timeouts, pushes).await?;
         // Subscribed before returning, so nothing published after `connect` is missed.
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&keys.channel).await?;
-        tokio::spawn(listen(
-            client,
-            pubsub,
-            keys.channel.clone(),
-            notices.clone(),
-            stop.clone(),
-        ));
-        Ok(RedisCoordination {
+        conn.subscribe(&keys.channel).await?;
+        let coordination = RedisCoordination {
             conn,
             keys,
             publish: redis::Script::new(PUBLISH_CONFIG),
-            notices,
-            stop,
-        })
+            notices: broadcast::channel(NOTICE_BUFFER).0,
+            stop: CancellationToken::new(),
+        };
+        let listener = Listener {
+            conn: coordination.conn.clone(),
+            keys: coordination.keys.clone(),
+            notices: coordination.notices.clone(),
+            stop: coordination.stop.clone(),
+        };
+        tokio::spawn(listen(listener, inbox));
+        Ok(coordination)
     }
 }
 
-/// Forwards the channel's messages to subscribers; reconnects (with a pause) when the connection
-/// drops, until `stop`.
-async fn listen(
-    client: redis::Client,
-    mut pubsub: redis::aio::PubSub,
-    channel: String,
+/// The listener task's share of a [`RedisCoordination`] (not the whole of it, so dropping the
+/// coordination stops the task).
+struct Listener {
+    conn: RedisConn,
+    keys: Keys,
     notices: broadcast::Sender<Notice>,
     stop: CancellationToken,
-) {
+}
+
+/// Forwards the channel's messages to subscribers, until `stop`. After a lost connection (Redis
+/// restarted, or the channel's shard failed over to its replica) it subscribes again until that
+/// succeeds, then announces the newest stored config, since revisions published meanwhile were
+/// missed (applying one is idempotent). Hot marks missed meanwhile are not replayed: they are short,
+/// and `is_hot` reads them from Redis.
+async fn listen(l: Listener, mut inbox: mpsc::UnboundedReceiver<PushInfo>) {
     loop {
-        {
-            let mut messages = pubsub.on_message();
-            loop {
-                let msg = tokio::select! {
-                    () = stop.cancelled() => return,
-                    msg = messages.next() => msg,
+        let push = tokio::select! {
+            () = l.stop.cancelled() => return,
+            push = inbox.recv() => push,
+        };
+        let Some(push) = push else { return };
+        match push.kind {
+            PushKind::Message | PushKind::SMessage => {
+                let mut data = push.data.into_iter();
+                let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+                    continue;
                 };
-                let Some(msg) = msg else { break };
-                match serde_json::from_slice::<Notice>(msg.get_payload_bytes()) {
+                let channel: Option<String> = redis::from_redis_value(channel).ok();
+                if channel.as_deref() != Some(l.keys.channel.as_str()) {
+                    continue;
+                }
+                let Ok(payload) = redis::from_redis_value::<Vec<u8>>(payload) else {
+                    continue;
+                };
+                match serde_json::from_slice::<Notice>(&payload) {
                     Ok(notice) => {
-                        let _ = notices.send(notice);
+                        let _ = l.notices.send(notice);
                     }
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed overload notice"),
                 }
             }
+            PushKind::Disconnection => {
+                tracing::warn!("overload notices: Redis connection lost; subscribing again");
+                if !resubscribe(&l).await {
+                    return;
+                }
+            }
+            _ => {}
         }
-        tracing::warn!("overload notices: Redis subscription lost; reconnecting");
-        pubsub = loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            let attempt = async {
-                let mut p = client.get_async_pubsub().await?;
-                p.subscribe(&channel).await?;
-                Ok::<_, redis::RedisError>(p)
-            };
-            match attempt.await {
-                Ok(p) => break p,
-                Err(e) => tracing::warn!(error = %e, "overload notices: reconnect failed"),
-            }
-        };
     }
+}
+
+/// Subscribes to the notices channel again until that works (false: stopped first), then
+/// announces the newest stored config.
+async fn resubscribe(l: &Listener) -> bool {
+    for attempt in 0u32.. {
+        match l.conn.subscribe(&l.keys.channel).await {
+            Ok(()) => break,
+            // Every 20th failure is logged (one line per 5 s while Redis stays away).
+            Err(e) if attempt % 20 == 0 => {
+                tracing::warn!(error = %e, attempt, "overload notices: subscribing again failed");
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = l.stop.cancelled() => return false,
+            () = tokio::time::sleep(RESUBSCRIBE_EVERY) => {}
+        }
+    }
+    tracing::info!("overload notices: subscribed again");
+    match latest_config(&l.conn, &l.keys).await {
+        Ok(Some((revision, toml))) => {
+            let _ = l.notices.send(Notice::Config { revision, toml });
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "overload notices: reading the newest config failed"),
+    }
+    true
+}
+
+/// The newest config stored under `keys`.
+async fn latest_config(conn: &RedisConn, keys: &Keys) -> Result<Option<(u64, String)>, CoordError> {
+    let stored: Option<String> = redis::cmd("GET")
+        .arg(&keys.config)
+        .query_async(&mut conn.clone())
+        .await?;
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let (revision, toml) = stored
+        .split_once('\n')
+        .and_then(|(r, t)| Some((r.parse().ok()?, t.to_owned())))
+        .ok_or_else(|| CoordError(format!("malformed config under {}", keys.config)))?;
+    Ok(Some((revision, toml)))
 }
 
 #[async_trait::async_trait]
@@ -283,21 +346,20 @@ impl Coordination for RedisCoordination {
             ttl_ms,
         })
         .map_err(|e| CoordError(e.to_string()))?;
+        // The mark and the announcement are two commands: on a cluster the mark lives in the room's
+        // slot and the channel in the coordination slot. A mark whose announcement fails is still
+        // seen by `is_hot` on every instance.
         let mut conn = self.conn.clone();
-        redis::pipe()
-            .atomic()
-            .cmd("SET")
+        redis::cmd("SET")
             .arg(self.keys.hot(room))
             .arg(1)
             .arg("PX")
             .arg(ttl_ms)
-            .ignore()
-            .cmd("PUBLISH")
-            .arg(&self.keys.channel)
-            .arg(notice)
-            .ignore()
-            .query_async::<()>(&mut conn)
+            .exec_async(&mut conn)
             .await?;
+        let mut publish = redis::cmd(self.conn.publish_command());
+        publish.arg(&self.keys.channel).arg(notice);
+        self.conn.to_master_of(&self.keys.channel, publish).await?;
         Ok(())
     }
 
@@ -318,25 +380,14 @@ impl Coordination for RedisCoordination {
             .key(&self.keys.config)
             .arg(toml)
             .arg(&self.keys.channel)
+            .arg(self.conn.publish_command())
             .invoke_async(&mut conn)
             .await?;
         Ok(revision)
     }
 
     async fn latest_config(&self) -> Result<Option<(u64, String)>, CoordError> {
-        let mut conn = self.conn.clone();
-        let stored: Option<String> = redis::cmd("GET")
-            .arg(&self.keys.config)
-            .query_async(&mut conn)
-            .await?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        let (revision, toml) = stored
-            .split_once('\n')
-            .and_then(|(r, t)| Some((r.parse().ok()?, t.to_owned())))
-            .ok_or_else(|| CoordError(format!("malformed config under {}", self.keys.config)))?;
-        Ok(Some((revision, toml)))
+        latest_config(&self.conn, &self.keys).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notice> {

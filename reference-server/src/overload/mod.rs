@@ -43,6 +43,7 @@ use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
 use crate::store::UnixMillis;
+use crate::store::redis::RedisTarget;
 pub use bulkhead::{Bulkhead, Refusal};
 pub use config::{ConfigError, OverloadConfig, Trigger};
 pub use coord::{Coordination, LocalCoordination, Notice, RedisCoordination};
@@ -65,8 +66,9 @@ pub struct OverloadSettings {
     pub file: Option<PathBuf>,
     /// Bearer token of `/admin/overload`; `None` turns the endpoint off.
     pub admin_token: Option<String>,
-    /// Redis URL for hot marks and config propagation between instances; `None`: this instance only.
-    pub redis_url: Option<String>,
+    /// The Redis (standalone or Cluster) for hot marks and config propagation between instances;
+    /// `None`: this instance only.
+    pub redis: Option<RedisTarget>,
 }
 
 /// Where the running config came from.

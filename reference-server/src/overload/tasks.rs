@@ -9,23 +9,29 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::store::redis::{RedisSettings, Timeouts};
+
 use super::{
     Coordination, Notice, Overload, OverloadSettings, RedisCoordination, coord, levels, watch,
 };
 
-/// Starts what runs beside the server: Redis coordination when configured (and the newest config
-/// other instances agreed on), the level sampler, the listener for other instances' notices, and the
-/// config file watcher, on `tracker`; they stop with `stop`. The gateway runs the flush of owed
-/// pushes ([`Overload::owed_due`]).
+/// Starts what runs beside the server: Redis coordination when configured (under the store's key
+/// prefix, with its timeouts; and the newest config other instances agreed on), the level sampler,
+/// the listener for other instances' notices, and the config file watcher, on `tracker`; they stop
+/// with `stop`. The gateway runs the flush of owed pushes ([`Overload::owed_due`]).
 pub async fn start(
     overload: &Arc<Overload>,
     settings: &OverloadSettings,
-    redis_prefix: &str,
+    redis: &RedisSettings,
     tracker: &TaskTracker,
     stop: &CancellationToken,
 ) -> Result<(), coord::CoordError> {
-    if let Some(url) = &settings.redis_url {
-        let coord = RedisCoordination::connect(url, redis_prefix).await?;
+    if let Some(target) = &settings.redis {
+        let timeouts = Timeouts {
+            connect: redis.timeout,
+            response: redis.timeout,
+        };
+        let coord = RedisCoordination::connect(target, &redis.prefix, timeouts).await?;
         if let Some((revision, toml)) = coord.latest_config().await? {
             overload.apply_notice(revision, &toml).await;
         }
