@@ -411,7 +411,9 @@ async fn reactions(store: Store) {
         .unwrap()
         .message;
     let emoji = ["a", "b", "c", "d", "e", "f"];
-    let adds = emoji.iter().flat_map(|e| ["u1", "u2", "u3"].map(|u| (*e, u)));
+    let adds = emoji
+        .iter()
+        .flat_map(|e| ["u1", "u2", "u3"].map(|u| (*e, u)));
     let outcomes = futures_util::future::join_all(adds.map(|(e, u)| {
         let store = Arc::clone(&store);
         let id = m.id.clone();
@@ -430,7 +432,10 @@ async fn reactions(store: Store) {
     }
     let added: usize = kept.values().map(Vec::len).sum();
     assert_eq!(added + refused, 18, "every add either kept or refused");
-    assert!(refused >= 6, "{refused} refused: the caps allow at most 9 of 18");
+    assert!(
+        refused >= 6,
+        "{refused} refused: the caps allow at most 9 of 18"
+    );
     // Adding a reaction the user already has is not refused at the caps.
     let (first, users) = kept.iter().next().unwrap();
     let again = store
