@@ -2,10 +2,11 @@
 //! the shared state and its transport; it does not decide anything (that is [`Overload`](super::Overload)).
 //!
 //! - [`LocalCoordination`]: one instance; marks and revisions live in this process.
-//! - [`RedisCoordination`]: many instances behind one Redis, standalone or a Cluster. A hot mark is a key with a TTL
-//!   (`SET … PX`), so every instance agrees and the mark disappears on its own; config revisions come
-//!   from one counter (`INCR`), so they are global and increasing; both are announced on one pub/sub
-//!   channel, and the latest config is kept under a key for instances that start later.
+//! - [`RedisCoordination`]: many instances behind one Redis, standalone or a Cluster. A hot mark is
+//!   a key with a TTL (`SET … PX`), so every instance agrees and the mark disappears on its own;
+//!   config revisions come from one counter (`INCR`), so they are global and increasing; both are
+//!   announced on one pub/sub channel, and the latest config is kept under a key for instances that
+//!   start later.
 //!
 //! Every instance also receives its own announcements; applying them is idempotent (a mark extends
 //! to the same time, a revision not newer than the running one is ignored).
