@@ -67,7 +67,8 @@ impl Held {
 
 impl UnpostedLimits {
     /// Refuses one more upload of `adding` bytes (its file) when `held` plus it would pass a cap.
-    /// Before the body is read, `adding` is the declared body length less [`FORM_SLACK`].
+    /// Before the body is read, `adding` is the declared body length less `FORM_SLACK` (64 KiB of
+    /// form framing).
     pub fn admit(&self, held: Held, adding: u64) -> Result<(), ApiError> {
         if let Some(cap) = self.files
             && held.files >= cap
