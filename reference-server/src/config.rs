@@ -9,11 +9,11 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::unposted::UnpostedLimits;
 use crate::auth::KdfParams;
 use crate::blob::s3::S3Settings;
 use crate::gateway::GatewaySettings;
 use crate::gateway::bounds::Bounds;
+use crate::limit::UnpostedLimits;
 use crate::overload::{OverloadConfig, OverloadSettings};
 use crate::serve::ConnectionLimits;
 use crate::store::redis::{Durability, RedisSettings, RedisTarget};

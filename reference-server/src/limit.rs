@@ -1,7 +1,8 @@
 //! Limits per client: fixed-window request counting per key ([`RateLimiter`]: the room list's
 //! optional per-IP limit, [`api::rate_limit`](crate::api::rate_limit), and the login limits), and
 //! places held at once per peer address ([`PeerSlots`]: connections per peer in `serve`,
-//! unauthenticated Engine.IO sessions per peer in the gateway).
+//! unauthenticated Engine.IO sessions per peer in the gateway), and what one user may hold in
+//! uploads not yet posted ([`UnpostedLimits`], enforced by `api::unposted`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,6 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::error::ApiError;
 
 /// Windows kept before stale ones are pruned (each is a few dozen bytes).
 const PRUNE_AT: usize = 10_000;
@@ -97,6 +100,74 @@ impl Drop for PeerSlot {
             }
         }
     }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Bytes a multipart body carries beyond its file (boundaries, part headers): the slack given
+/// when a declared `Content-Length` is checked against the quota before the body is read.
+const FORM_SLACK: u64 = 64 * 1024;
+
+/// Limits on uploads not posted in any message yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpostedLimits {
+    /// Bytes of one user's unposted uploads; `None`: no cap.
+    pub bytes: Option<u64>,
+    /// Unposted uploads one user may hold; `None`: no cap.
+    pub files: Option<usize>,
+    /// Age at which an unposted upload is deleted, file and record; `None`: kept for ever.
+    pub ttl: Option<Duration>,
+}
+
+impl UnpostedLimits {
+    /// The defaults: 200 MiB and 50 files per user (four of the largest video, or dozens of
+    /// photos, waiting to be posted), deleted after an hour (a client posts an upload right after
+    /// it finished).
+    pub const DEFAULT: UnpostedLimits = UnpostedLimits {
+        bytes: Some(200 * MIB),
+        files: Some(50),
+        ttl: Some(Duration::from_secs(3600)),
+    };
+
+    /// Refuses one more upload of `adding` bytes (its file) when `held` plus it would pass a cap.
+    /// Before the body is read, `adding` is the declared body length less `FORM_SLACK` (64 KiB of
+    /// form framing).
+    pub fn admit(&self, held: Held, adding: u64) -> Result<(), ApiError> {
+        if let Some(cap) = self.files
+            && held.files >= cap
+        {
+            return Err(ApiError::UploadQuota(format!(
+                "You have {} uploads not yet posted in a message, the most allowed \
+                 (--unposted-upload-files {cap}); post or delete one, or wait until unposted \
+                 uploads expire",
+                held.files
+            )));
+        }
+        if let Some(cap) = self.bytes
+            && held.bytes.saturating_add(adding) > cap
+        {
+            return Err(ApiError::UploadQuota(format!(
+                "This upload would bring your files not yet posted in a message to {} bytes, \
+                 over the {cap} allowed (--unposted-upload-bytes); post or delete some first",
+                held.bytes.saturating_add(adding)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The declared body length as file bytes for [`admit`](Self::admit) before reading.
+    pub fn declared(content_length: Option<u64>) -> u64 {
+        content_length.map_or(0, |n| n.saturating_sub(FORM_SLACK))
+    }
+}
+
+/// What one user holds unposted now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Uploads.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use axum::response::Response;
 use protocol::rest::{StatusResponse, UploadResponse};
 
 use super::extract::{ApiMultipart, Authed};
-use super::unposted::{Held, UnpostedLimits};
+use super::unposted::held_by;
 use super::upload::{self, Policy};
 use crate::blob::{BlobKey, Namespace};
 use crate::error::ApiError;
+use crate::limit::UnpostedLimits;
 use crate::state::AppState;
 use crate::store::{FileRecord, NewFile};
 use crate::views;
@@ -31,7 +32,7 @@ pub async fn upload(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
     limits.admit(
-        Held::of(&state, &authed.user.id).await?,
+        held_by(&state, &authed.user.id).await?,
         UnpostedLimits::declared(declared),
     )?;
     let received = upload::receive(
@@ -42,7 +43,7 @@ pub async fn upload(
         Namespace::Files,
     )
     .await?;
-    let held = Held::of(&state, &authed.user.id).await;
+    let held = held_by(&state, &authed.user.id).await;
     if let Err(e) = held.and_then(|held| limits.admit(held, received.size)) {
         let _ = state.blobs.delete(&received.key).await;
         return Err(e);
