@@ -526,7 +526,7 @@ async fn a_peer_holds_at_most_its_cap_of_sessions_without_connect() {
 /// could upload without end.
 #[tokio::test]
 async fn unposted_uploads_have_a_quota_per_user() {
-    use reference_server::api::unposted::UnpostedLimits;
+    use reference_server::limit::UnpostedLimits;
     let t = common::start_with(|c| {
         c.unposted = UnpostedLimits {
             bytes: Some(3000),
@@ -586,7 +586,7 @@ async fn unposted_uploads_have_a_quota_per_user() {
 /// the sweeper; a posted one stays.
 #[tokio::test]
 async fn unposted_uploads_expire() {
-    use reference_server::api::unposted::UnpostedLimits;
+    use reference_server::limit::UnpostedLimits;
     let t = common::start_with(|c| {
         c.unposted = UnpostedLimits {
             ttl: Some(Duration::from_millis(400)),

@@ -139,6 +139,11 @@ pub struct Bus {
     rooms: Mutex<HashMap<Id, RoomSub>>,
     /// Serializes subscribe and unsubscribe, so a room is never being both.
     sub_lock: tokio::sync::Mutex<()>,
+    /// Held from taking events out of a room's queue until they are handed to the gateway, by the
+    /// two tasks that do so (live events, and events read back from the log): without it, events
+    /// one task took out could reach members after later ones the other took out next. Taken
+    /// before `rooms`, never while holding it.
+    delivering: Mutex<()>,
     local: Weak<dyn Local>,
     /// [`Skips::events`].
     skipped_events: AtomicU64,
@@ -160,6 +165,7 @@ impl Bus {
             instance: hex(&rand::random::<[u8; 8]>()),
             rooms: Mutex::default(),
             sub_lock: tokio::sync::Mutex::new(()),
+            delivering: Mutex::default(),
             local,
             skipped_events: AtomicU64::new(0),
             resyncs_sent: AtomicU64::new(0),
@@ -192,6 +198,13 @@ impl Bus {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The turn to take events out of a room and deliver them (see `delivering`).
+    fn delivering(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.delivering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Makes sure this instance receives `room`'s events, then runs `join` (which adds the local
     /// member) before any other subscribe or unsubscribe can interleave. Every event logged after this
     /// returns reaches the member.
@@ -222,6 +235,7 @@ impl Bus {
                     return Err(e);
                 }
             };
+            let _turn = self.delivering();
             let out = {
                 let mut rooms = self.rooms();
                 let sub = rooms
@@ -509,6 +523,7 @@ impl Bus {
     }
 
     fn on_event(&self, room: &str, env: Event) {
+        let _turn = self.delivering();
         let out = {
             let mut rooms = self.rooms();
             let Some(sub) = rooms.get_mut(room) else {
@@ -639,6 +654,7 @@ impl Bus {
     /// the local members are told so with a `resync` event, after the events before the gap and
     /// before those after it.
     fn merge(&self, room: &str, upto: u64, envs: Vec<Envelope>) {
+        let _turn = self.delivering();
         let (before, missed, after) = {
             let mut rooms = self.rooms();
             let Some(sub) = rooms.get_mut(room) else {
