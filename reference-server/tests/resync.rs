@@ -2,7 +2,8 @@
 //! skips what the log no longer has and tells its members of that room, and only them, with a
 //! `resync` event; the events the log still had follow, in order, and the history holds everything.
 //!
-//! The faults are real, on two instances sharing one `redis-server`, each under its own ACL user:
+//! The faults are real, on two instances sharing one `redis-server` (or one 6-node Redis Cluster,
+//! the same ACL set on every node), each under its own ACL user:
 //! instance B's connection is killed and its user disabled while A's member sends more than the cap
 //! (a partition between B and Redis: B catches up from the log when it is back), or A's user may
 //! not PUBLISH while it sends (the events are logged but reach no instance: both find the gap at
@@ -12,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::redis::RedisNode;
+use common::redis::{RedisCluster, RedisNode};
 use common::{Socket, TestServer};
 use reference_server::store::redis::RedisTarget;
 use reference_server::{ServerConfig, StoreConfig};
@@ -25,26 +26,62 @@ const SENT: usize = 50;
 /// How long B may take to come back and catch up once its Redis user works again.
 const RECOVERY: Duration = Duration::from_secs(20);
 
-/// Runs `ACL …`/`CLIENT …` on `node`, failing the test if Redis refuses.
-fn redis(node: &RedisNode, line: &str) {
-    let args: Vec<&str> = line.split(' ').collect();
-    assert!(node.cli(&args).is_some(), "{line}");
+/// The Redis both instances use: one server, or a cluster (ACL users are per node, so every
+/// command below runs on each).
+enum Backend {
+    Standalone(RedisNode),
+    Cluster(RedisCluster),
 }
 
-/// An instance on `node` as Redis user `user`, under `prefix`, with the small log, and `tweak`ed.
+impl Backend {
+    fn start(cluster: bool) -> Backend {
+        if cluster {
+            Backend::Cluster(RedisCluster::start())
+        } else {
+            Backend::Standalone(RedisNode::start(false))
+        }
+    }
+
+    fn nodes(&self) -> &[RedisNode] {
+        match self {
+            Backend::Standalone(node) => std::slice::from_ref(node),
+            Backend::Cluster(cluster) => &cluster.nodes,
+        }
+    }
+
+    /// The store target for Redis user `user` (password `pw`).
+    fn target(&self, user: &str) -> RedisTarget {
+        let with_user = |url: String| url.replace("redis://", &format!("redis://{user}:pw@"));
+        match self {
+            Backend::Standalone(node) => RedisTarget::parse(&with_user(node.url())).unwrap(),
+            Backend::Cluster(cluster) => {
+                RedisTarget::Cluster(cluster.nodes.iter().map(|n| with_user(n.url())).collect())
+            }
+        }
+    }
+}
+
+/// Runs `ACL …`/`CLIENT …` on every node of `redis`, failing the test if one refuses.
+fn redis(redis: &Backend, line: &str) {
+    let args: Vec<&str> = line.split(' ').collect();
+    for node in redis.nodes() {
+        assert!(node.cli(&args).is_some(), "{line}");
+    }
+}
+
+/// An instance on `backend` as Redis user `user`, under `prefix`, with the small log, and
+/// `tweak`ed.
 async fn instance(
-    node: &RedisNode,
+    backend: &Backend,
     user: &str,
     prefix: &str,
     tweak: impl Fn(&mut ServerConfig),
 ) -> TestServer {
-    redis(node, &format!("ACL SETUSER {user} on >pw ~* &* +@all"));
-    let url = node
-        .url()
-        .replace("redis://", &format!("redis://{user}:pw@"));
+    redis(backend, &format!("ACL SETUSER {user} on >pw ~* &* +@all"));
+    let target = backend.target(user);
     let prefix = prefix.to_owned();
     common::start_with(|c| {
-        c.store = StoreConfig::Redis(RedisTarget::parse(&url).unwrap());
+        c.store = StoreConfig::Redis(target.clone());
         c.redis.prefix = prefix;
         c.redis_log_cap = LOG_CAP;
         tweak(c);
@@ -86,7 +123,7 @@ async fn history(socket: &mut Socket, room: &str) -> Vec<String> {
 /// Alice on A and Bob on B share "busy"; Carol on B is alone in "quiet". Each socket is past its
 /// join traffic, and Bob has had one message from Alice.
 struct Rooms {
-    node: RedisNode,
+    node: Backend,
     a: TestServer,
     b: TestServer,
     busy: String,
@@ -95,8 +132,8 @@ struct Rooms {
     sc: Socket,
 }
 
-async fn rooms(tweak: impl Fn(&mut ServerConfig) + Clone) -> Rooms {
-    let node = RedisNode::start(false);
+async fn rooms(cluster: bool, tweak: impl Fn(&mut ServerConfig) + Clone) -> Rooms {
+    let node = Backend::start(cluster);
     let prefix = format!("t{:08x}", rand::random::<u32>());
     let a = instance(&node, "a", &prefix, tweak.clone()).await;
     let b = instance(&node, "b", &prefix, tweak).await;
@@ -172,6 +209,15 @@ fn texts(range: std::ops::Range<usize>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_of_a_room_an_instance_fell_behind_get_resync_and_the_history_has_it_all() {
+    fell_behind(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_members_of_a_room_an_instance_fell_behind_get_resync() {
+    fell_behind(true).await;
+}
+
+async fn fell_behind(cluster: bool) {
     let Rooms {
         node,
         a,
@@ -180,7 +226,7 @@ async fn members_of_a_room_an_instance_fell_behind_get_resync_and_the_history_ha
         mut sa,
         mut sb,
         mut sc,
-    } = rooms(|_| {}).await;
+    } = rooms(cluster, |_| {}).await;
     // B loses Redis and cannot come back (its user is off) while Alice sends more than the log
     // keeps; each send is stored and published (its echo came back through A's subscription).
     redis(&node, "ACL SETUSER b off");
@@ -228,6 +274,15 @@ async fn members_of_a_room_an_instance_fell_behind_get_resync_and_the_history_ha
 /// room on both get `resync`, then what the log still had.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_publishes_past_the_log_resync_the_room_on_every_instance() {
+    lost_publishes(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_lost_publishes_past_the_log_resync_the_room_on_every_instance() {
+    lost_publishes(true).await;
+}
+
+async fn lost_publishes(cluster: bool) {
     let Rooms {
         node,
         a,
@@ -236,14 +291,15 @@ async fn lost_publishes_past_the_log_resync_the_room_on_every_instance() {
         mut sa,
         mut sb,
         mut sc,
-    } = rooms(|c| c.redis_publish_retries = 0).await;
+    } = rooms(cluster, |c| c.redis_publish_retries = 0).await;
     let lost = 30;
-    redis(&node, "ACL SETUSER a -publish");
+    // PUBLISH on a standalone Redis, SPUBLISH (sharded) on a cluster.
+    redis(&node, "ACL SETUSER a -publish -spublish");
     for i in 0..lost {
         sa.emit("chatMessage", &say(&busy, &format!("m{i}"))).await;
         assert_eq!(sa.expect("error").await["code"], "MESSAGE_ERROR");
     }
-    redis(&node, "ACL SETUSER a +publish");
+    redis(&node, "ACL SETUSER a +publish +spublish");
     sa.emit("chatMessage", &say(&busy, "after")).await;
 
     // The log's newest LOG_CAP events: the last LOG_CAP - 1 lost ones and "after".
