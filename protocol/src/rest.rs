@@ -101,6 +101,21 @@ pub struct StatusResponse {
     pub error: Option<ErrorDetail>,
 }
 
+impl StatusResponse {
+    /// An error body whose `message` and `error.message` both say `message`, under `code`.
+    pub fn failure(code: &str, message: impl Into<String>) -> StatusResponse {
+        let message = message.into();
+        StatusResponse {
+            success: false,
+            message: Some(message.clone()),
+            error: Some(ErrorDetail {
+                code: code.to_owned(),
+                message: Some(message),
+            }),
+        }
+    }
+}
+
 /// The `error` object of an error body.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]

@@ -90,14 +90,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = match &self {
-            ApiError::TooManyRequests => StatusResponse {
-                success: false,
-                message: Some("Too many requests; try again in a minute.".into()),
-                error: Some(ErrorDetail {
-                    code: "TOO_MANY_REQUESTS".into(),
-                    message: Some("Too many requests; try again in a minute.".into()),
-                }),
-            },
+            ApiError::TooManyRequests => StatusResponse::failure(
+                "TOO_MANY_REQUESTS",
+                "Too many requests; try again in a minute.",
+            ),
             ApiError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(%cause, "request failed: store unavailable");
                 StatusResponse {
@@ -112,14 +108,7 @@ impl IntoResponse for ApiError {
                     }),
                 }
             }
-            ApiError::UploadQuota(why) => StatusResponse {
-                success: false,
-                message: Some(why.clone()),
-                error: Some(ErrorDetail {
-                    code: "UPLOAD_QUOTA_EXCEEDED".into(),
-                    message: Some(why.clone()),
-                }),
-            },
+            ApiError::UploadQuota(why) => StatusResponse::failure("UPLOAD_QUOTA_EXCEEDED", why),
             ApiError::Store(StoreError::Underreplicated(why)) => StatusResponse {
                 success: false,
                 message: Some(format!("Service temporarily unavailable: {why}; try again")),

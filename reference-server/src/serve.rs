@@ -24,7 +24,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use protocol::rest::{ErrorDetail, StatusResponse};
+use protocol::rest::StatusResponse;
 use tokio::net::TcpListener;
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
@@ -139,18 +139,13 @@ async fn body_deadline(State(budget): State<Duration>, request: Request, next: N
     if !expired.load(Ordering::Relaxed) {
         return response;
     }
-    let message = format!(
-        "The request body did not arrive within {} ms (--body-timeout-ms).",
-        budget.as_millis()
+    let body = StatusResponse::failure(
+        "BODY_TIMEOUT",
+        format!(
+            "The request body did not arrive within {} ms (--body-timeout-ms).",
+            budget.as_millis()
+        ),
     );
-    let body = StatusResponse {
-        success: false,
-        message: Some(message.clone()),
-        error: Some(ErrorDetail {
-            code: "BODY_TIMEOUT".into(),
-            message: Some(message),
-        }),
-    };
     let mut response = (StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response();
     response
         .headers_mut()
