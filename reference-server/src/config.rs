@@ -16,6 +16,7 @@ use crate::gateway::bounds::Bounds;
 use crate::limit::UnpostedLimits;
 use crate::overload::{OverloadConfig, OverloadSettings};
 use crate::serve::ConnectionLimits;
+use crate::store::ReactionCaps;
 use crate::store::redis::{Durability, RedisSettings, RedisTarget};
 
 /// Where uploads go by default: under `data/`, the one directory of the working directory the server
@@ -539,10 +540,10 @@ pub struct BoundsArgs {
     #[arg(long, env = "CHAT_READ_IDS_PER_EVENT", default_value_t = Bounds::DEFAULT.read_ids_per_event)]
     pub read_ids_per_event: usize,
     /// Most distinct reactions on one message.
-    #[arg(long, env = "CHAT_REACTIONS_PER_MESSAGE", default_value_t = Bounds::DEFAULT.reactions_per_message)]
+    #[arg(long, env = "CHAT_REACTIONS_PER_MESSAGE", default_value_t = Bounds::DEFAULT.reactions.per_message)]
     pub reactions_per_message: usize,
     /// Most distinct reactions one user may put on one message.
-    #[arg(long, env = "CHAT_REACTIONS_PER_USER", default_value_t = Bounds::DEFAULT.reactions_per_user)]
+    #[arg(long, env = "CHAT_REACTIONS_PER_USER", default_value_t = Bounds::DEFAULT.reactions.per_user)]
     pub reactions_per_user: usize,
 }
 
@@ -553,8 +554,10 @@ impl From<BoundsArgs> for Bounds {
             ai_max_chunks: args.ai_max_chunks,
             ai_question_bytes: args.ai_question_bytes,
             read_ids_per_event: args.read_ids_per_event,
-            reactions_per_message: args.reactions_per_message,
-            reactions_per_user: args.reactions_per_user,
+            reactions: ReactionCaps {
+                per_message: args.reactions_per_message,
+                per_user: args.reactions_per_user,
+            },
         }
     }
 }
@@ -802,8 +805,10 @@ mod tests {
                 ai_max_chunks: 8,
                 ai_question_bytes: 100,
                 read_ids_per_event: 50,
-                reactions_per_message: 10,
-                reactions_per_user: 2,
+                reactions: ReactionCaps {
+                    per_message: 10,
+                    per_user: 2,
+                },
             }
         );
         for (flag, value, says) in [

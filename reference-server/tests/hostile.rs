@@ -284,8 +284,8 @@ async fn receipts_are_capped_per_event() {
 #[tokio::test]
 async fn reactions_are_capped_per_message_and_per_user() {
     let t = start_with(|c| {
-        c.bounds.reactions_per_message = 3;
-        c.bounds.reactions_per_user = 2;
+        c.bounds.reactions.per_message = 3;
+        c.bounds.reactions.per_user = 2;
     })
     .await;
     let common::Pair {

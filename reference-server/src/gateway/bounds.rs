@@ -3,6 +3,8 @@
 //! chunking of AI replies, the ids a read receipt may carry. What each limit protects is written on
 //! its field; the defaults are the figures `tests/hostile.rs` measures against.
 
+use crate::store::ReactionCaps;
+
 /// Limits on amplification by hostile or careless clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bounds {
@@ -20,11 +22,11 @@ pub struct Bounds {
     pub ai_question_bytes: usize,
     /// Most message ids one `markMessagesAsRead` may carry; the rest of a longer list is ignored.
     pub read_ids_per_event: usize,
-    /// Most distinct reactions on one message. Every `messageReactionUpdate` carries the message's
-    /// whole reaction map to the room, so the map's size is what each update costs each member.
-    pub reactions_per_message: usize,
-    /// Most distinct reactions one user may put on one message.
-    pub reactions_per_user: usize,
+    /// Most distinct reactions on one message (`per_message`) and of one user on one message
+    /// (`per_user`), checked by the store in one step with the write. Every
+    /// `messageReactionUpdate` carries the message's whole reaction map to the room, so the map's
+    /// size is what each update costs each member.
+    pub reactions: ReactionCaps,
 }
 
 impl Bounds {
@@ -37,8 +39,10 @@ impl Bounds {
         ai_max_chunks: 16,
         ai_question_bytes: 500,
         read_ids_per_event: 500,
-        reactions_per_message: 20,
-        reactions_per_user: 5,
+        reactions: ReactionCaps {
+            per_message: 20,
+            per_user: 5,
+        },
     };
 
     /// Why these limits cannot work, naming the flag; `None` when they can.
@@ -67,16 +71,17 @@ impl Bounds {
                 self.read_ids_per_event
             ));
         }
-        if !(1..=1000).contains(&self.reactions_per_message) {
+        let reactions = self.reactions;
+        if !(1..=1000).contains(&reactions.per_message) {
             return Some(format!(
                 "--reactions-per-message = {} is out of range: 1 to 1000",
-                self.reactions_per_message
+                reactions.per_message
             ));
         }
-        if !(1..=self.reactions_per_message).contains(&self.reactions_per_user) {
+        if !(1..=reactions.per_message).contains(&reactions.per_user) {
             return Some(format!(
                 "--reactions-per-user = {} is out of range: 1 to --reactions-per-message ({})",
-                self.reactions_per_user, self.reactions_per_message
+                reactions.per_user, reactions.per_message
             ));
         }
         None

@@ -22,9 +22,7 @@ use super::conn::Conn;
 use super::{send_bare, send_event};
 use crate::ai;
 use crate::overload::{Audience, Push, PushClass, Rejection, RequestKind};
-use crate::store::{
-    Id, MessageRecord, NewMessage, Reacted, ReactionCaps, StoreError, UnixMillis, UserRecord,
-};
+use crate::store::{Id, MessageRecord, NewMessage, Reacted, StoreError, UnixMillis, UserRecord};
 use crate::views;
 
 /// Messages per history batch (the original's `BATCH_SIZE`).
@@ -729,11 +727,7 @@ async fn react(
         .await?
         .ok_or_else(|| invalid("Message not found"))?;
     require_participant(state, &message.room, &socket.user).await?;
-    let bounds = &state.gateway.settings().bounds;
-    let caps = ReactionCaps {
-        per_message: bounds.reactions_per_message,
-        per_user: bounds.reactions_per_user,
-    };
+    let caps = state.gateway.settings().bounds.reactions;
     let reacted = store
         .react(
             &message.id,
