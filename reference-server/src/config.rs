@@ -78,10 +78,9 @@ pub struct ServerConfig {
     /// Overload control: the starting config, the watched file, the admin token, coordination.
     pub overload: OverloadSettings,
 
-    // Amplification bounds.
+    // Hostile clients.
     /// Limits on what one client's input may cost the server and the other members.
     pub bounds: Bounds,
-    // --- Hostile clients: browser origins. ---
     /// Browser origins allowed to call the REST API and Socket.IO with credentials; `None` allows
     /// any origin (the development default). Admin routes and `/metrics` never answer CORS.
     pub cors_origins: Option<Vec<String>>,
@@ -89,18 +88,15 @@ pub struct ServerConfig {
     pub login_rate_limit_per_account: Option<NonZeroU32>,
     /// Login attempts per client address per minute; `None` is off.
     pub login_rate_limit_per_address: Option<NonZeroU32>,
-    // Idempotent sends.
+
+    // Redis faults.
     /// How long a `chatMessage`'s `clientMessageId` keeps answering a retry with the first message
     /// (in either store). Each keyed message holds one small entry this long.
     pub client_message_id_ttl: Duration,
-
-    // Publish repair.
     /// Times a logged room event whose Redis publish failed is published again in the background
     /// (waits of 100 ms, doubling), so other instances' members get it without waiting for the
     /// room's next event. 0: never.
     pub redis_publish_retries: u32,
-
-    // Resync.
     /// Events each room's Redis log keeps for instances that missed some (a lost connection, a
     /// failover). An instance that misses more than this of a room skips the rest and sends its
     /// members `resync`. Each entry holds the whole event frame.
@@ -243,36 +239,21 @@ impl ServerConfig {
             self.kdf.iterations,
             "at least 1",
         )?;
-        check(
-            !self.ping_interval.is_zero(),
-            "ping interval",
-            format!("{:?}", self.ping_interval),
-            "more than 0 ms",
-        )?;
-        check(
-            !self.ping_timeout.is_zero(),
-            "ping timeout",
-            format!("{:?}", self.ping_timeout),
-            "more than 0 ms",
-        )?;
-        check(
-            !self.connections.header_read_timeout.is_zero(),
-            "header read timeout",
-            format!("{:?}", self.connections.header_read_timeout),
-            "more than 0 ms",
-        )?;
-        check(
-            !self.connections.body_timeout.is_zero(),
-            "body timeout",
-            format!("{:?}", self.connections.body_timeout),
-            "more than 0 ms",
-        )?;
-        check(
-            !self.connect_timeout.is_zero(),
-            "connect timeout",
-            format!("{:?}", self.connect_timeout),
-            "more than 0 ms",
-        )?;
+        for (duration, name) in [
+            (self.ping_interval, "ping interval"),
+            (self.ping_timeout, "ping timeout"),
+            (self.connections.header_read_timeout, "header read timeout"),
+            (self.connections.body_timeout, "body timeout"),
+            (self.connect_timeout, "connect timeout"),
+            (self.redis.timeout, "redis timeout"),
+        ] {
+            check(
+                !duration.is_zero(),
+                name,
+                format!("{duration:?}"),
+                "more than 0 ms",
+            )?;
+        }
         check(
             self.max_payload >= 1024,
             "max payload",
@@ -290,12 +271,6 @@ impl ServerConfig {
             "outbound queue",
             self.outbound_queue,
             "at least 8 frames",
-        )?;
-        check(
-            !self.redis.timeout.is_zero(),
-            "redis timeout",
-            format!("{:?}", self.redis.timeout),
-            "more than 0 ms",
         )?;
         check(
             (1..=86_400).contains(&self.client_message_id_ttl.as_secs())
@@ -486,7 +461,7 @@ pub struct Args {
     #[arg(long, env = "CHAT_OVERLOAD_REDIS")]
     pub overload_redis: Option<String>,
 
-    // --- Hostile clients: browser origins. ---
+    // Hostile clients.
     /// Comma-separated browser origins (`https://chat.example.com,http://localhost:3000`) allowed
     /// to call the API with credentials; `*` allows any origin (the development default — set a
     /// list in any deployment a browser reaches). Admin routes never answer CORS.
@@ -504,19 +479,16 @@ pub struct Args {
     /// Amplification bounds.
     #[command(flatten)]
     pub bounds: BoundsArgs,
-    // Idempotent sends.
+
+    // Redis faults: sends retried, publishes lost, instances left behind.
     /// Seconds a `chatMessage`'s `clientMessageId` answers a retry with the first message instead
     /// of storing it again (1 to 86400).
     #[arg(long, env = "CHAT_CLIENT_MESSAGE_ID_TTL_SECS", default_value_t = crate::store::CLIENT_ID_TTL.as_secs())]
     pub client_message_id_ttl_secs: u64,
-
-    // Publish repair.
     /// Times a logged room event whose Redis publish failed is published again in the background
     /// (after 100 ms, then doubling), 0 to 10; 0 leaves it to the room's next event.
     #[arg(long, env = "CHAT_REDIS_PUBLISH_RETRIES", default_value_t = 5)]
     pub redis_publish_retries: u32,
-
-    // Resync.
     /// Events each room's Redis log keeps for instances that missed some (10 to 100000). An
     /// instance that misses more of a room than this skips them and sends its members there a
     /// `resync` event, so their clients refetch the history.
