@@ -55,6 +55,15 @@ struct Files {
     by_name: HashMap<String, Id>,
 }
 
+impl Files {
+    /// Removes a file's record and its name; the removed record.
+    fn remove(&mut self, id: &str) -> Option<FileRecord> {
+        let removed = self.by_id.remove(id)?;
+        self.by_name.remove(&removed.filename);
+        Some(removed)
+    }
+}
+
 // A panic while a lock is held cannot leave a table half-updated (every write is a single insert or
 // field update), so a poisoned lock is still safe to use.
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -461,12 +470,7 @@ impl ChatStore for MemoryStore {
     }
 
     async fn delete_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
-        let mut files = write(&self.files);
-        let removed = files.by_id.remove(id);
-        if let Some(file) = &removed {
-            files.by_name.remove(&file.filename);
-        }
-        Ok(removed)
+        Ok(write(&self.files).remove(id))
     }
 
     async fn unposted_files(&self, owner: &str) -> Result<Vec<FileRecord>, StoreError> {
@@ -501,10 +505,6 @@ impl ChatStore for MemoryStore {
         if files.by_id.get(id).is_none_or(|f| !f.rooms.is_empty()) {
             return Ok(None);
         }
-        let removed = files.by_id.remove(id);
-        if let Some(file) = &removed {
-            files.by_name.remove(&file.filename);
-        }
-        Ok(removed)
+        Ok(files.remove(id))
     }
 }
