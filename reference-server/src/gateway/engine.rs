@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc, oneshot};
 
 use super::GatewayState;
-use super::conn::{Conn, Frame, Polling, outbound_queue};
+use super::conn::{Conn, Frame, OutboundRx, OutboundTx, Polling, outbound_queue};
 use super::session::{Link, Outbound, Session, random_sid};
 use crate::limit::PeerSlot;
 use crate::overload::Overload;
@@ -220,19 +220,28 @@ fn admit(state: &GatewayState, peer: &Peer) -> Result<Admission, EngineError> {
     if state.gateway.shutdown_token().is_cancelled() {
         return Err(EngineError::TooManyConnections);
     }
-    let pending = match peer.addr {
-        Some(addr) => Some(
+    let pending = peer
+        .addr
+        .map(|addr| {
             state
                 .gateway
                 .admit_unauthenticated(addr)
-                .ok_or(EngineError::TooManyUnauthenticated)?,
-        ),
-        None => None,
-    };
+                .ok_or(EngineError::TooManyUnauthenticated)
+        })
+        .transpose()?;
     let permit = Arc::clone(state.gateway.permits())
         .try_acquire_owned()
         .map_err(|_| EngineError::TooManyConnections)?;
     Ok(Admission { permit, pending })
+}
+
+/// A new session's outbound queue, bounded in frames and in bytes by the settings.
+fn new_outbound_queue(state: &GatewayState) -> (OutboundTx, OutboundRx) {
+    let settings = state.gateway.settings();
+    outbound_queue(
+        settings.outbound_queue,
+        settings.bounds.outbound_queue_bytes,
+    )
 }
 
 /// A websocket-only session: the open packet is the first frame on the socket.
@@ -243,10 +252,7 @@ fn open_websocket(state: GatewayState, ws: WebSocketUpgrade, peer: Peer) -> Resp
     };
     ws.on_upgrade(move |mut socket: WebSocket| async move {
         let sid: Arc<str> = random_sid().into();
-        let (tx, rx) = outbound_queue(
-            state.gateway.settings().outbound_queue,
-            state.gateway.settings().bounds.outbound_queue_bytes,
-        );
+        let (tx, rx) = new_outbound_queue(&state);
         let conn = Arc::new(Conn::new(Arc::clone(&sid), tx, None));
         let open = open_packet(&state, &sid, &[]);
         if socket.send(Message::Text(open.into())).await.is_err() {
@@ -273,10 +279,7 @@ fn open_polling(state: GatewayState, peer: Peer) -> Response {
         Err(e) => return e.into_response(),
     };
     let sid: Arc<str> = random_sid().into();
-    let (tx, rx) = outbound_queue(
-        state.gateway.settings().outbound_queue,
-        state.gateway.settings().bounds.outbound_queue_bytes,
-    );
+    let (tx, rx) = new_outbound_queue(&state);
     let (inbound_tx, inbound_rx) = mpsc::channel(POLL_INBOUND_QUEUE);
     let (upgrade_tx, upgrade_rx) = oneshot::channel();
     let polling = Polling {
