@@ -235,15 +235,7 @@ async fn a_master_lost_for_good_does_not_take_its_rooms_down() {
             .is_some_and(|s| s.iter().any(|s| s["connected"] == 0 && s["wanted"] == 1)),
         "{health}"
     );
-    let metrics = servers[0]
-        .http
-        .get(servers[0].url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = servers[0].metrics().await;
     assert!(metrics.contains("chat_redis_degraded 1"), "{metrics}");
     assert!(
         metrics.contains("chat_redis_shard_replicas_missing{slot="),

@@ -436,8 +436,7 @@ async fn the_busy_worker_ratio_is_shown_and_follows_busy_workers() {
     let t = server(config).await;
     let ratio = |v: &Value| v.as_f64().filter(|r| (0.0..=1.0).contains(r));
     assert!(ratio(&t.health().await["load"]["busyRatio"]).is_some());
-    let text = t.http.get(t.url("/metrics")).send().await.unwrap();
-    let text = text.text().await.unwrap();
+    let text = t.metrics().await;
     let line = text
         .lines()
         .find(|l| l.starts_with("chat_runtime_busy_ratio "))

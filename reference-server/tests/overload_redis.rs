@@ -137,16 +137,8 @@ async fn a_change_on_one_instance_takes_effect_on_the_other_and_hot_rooms_are_sh
     let a = start_with(config).await;
     let b = start_with(config).await;
 
-    let response = a
-        .http
-        .patch(a.url("/admin/overload"))
-        .bearer_auth("admin")
-        .body("hot.push_probability = 0.42")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = patch(&a, "hot.push_probability = 0.42").await;
+    assert_eq!(status, 200);
     assert_eq!(body["revision"], 1);
     assert_eq!(body["coordination"], "redis");
     let b_overload = &b.server.state().overload;
