@@ -65,6 +65,9 @@ use crate::store::ChatStore;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 
+/// The window of every per-client request limit (room list, logins): their flags count per minute.
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -134,16 +137,15 @@ impl AppState {
         let gateway = Gateway::new(GatewaySettings::from(&config), config.max_connections);
         let room_list_limiter = config
             .room_list_rate_limit
-            .map(|limit| Arc::new(RateLimiter::new(limit, std::time::Duration::from_secs(60))));
+            .map(|limit| Arc::new(RateLimiter::new(limit, MINUTE)));
         let overload = Arc::new(Overload::new(&config.overload));
-        let minute = std::time::Duration::from_secs(60);
         let login_limiters = Arc::new(state::LoginLimiters {
             per_account: config
                 .login_rate_limit_per_account
-                .map(|limit| RateLimiter::new(limit, minute)),
+                .map(|limit| RateLimiter::new(limit, MINUTE)),
             per_address: config
                 .login_rate_limit_per_address
-                .map(|limit| RateLimiter::new(limit, minute)),
+                .map(|limit| RateLimiter::new(limit, MINUTE)),
         });
         gateway.attach_overload(Arc::clone(&overload));
         Ok(AppState {

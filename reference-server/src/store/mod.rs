@@ -284,7 +284,8 @@ pub struct NewMessage {
     /// AI names mentioned.
     pub mentions: Vec<String>,
     /// The sender's idempotency key (`clientMessageId`): a second append to the same room with the
-    /// same sender and key within the store's TTL ([`CLIENT_ID_TTL`] by default) stores nothing and returns the first message.
+    /// same sender and key within the store's TTL ([`CLIENT_ID_TTL`] by default) stores nothing
+    /// and returns the first message.
     pub client_id: Option<String>,
 }
 
