@@ -50,15 +50,7 @@ async fn a_silent_client_is_dropped_after_the_ping_timeout() {
     let gateway = std::sync::Arc::clone(&t.server.state().gateway);
     let check = async {
         assert!(common::eventually(WAIT, || gateway.connection_count() == 1).await);
-        let health: Value = t
-            .http
-            .get(t.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = t.health().await;
         assert_eq!(health["connections"], 1);
     };
     tokio::join!(check, alive.expect_none("anything", Duration::from_secs(1)));
