@@ -12,6 +12,11 @@ use std::time::{Duration, SystemTime};
 use common::capacity::{both, capped_server, run_into, stampede};
 use stampede::base::hist::decode_hist;
 use stampede::base::summary::RunSummary;
+use tokio::sync::Mutex;
+
+/// Every test here runs several stampede processes at once; two tests side by side on a small
+/// machine can lag the generators enough for a match to be declared void (as in match_cmd.rs).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// 30 users in rooms of 5 (and, with `hot`, a share of them in one hot room), everyone in before
 /// anyone sends, four messages each, then holding.
@@ -90,6 +95,7 @@ fn delivery_count(s: &RunSummary) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_segments_merge_into_exactly_what_one_process_measures() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let server = capped_server(1000).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = scenario(tmp.path(), 0.0);
@@ -163,6 +169,7 @@ async fn two_segments_merge_into_exactly_what_one_process_measures() {
 /// never missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_room_spans_segments() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let server = capped_server(1000).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = scenario(tmp.path(), 0.5);
@@ -182,6 +189,7 @@ async fn a_hot_room_spans_segments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_split_a_run_over_processes_and_merge_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let server = capped_server(1000).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = scenario(tmp.path(), 0.2);
@@ -202,6 +210,7 @@ async fn workers_split_a_run_over_processes_and_merge_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_refuses_what_it_must_not_add_up_and_writes_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let server = capped_server(1000).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = scenario(tmp.path(), 0.0);
@@ -285,6 +294,7 @@ async fn merge_refuses_what_it_must_not_add_up_and_writes_nothing() {
 /// same margin as in one process (tests/match_cmd.rs), and each segment on its own decided nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_match_split_over_workers_is_judged_on_the_whole_load() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use common::capacity::{TIME_SCALE, scenario_file};
     let small = capped_server(20).await;
     let big = capped_server(40).await;
@@ -352,6 +362,7 @@ async fn a_match_split_over_workers_is_judged_on_the_whole_load() {
 /// match directory and judged on the whole load, so the bracket goes as it would in one process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bracket_played_by_workers_follows_capacity() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use common::capacity::{TIME_SCALE, scenario_file};
     let small = capped_server(20).await;
     let big = capped_server(40).await;
@@ -404,6 +415,7 @@ async fn a_bracket_played_by_workers_follows_capacity() {
 /// merged, marked partial with the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_every_worker_and_the_merge_is_partial() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use tokio::io::{AsyncBufReadExt, BufReader};
     let server = capped_server(1000).await;
     let tmp = tempfile::tempdir().unwrap();
